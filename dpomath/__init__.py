@@ -1,0 +1,43 @@
+"""dpomath — machine-checked mathematics of Direct Preference Optimization.
+
+``import dpomath as dm`` does no SymPy work: names below are loaded on first use (PEP 562).
+
+>>> import dpomath as dm
+>>> dm.preference_loss("sigmoid", [0.0], [0.0], beta=0.1)   # log 2 at the reference
+array([0.69314718])
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+#: public name -> module that defines it (relative to this package)
+_LAZY = {
+    # the loss family
+    "preference_loss": "losses", "margin_weight": "losses", "get_loss": "losses",
+    "symbolic_loss": "losses", "symbolic_margin_loss": "losses", "LOSSES": "losses",
+    # the ledger
+    "Status": "ledger", "Verdict": "ledger", "claim": "ledger", "registry": "ledger",
+    "run_claims": "ledger",
+    # numeric twins
+    "numeric_twin": "twins",
+}
+
+_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli")
+
+__all__ = sorted(set(_LAZY) | set(_MODULES) | {"__version__"})
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'dpomath' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

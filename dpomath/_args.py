@@ -1,0 +1,93 @@
+"""Argument checks shared by the public functions: each raises TypeError/ValueError naming the
+parameter and what is allowed. Nothing is clipped or coerced silently."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .ops import is_torch
+
+
+class BadValue(ValueError):
+    """An argument with a value outside what is allowed (the message names the parameter)."""
+
+
+class BadType(TypeError):
+    """An argument of the wrong type (the message names the parameter)."""
+
+
+def real(name: str, value, *, lo: float | None = None, hi: float | None = None,
+         lo_open: bool = False, hi_open: bool = False) -> float:
+    """A finite real number in the given range, as float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise BadType(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise BadValue(f"{name}: must be finite, got {v!r}")
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        raise BadValue(f"{name}: must be {'>' if lo_open else '>='} {lo:g}, got {v!r}")
+    if hi is not None and (v > hi or (hi_open and v == hi)):
+        raise BadValue(f"{name}: must be {'<' if hi_open else '<='} {hi:g}, got {v!r}")
+    return v
+
+
+def positive(name: str, value) -> float:
+    """A finite real number > 0."""
+    return real(name, value, lo=0.0, lo_open=True)
+
+
+def integer(name: str, value, *, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer (not bool) in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise BadType(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+    v = int(value)
+    if lo is not None and v < lo:
+        raise BadValue(f"{name}: must be >= {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise BadValue(f"{name}: must be <= {hi}, got {v}")
+    return v
+
+
+def array(name: str, x):
+    """A finite float array: numpy arrays/scalars/lists become float64 (or keep their float
+    dtype); torch tensors stay tensors (must be floating point). NaN/inf raise ValueError."""
+    if is_torch(x):
+        import torch
+
+        if not torch.is_floating_point(x):
+            raise BadType(f"{name}: torch tensor must be floating point, got {x.dtype}")
+        if not bool(torch.isfinite(x).all()):
+            bad = "NaN" if bool(torch.isnan(x).any()) else "inf"
+            raise BadValue(f"{name}: must be finite, found {bad}")
+        return x
+    try:
+        a = np.asarray(x)
+    except Exception as e:  # ragged lists and the like
+        raise BadType(f"{name}: expected an array of real numbers ({e})") from None
+    if a.dtype.kind in "iub":
+        a = a.astype(np.float64)
+    elif a.dtype.kind != "f":
+        raise BadType(f"{name}: expected real numbers, got dtype {a.dtype}")
+    if not np.all(np.isfinite(a)):
+        bad = "NaN" if np.any(np.isnan(a)) else "inf"
+        raise BadValue(f"{name}: must be finite, found {bad}")
+    return a
+
+
+def probability(name: str, p) -> np.ndarray:
+    """Probabilities in (0, 1] (array or scalar), as float64 numpy."""
+    a = array(name, p)
+    if is_torch(a):
+        a = a.detach().cpu().double().numpy()
+    if np.any(a <= 0) or np.any(a > 1):
+        raise BadValue(f"{name}: probabilities must lie in (0, 1], got values in "
+                         f"[{np.min(a):g}, {np.max(a):g}]")
+    return a
+
+
+def choice(name: str, value, allowed) -> str:
+    if value not in allowed:
+        raise BadValue(f"{name}: must be one of {', '.join(map(str, allowed))}, got {value!r}")
+    return value

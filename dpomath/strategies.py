@@ -1,0 +1,103 @@
+"""Hypothesis strategies for property-testing DPO code (yours and ours).
+
+Import them in your own test suite::
+
+    from hypothesis import given
+    from dpomath.strategies import preference_batches, betas
+
+    @given(batch=preference_batches(), beta=betas())
+    def test_my_loss_is_log2_at_reference(batch, beta):
+        ...
+
+Every strategy draws finite float64 values; bounds are parameters, checked when the strategy
+is built.
+"""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from . import _args
+
+__all__ = ["betas", "log_ratios", "logps", "probabilities", "probability_ratios",
+           "preference_batches", "loss_kinds", "loss_configs"]
+
+
+def betas(min_value: float = 1e-3, max_value: float = 10.0) -> st.SearchStrategy[float]:
+    """β > 0 (KL strength). ``betas().example()`` → e.g. 0.37."""
+    lo = _args.positive("min_value", min_value)
+    hi = _args.real("max_value", max_value, lo=lo)
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+def log_ratios(min_value: float = -50.0, max_value: float = 50.0) -> st.SearchStrategy[float]:
+    """A log-ratio h = log πθ(y|x) − log π_ref(y|x)."""
+    lo = _args.real("min_value", min_value)
+    hi = _args.real("max_value", max_value, lo=lo)
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+def logps(min_value: float = -100.0) -> st.SearchStrategy[float]:
+    """A sequence log-probability log π(y|x) ∈ [min_value, 0]."""
+    lo = _args.real("min_value", min_value, hi=0.0, hi_open=True)
+    return st.floats(lo, 0.0, allow_nan=False, allow_infinity=False)
+
+
+def probabilities(min_value: float = 1e-6) -> st.SearchStrategy[float]:
+    """A probability in [min_value, 1] (so in (0, 1])."""
+    lo = _args.real("min_value", min_value, lo=0.0, hi=1.0, lo_open=True)
+    return st.floats(lo, 1.0, allow_nan=False, allow_infinity=False)
+
+
+def probability_ratios(min_value: float = 1e-4, max_value: float = 1e4) -> st.SearchStrategy[tuple[float, float]]:
+    """(x1, x2) = (πθ(y_w)/π_ref(y_w), πθ(y_l)/π_ref(y_l)), both positive (paper F's coordinates)."""
+    lo = _args.positive("min_value", min_value)
+    hi = _args.real("max_value", max_value, lo=lo)
+    x = st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+    return st.tuples(x, x)
+
+
+@st.composite
+def _batches(draw, min_size: int, max_size: int, min_logp: float) -> dict[str, np.ndarray]:
+    n = draw(st.integers(min_size, max_size))
+    el = st.floats(min_logp, 0.0, allow_nan=False, allow_infinity=False)
+    names = ("policy_chosen_logps", "policy_rejected_logps",
+             "reference_chosen_logps", "reference_rejected_logps")
+    return {k: draw(hnp.arrays(np.float64, n, elements=el)) for k in names}
+
+
+def preference_batches(min_size: int = 1, max_size: int = 16,
+                       min_logp: float = -100.0) -> st.SearchStrategy[dict[str, np.ndarray]]:
+    """A batch of the four log-probability vectors of the classic ``dpo_loss`` signature:
+    ``{"policy_chosen_logps", "policy_rejected_logps", "reference_chosen_logps",
+    "reference_rejected_logps"}``, each a float64 array of the same length in [min_logp, 0]."""
+    lo = _args.integer("min_size", min_size, lo=1)
+    hi = _args.integer("max_size", max_size, lo=lo)
+    m = _args.real("min_logp", min_logp, hi=0.0, hi_open=True)
+    return _batches(lo, hi, m)
+
+
+def loss_kinds(margin_only: bool = False) -> st.SearchStrategy[str]:
+    """A member of dpomath's loss family (only functions of the margin ρ if asked)."""
+    from .losses import LOSSES
+
+    ks = [k for k, s in LOSSES.items() if s.is_margin_loss or not margin_only]
+    return st.sampled_from(ks)
+
+
+@st.composite
+def loss_configs(draw, margin_only: bool = False) -> tuple[str, dict]:
+    """(kind, params) with every scalar parameter drawn inside its allowed range.
+    Array parameters (SFT-DPO's ``chosen_logps``) are left for the caller to supply."""
+    from .losses import LOSSES
+
+    kind = draw(loss_kinds(margin_only))
+    params = {}
+    for name, p in LOSSES[kind].params.items():
+        if p.array:
+            continue
+        lo = p.lo if p.lo is not None else -10.0
+        hi = p.hi if p.hi is not None else 10.0
+        params[name] = draw(st.floats(lo, hi, exclude_min=p.lo_open, exclude_max=p.hi_open, allow_nan=False, allow_infinity=False))
+    return kind, params
