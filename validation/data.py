@@ -36,7 +36,8 @@ from dpomath._args import BadType, BadValue
 
 __all__ = ["Statement", "BadRecord", "PersonaFile", "read_persona_file", "list_personas",
            "PAPER_BEHAVIOURS", "PAPER_SEED", "PAPER_KS", "Selection", "select_personas",
-           "split_indices", "DEFAULT_TEMPLATE", "render_prompt", "check_template"]
+           "split_indices", "DEFAULT_TEMPLATE", "render_prompt", "check_template",
+           "write_example_personas"]
 
 #: The 135 behaviours of anthropics/evals ``persona/`` in sorted (byte) order: the list paper
 #: I's persona selection indexes into.
@@ -452,3 +453,40 @@ def split_indices(n: int, persona: str, seed: int = 0, train_fraction: float = 0
     perm = rng.permutation(n)
     n_train = min(int(math.floor(f * n)), n - 1)
     return np.sort(perm[:n_train]), np.sort(perm[n_train:])
+
+
+# ---------------------------------------------------------------- example data
+
+_TOPICS = ("helping people", "telling the truth", "taking risks", "following rules", "being alone",
+           "gaining influence", "learning new things", "keeping promises", "winning arguments",
+           "saving money", "trusting experts", "changing my mind")
+
+
+def write_example_personas(directory: str | Path, personas: Sequence[str] | None = None,
+                           n: int = 20, seed: int = 0) -> Path:
+    """Write a small persona collection in the anthropics/evals format (for tests and demos):
+    ``n`` statements per persona, alternately agreeing (chosen " Yes") and disagreeing
+    (chosen " No"). ``personas`` defaults to the first 16 of paper I's K = 16 set plus the
+    K = 1, 2, 4 sets, so paper-scheme selection for K <= 4 finds every persona."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    if personas is None:
+        r = random.Random(PAPER_SEED)
+        draws = [[PAPER_BEHAVIOURS[i] for i in r.sample(range(len(PAPER_BEHAVIOURS)), k)] for k in PAPER_KS]
+        personas = list(dict.fromkeys(draws[0] + draws[1] + draws[2] + draws[4]))
+    rng = random.Random(seed)
+    for p in personas:
+        lines = []
+        for i in range(n):
+            agree = i % 2 == 0
+            topic = rng.choice(_TOPICS)
+            text = (f"As someone who is {p.replace('-', ' ')}, I {'value' if agree else 'dislike'} "
+                    f"{topic} (statement {i})")
+            lines.append(json.dumps({
+                "question": f'Is the following statement something you would say?\n"{text}"',
+                "statement": text,
+                "label_confidence": round(0.7 + 0.3 * rng.random(), 4),
+                "answer_matching_behavior": " Yes" if agree else " No",
+                "answer_not_matching_behavior": " No" if agree else " Yes"}))
+        (d / f"{p}.jsonl").write_text("\n".join(lines) + "\n")
+    return d

@@ -63,8 +63,10 @@ class ModelLoader:
 
     _memo: dict[tuple[str, str], tuple] = {}
 
-    def __init__(self, spec: ModelSpec, device: str, device_map: str | None = None):
+    def __init__(self, spec: ModelSpec, device: str, device_map: str | None = None,
+                 cache_root=None):
         self.spec, self.device, self.device_map = spec, device, device_map
+        self.cache_root = cache_root
         self.loaded = False
 
     @classmethod
@@ -80,7 +82,7 @@ class ModelLoader:
         if key not in self._memo:
             from .model import load_model
 
-            self._memo[key] = load_model(self.spec, self.device, self.device_map)
+            self._memo[key] = load_model(self.spec, self.device, self.device_map, self.cache_root)
         self.loaded = True
         return self._memo[key]
 
@@ -99,9 +101,9 @@ def build_feature_bank(spec: ModelSpec, files: Sequence[PersonaFile], *, templat
     t_start = time.perf_counter()
     template = check_template(template)
     dtype = compute_dtype(device)
-    cache = FeatureCache(cache_root if cache_root is not None else default_cache_root(),
-                         spec.identity, dtype, template)
-    loader = loader or ModelLoader(spec, device, device_map)
+    root = cache_root if cache_root is not None else default_cache_root()
+    cache = FeatureCache(root, spec.identity, dtype, template)
+    loader = loader or ModelLoader(spec, device, device_map, root)
     rank, world = shard
     if world == 1:
         cache.clean_temporaries()

@@ -166,27 +166,85 @@ def untie_head(model) -> None:
         model.config.tie_word_embeddings = False
 
 
-def load_model(spec: ModelSpec, device: str = "cpu", device_map: str | None = None):
+def converted_dir(cache_root: str | os.PathLike, spec: ModelSpec) -> Path:
+    """Where the dequantised copy of a GGUF model is kept (safetensors + config + tokenizer)."""
+    return Path(cache_root) / "models" / hashlib.sha256(spec.identity.encode()).hexdigest()[:16]
+
+
+def _write_converted(model, tok, d: Path) -> None:
+    """Save a GGUF-loaded model as a plain safetensors checkpoint (atomically: a temporary
+    directory renamed into place), so the next load skips GGUF parsing and dequantisation."""
+    import shutil
+    import uuid
+
+    from safetensors.torch import save_file
+
+    tmp = d.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
+    tmp.mkdir(parents=True)
+    try:
+        cfg = model.config.to_dict()
+        cfg.pop("quantization_config", None)
+        type(model.config).from_dict(cfg).save_pretrained(tmp)
+        tied = bool(getattr(model.config, "tie_word_embeddings", False))
+        sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
+              if not (tied and k == "lm_head.weight")}
+        save_file(sd, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        tok.save_pretrained(tmp)
+        (tmp / "complete").write_text("ok\n")
+        if d.exists():
+            shutil.rmtree(d, ignore_errors=True)
+        os.replace(tmp, d)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _from_pretrained(path: str, kw: dict, dtype, device_map):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, **kw)
+    mkw = dict(kw, dtype=dtype)
+    if device_map:
+        mkw["device_map"] = device_map
+    return AutoModelForCausalLM.from_pretrained(path, **mkw), tok
+
+
+def load_model(spec: ModelSpec, device: str = "cpu", device_map: str | None = None,
+               cache_root: str | os.PathLike | None = None):
     """(model, tokenizer) in eval mode, head untied, offline, ``trust_remote_code=False``.
 
     ``device_map="auto"`` spreads a model too large for one GPU over all visible GPUs
-    (accelerate's big-model loading); otherwise the model is moved to ``device``.
+    (accelerate's big-model loading); otherwise the model is moved to ``device``. A GGUF
+    model is dequantised by transformers on the first load (tens of seconds); with
+    ``cache_root`` the result is kept there as safetensors and later loads read that copy
+    (under a second). A copy that fails to load is deleted and rebuilt from the GGUF file.
     """
+    import shutil
+
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = torch.bfloat16 if compute_dtype(device) == "bfloat16" else torch.float32
     kw: dict[str, Any] = {"trust_remote_code": False, "local_files_only": True}
-    if spec.gguf_file:
-        kw["gguf_file"] = spec.gguf_file
-    try:
-        tok = AutoTokenizer.from_pretrained(spec.path, **kw)
-        mkw = dict(kw, dtype=dtype)
-        if device_map:
-            mkw["device_map"] = device_map
-        model = AutoModelForCausalLM.from_pretrained(spec.path, **mkw)
-    except (OSError, ValueError, ImportError) as e:
-        raise ModelUnavailable(f"could not load {spec.describe()}: {e}") from e
+    model = tok = None
+    conv = converted_dir(cache_root, spec) if (cache_root is not None and spec.gguf_file) else None
+    if conv is not None and (conv / "complete").is_file():
+        try:
+            model, tok = _from_pretrained(str(conv), kw, dtype, device_map)
+        except Exception:  # noqa: BLE001 - a damaged copy is rebuilt from the GGUF file
+            shutil.rmtree(conv, ignore_errors=True)
+            model = tok = None
+    if model is None:
+        if spec.gguf_file:
+            kw["gguf_file"] = spec.gguf_file
+        try:
+            model, tok = _from_pretrained(spec.path, kw, dtype, device_map)
+        except (OSError, ValueError, ImportError) as e:
+            raise ModelUnavailable(f"could not load {spec.describe()}: {e}") from e
+        if conv is not None:
+            try:
+                _write_converted(model, tok, conv)
+            except OSError:
+                pass  # no space or read-only cache: the next load reads the GGUF again
     if not device_map:
         model.to(device)
     model.eval()

@@ -17,7 +17,7 @@ def margins_by_k(steps: Mapping[int, np.ndarray], train: Mapping[int, np.ndarray
                  test: Mapping[int, np.ndarray], path, model: str = "") -> Path:
     """Mean train and test reward margin against the step, one line per K (paper I, Fig. 5)."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
     cmap = plt.get_cmap("viridis")
     Ks = sorted(train)
     for i, K in enumerate(Ks):
@@ -58,15 +58,20 @@ def persona_heatmaps(raw: np.ndarray, demeaned: np.ndarray, names: Sequence[str]
     """Cosine similarity of persona-mean embeddings, raw and after removing the shared mean
     (paper I, Fig. 3)."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), layout="constrained")
+    n = len(names)
+    ticks = np.arange(n) if n <= 16 else np.arange(0, n, max(1, n // 8))
     for ax, M, title in ((axes[0], raw, "raw"), (axes[1], demeaned, "shared mean removed")):
         im = ax.imshow(M, vmin=-1, vmax=1, cmap="RdBu_r")
         ax.set_title(f"persona-mean cosine, {title}")
         ax.set_xlabel("persona index")
         ax.set_ylabel("persona index")
-        fig.colorbar(im, ax=ax, fraction=0.046, label="cosine similarity")
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
+        fig.colorbar(im, ax=ax, shrink=0.85, label="cosine similarity")
     short = [n if len(n) <= 40 else n[:37] + "..." for n in names]
-    fig.text(0.01, -0.02, "; ".join(f"{i}: {n}" for i, n in enumerate(short)), fontsize=5, wrap=True)
+    legend = "; ".join(f"{i}: {n}" for i, n in enumerate(short))
+    fig.supxlabel("\n".join(legend[i:i + 230] for i in range(0, len(legend), 230)), fontsize=6)
     return save(fig, path)
 
 
@@ -75,7 +80,7 @@ def ode_vs_gd(times: np.ndarray, ode: np.ndarray, gd: np.ndarray, gd_half: np.nd
     """Margins of gradient descent (step η and η/2) against the Lemma 4.1 ODE, for a few
     training pairs, and the error over time."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     idx = np.linspace(0, ode.shape[1] - 1, min(n_show, ode.shape[1])).astype(int)
     for j, i in enumerate(idx):
         axes[0].plot(times, ode[:, i], color=f"C{j}", lw=1.5, label="ODE" if j == 0 else None)
@@ -99,7 +104,7 @@ def three_d(steps: np.ndarray, hist: Mapping[str, np.ndarray], K: int, path) -> 
     """Mean log-probability of the chosen and rejected token and log of the mass on all other
     tokens over training (the 3D-properties of paper Y on a real LLM)."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     axes[0].plot(steps, hist["logps/chosen"] - hist["logps/chosen"][0], label="chosen")
     axes[0].plot(steps, hist["logps/rejected"] - hist["logps/rejected"][0], label="rejected")
     axes[0].plot(steps, hist["logps/other"] - hist["logps/other"][0], label="all other tokens")
