@@ -27,7 +27,7 @@ def _problem(seed, N=40, d=8, V=30, n_tok=2, shared=1.0):
     return W0, T.PreferenceSplit(G, c, r, lse)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 10_000), opt=st.sampled_from(["adam", "gd"]), n_tok=st.sampled_from([2, 3]))
 def test_rows_equal_full_head(seed, opt, n_tok):
     W0, s = _problem(seed, n_tok=n_tok)
