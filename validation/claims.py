@@ -41,11 +41,12 @@ CRIT_R2 = ("with at least 3 values of K and 20 test pairs at every K, fit final 
            "CONFIRMED if b > 0 and R² >= 0.9; REFUTED if b + 2 SE(b) < 0 (error falls with K), "
            "or if R² < 0.9 and a chi-square test of the residuals against the binomial SE of "
            "each test error rejects the line at the 5% level; INCONCLUSIVE otherwise")
-CRIT_ORTH = ("on the largest K's personas (K >= 2), persona embeddings = features of the "
-             "statements the persona agrees with (chosen ' Yes'), paper I's statistic (mean cosine "
-             "over sample pairs): CONFIRMED if the mean off-diagonal raw cosine >= 0.5 and the "
-             "mean |off-diagonal| cosine after removing the shared mean <= 0.1; REFUTED if either "
-             "fails; INCONCLUSIVE with fewer than 2 personas")
+CRIT_ORTH = ("on the largest K's personas (K >= 3), persona-mean embeddings = mean feature of "
+             "the statements the persona agrees with (chosen ' Yes'): CONFIRMED if the mean "
+             "off-diagonal raw cosine >= 0.5 and, after removing the shared mean, the mean "
+             "|cos_ij − (−1/(K−1))| over i ≠ j <= 0.1 (−1/(K−1) is what exactly orthogonal, "
+             "equal-norm persona directions give once the mean of K of them is removed; it tends "
+             "to 0 as K grows); REFUTED if either fails; INCONCLUSIVE for K < 3")
 CRIT_ODE = ("GD on the response rows at the data-chosen step η and at η/2 against the Lemma 4.1 "
             "ODE (rtol 1e-10, atol 1e-12) on the same features: e = max |r_GD − r_ODE| / max "
             "|r_ODE| over training pairs and logged times. CONFIRMED if e(η/2) <= 0.02 and "
@@ -273,20 +274,22 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     ev = {"criterion": CRIT_ORTH, **_setup(sweep), "K": K, "agree_answer": ans,
           "statements_per_persona": [len(g) for g in groups],
           "feature": "final-norm hidden state at the last token of the training prompt"}
-    if len(personas) < 2 or any(len(g) < 2 for g in groups):
-        return Verdict.inconclusive("fewer than 2 personas with 2+ agreeing statements", evidence=ev)
+    if len(personas) < 3 or any(len(g) < 2 for g in groups):
+        return Verdict.inconclusive("fewer than 3 personas with 2+ agreeing statements", evidence=ev)
     cs = persona_cosines(groups)
     raw, dem = off_diagonal(cs["sample_raw"]), off_diagonal(cs["sample_demeaned"])
     craw, cdem = off_diagonal(cs["centroid_raw"]), off_diagonal(cs["centroid_demeaned"])
+    base = -1.0 / (len(personas) - 1)
+    dev = float(np.mean(np.abs(cdem - base)))
     g = [gaussian_stats(x) for x in groups]
     cent = np.stack([x.astype(np.float64).mean(axis=0) for x in groups])
     ev.update({
-        "sample_raw_offdiag_mean": float(raw.mean()), "sample_demeaned_offdiag_mean_abs": float(np.abs(dem).mean()),
-        "sample_demeaned_offdiag_mean": float(dem.mean()),
-        "sample_demeaned_diag_mean": float(np.diag(cs["sample_demeaned"]).mean()),
         "centroid_raw_offdiag_mean": float(craw.mean()), "centroid_demeaned_offdiag_mean": float(cdem.mean()),
-        "centroid_demeaned_offdiag_mean_abs": float(np.abs(cdem).mean()),
-        "centring_baseline_-1/(K-1)": -1.0 / (len(personas) - 1),
+        "centroid_demeaned_offdiag_max_abs": float(np.max(np.abs(cdem))),
+        "orthogonal_baseline_-1/(K-1)": base, "mean_abs_deviation_from_baseline": dev,
+        "sample_raw_offdiag_mean": float(raw.mean()), "sample_demeaned_offdiag_mean": float(dem.mean()),
+        "sample_demeaned_offdiag_mean_abs": float(np.abs(dem).mean()),
+        "sample_demeaned_diag_mean": float(np.diag(cs["sample_demeaned"]).mean()),
         "cov_frobenius_mean": float(np.mean([x["cov_frobenius"] for x in g])),
         "mean_sq_dist_from_mean": float(np.mean([x["mean_sq_dist"] for x in g])),
         "effective_rank_mean": float(np.mean([x["effective_rank"] for x in g])),
@@ -300,19 +303,22 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
 
         figs.append(persona_heatmaps(cs["centroid_raw"], cs["centroid_demeaned"], personas, p))
     details = ("Persona embeddings are the features the training uses (the question prompt), not "
-               "the bare statement paper I's notebook embeds. Removing the shared mean forces "
-               "the persona means to sum to zero, which alone gives off-diagonal centroid "
-               "cosines near −1/(K−1); the sample statistic is the paper's. Within-persona "
-               "spread (mean squared distance from the persona mean) against the spread of the "
-               "persona means shows how much of the variance is persona identity.")
-    s = (f"K={K}: raw cosine {raw.mean():.3f} (paper statistic), after removing the shared mean "
-         f"mean |cos| {np.abs(dem).mean():.3f} (diagonal {np.diag(cs['sample_demeaned']).mean():.3f}); "
-         f"centroids raw {craw.mean():.3f}, demeaned {cdem.mean():.3f}")
-    if raw.mean() >= 0.5 and np.abs(dem).mean() <= 0.1:
+               "the bare statement paper I's notebook embeds. Removing the mean of K persona means "
+               "makes them sum to zero, so even exactly orthogonal directions of equal norm show "
+               "off-diagonal cosines of −1/(K−1) (paper I's 135 personas: −0.007; K = 16: −0.067); "
+               "the criterion measures the deviation from that. `sample_*` is paper I's own "
+               "statistic (mean cosine over sample pairs). Within-persona spread (mean squared "
+               "distance from the persona mean, covariance Frobenius norm, effective rank) against "
+               "the spread of the persona means shows how much of the variance is persona identity.")
+    s = (f"K={K}: raw persona-mean cosine {craw.mean():.3f}; after removing the shared mean "
+         f"{cdem.mean():.3f} on average (orthogonal directions give {base:.3f}; mean deviation "
+         f"{dev:.3f}, max |cos| {np.max(np.abs(cdem)):.2f}); paper's sample statistic raw {raw.mean():.3f}, "
+         f"demeaned {dem.mean():.3f}")
+    if craw.mean() >= 0.5 and dev <= 0.1:
         return Verdict.confirmed(s, evidence=ev, figures=figs, details=details)
     return Verdict.refuted(s, evidence=ev, figures=figs, details=details,
-                           counterexample={"raw_offdiag_mean": float(raw.mean()),
-                                           "demeaned_offdiag_mean_abs": float(np.abs(dem).mean())})
+                           counterexample={"raw_offdiag_mean": float(craw.mean()),
+                                           "mean_abs_deviation_from_orthogonal": dev})
 
 
 # ---------------------------------------------------------------- V-ODE

@@ -22,7 +22,7 @@ from dpomath._args import BadValue
 from .data import (DEFAULT_TEMPLATE, PAPER_KS, PAPER_SEED, PersonaFile, Selection, list_personas,
                    read_persona_file, select_personas, split_indices)
 
-__all__ = ["SweepConfig", "KRun", "Sweep", "run_sweep", "get_sweep", "validate_command",
+__all__ = ["SweepConfig", "KRun", "Sweep", "run_sweep", "train_all", "get_sweep", "validate_command",
            "persona_dir_from_env", "growth_rate", "QUICK", "FULL"]
 
 #: The claims' configurations: quick (CI, ``verify --quick``) and full (``dpomath report``).
@@ -145,8 +145,6 @@ def run_sweep(config: SweepConfig, *, loader=None, progress_desc: str = "K sweep
     """Read, select, extract (or read cached) features and train one run per K."""
     from .features import build_feature_bank
     from .model import resolve_device, resolve_model
-    from .train import TrainConfig, train_rows
-    from dpomath.progress import progress
 
     t0 = time.perf_counter()
     pdir = Path(config.persona_dir)
@@ -165,18 +163,27 @@ def run_sweep(config: SweepConfig, *, loader=None, progress_desc: str = "K sweep
     t_feat = time.perf_counter()
     splits = {p: split_indices(len(bank.personas[p]), p, config.seed) for p in bank.personas}
     sweep = Sweep(config, sel, files, bank, splits)
-    tc = TrainConfig(beta=config.beta, lr=config.lr, steps=config.steps, optimizer=config.optimizer,
-                     record_margins=True)
-    for K in progress(sorted(sel.sets), desc=progress_desc):
-        ps = sel.sets[K]
-        tr, te = sweep.split_data(ps, "train"), sweep.split_data(ps, "test")
-        res = train_rows(bank.head_rows, tr, te, tc)
-        r_tr, se_tr = growth_rate(res.margins["train"], res.steps_logged)
-        r_te, se_te = growth_rate(res.margins["test"], res.steps_logged)
-        sweep.runs[K] = KRun(K, ps, len(tr), len(te), res, r_tr, r_te, se_tr, se_te)
+    train_all(sweep, progress_desc)
     t_end = time.perf_counter()
     sweep.seconds = {"read": t_read - t0, "features": t_feat - t_read, "train": t_end - t_feat,
                      "total": t_end - t0}
+    return sweep
+
+
+def train_all(sweep: Sweep, progress_desc: str = "K sweep") -> Sweep:
+    """Train one last-layer DPO run per K of ``sweep.selection`` on ``sweep.bank``'s features."""
+    from .train import TrainConfig, train_rows
+    from dpomath.progress import progress
+
+    c = sweep.config
+    tc = TrainConfig(beta=c.beta, lr=c.lr, steps=c.steps, optimizer=c.optimizer, record_margins=True)
+    for K in progress(sorted(sweep.selection.sets), desc=progress_desc):
+        ps = sweep.selection.sets[K]
+        tr, te = sweep.split_data(ps, "train"), sweep.split_data(ps, "test")
+        res = train_rows(sweep.bank.head_rows, tr, te, tc)
+        r_tr, se_tr = growth_rate(res.margins["train"], res.steps_logged)
+        r_te, se_te = growth_rate(res.margins["test"], res.steps_logged)
+        sweep.runs[K] = KRun(K, ps, len(tr), len(te), res, r_tr, r_te, se_tr, se_te)
     return sweep
 
 
