@@ -154,6 +154,7 @@ class _Split:
 
         pos = {int(t): k for k, t in enumerate(tokens)}
         self.g = torch.as_tensor(s.features, dtype=dtype)
+        self.gT = self.g.T.contiguous()                                       # (d, N): W @ gT is fast
         self.ic = torch.as_tensor([pos[int(t)] for t in s.chosen])
         self.ir = torch.as_tensor([pos[int(t)] for t in s.rejected])
         self.n = len(s)
@@ -208,6 +209,23 @@ def _response_tokens(train: PreferenceSplit, test: PreferenceSplit | None) -> np
     return np.array(sorted(toks), dtype=np.int64)
 
 
+class _single_thread:
+    """Run tiny tensor work on one thread: the (N, d) x (d, |T|) products of row training are
+    far too small to gain from threads, and OpenMP's spinning slows them several-fold on a
+    shared machine."""
+
+    def __enter__(self):
+        import torch
+
+        self.n = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.n)
+
+
 def train_rows(head_rows: dict[int, np.ndarray] | np.ndarray, train: PreferenceSplit,
                test: PreferenceSplit | None = None, config: TrainConfig = TrainConfig(),
                tokens: Sequence[int] | None = None) -> TrainResult:
@@ -217,6 +235,11 @@ def train_rows(head_rows: dict[int, np.ndarray] | np.ndarray, train: PreferenceS
     Adam (torch defaults β1 = 0.9, β2 = 0.999, ε = 1e-8) or plain gradient descent, whose
     continuous limit is paper I's gradient flow with τ = 1 and time t = lr · step.
     """
+    with _single_thread():
+        return _train_rows(head_rows, train, test, config, tokens)
+
+
+def _train_rows(head_rows, train, test, config, tokens):
     import torch
 
     from dpomath.losses import preference_loss
@@ -272,12 +295,12 @@ def train_rows(head_rows: dict[int, np.ndarray] | np.ndarray, train: PreferenceS
         if step % config.log_every == 0 or step == config.steps:
             logged.append(step)
             with torch.no_grad():
-                zs = {k: sp.g @ W.T for k, sp in splits.items()}
+                zs = {k: (W @ sp.gT).T for k, sp in splits.items()}
                 final = log(zs, first=step == 0, last=step == config.steps)
         if step == config.steps:
             break
         t0 = time.perf_counter()
-        z = tr.g @ W.T
+        z = (W @ tr.gT).T
         hw = z[tr.ar, tr.ic] - tr.z0[tr.ar, tr.ic]
         hl = z[tr.ar, tr.ir] - tr.z0[tr.ar, tr.ir]
         loss = preference_loss(config.loss, hw, hl, config.beta).mean()
