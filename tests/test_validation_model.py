@@ -147,7 +147,8 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def test_killed_extraction_resumes_and_equals_an_uninterrupted_run(env, tmp_path):
+def test_killed_extraction_resumes_and_equals_an_uninterrupted_run(env, tmp_path, monkeypatch):
+    monkeypatch.setenv("DPOMATH_THREADS", "1")  # same thread count in every run: bitwise equality
     pdir, name = _small_persona_dir(env, tmp_path, 12)
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(pdir), name, str(killed), str(env.cache)],
@@ -189,6 +190,26 @@ def test_corrupted_chunks_are_detected_and_rebuilt(env, tmp_path):
     assert np.array_equal(again.personas[name].feats, first.personas[name].feats)
     third = F.build_feature_bank(env.spec, [f], template=D.DEFAULT_TEMPLATE, cache_root=tmp_path / "c", batch_size=4)
     assert third.corrupt_chunks == 0 and third.extracted_records == 0
+
+
+def test_sharded_extraction_fills_the_cache_like_one_process(env, tmp_path, monkeypatch):
+    pdir, name = _small_persona_dir(env, tmp_path, 8)
+    f = D.read_persona_file(pdir / f"{name}.jsonl")
+    kw = dict(template=D.DEFAULT_TEMPLATE, batch_size=4)
+    for rank in (0, 1):  # what two processes under `accelerate launch` do
+        part = F.build_feature_bank(env.spec, [f], cache_root=tmp_path / "sharded", shard=(rank, 2), **kw)
+        assert part.extracted_records == 4
+    after = F.build_feature_bank(env.spec, [f], cache_root=tmp_path / "sharded", **kw)
+    assert after.extracted_records == 0 and after.cached_records == 8
+    single = F.build_feature_bank(env.spec, [f], cache_root=tmp_path / "single", **kw)
+    a, b = after.personas[name].feats, single.personas[name].feats
+    assert np.max(np.abs(a - b)) <= 1e-4 * np.max(np.abs(b))
+    from dpomath.validation.extract import distributed_env
+
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert distributed_env() == (3, 4, 1)
 
 
 def test_cli_validate_json_and_bad_arguments(env, capsys, monkeypatch):

@@ -94,9 +94,10 @@ def build_feature_bank(spec: ModelSpec, files: Sequence[PersonaFile], *, templat
     """Features for every kept statement of ``files``: read from the cache, the rest extracted
     (batched, length-sorted, written to the cache after every batch) and then read back.
 
-    ``shard=(rank, world)`` (data-parallel extraction): this process extracts only its share of
-    the missing batches; the returned bank then lacks the other shares' records unless they
-    are already cached (``extract`` mode of :mod:`dpomath.validation.extract`).
+    ``shard=(rank, world)`` (data-parallel extraction, :mod:`dpomath.validation.extract`): this
+    process extracts only the statements whose file line ≡ rank (mod world) — a split that does
+    not depend on what is cached, so processes need no coordination; the returned bank then
+    holds only what is cached so far.
     """
     t_start = time.perf_counter()
     template = check_template(template)
@@ -156,6 +157,7 @@ def build_feature_bank(spec: ModelSpec, files: Sequence[PersonaFile], *, templat
         bank.cache_problems += [f"{f.name}: {p}" for p in rep.problems or []]
         missing = [s for s in f.statements if s.line not in have]
         bank.cached_records += len(f.statements) - len(missing)
+        missing = [s for s in missing if s.line % world == rank]
         if missing:
             from .model import check_head_input, extract_features
 
@@ -171,7 +173,7 @@ def build_feature_bank(spec: ModelSpec, files: Sequence[PersonaFile], *, templat
 
             bs = batch_size or (64 if device.startswith("cuda") else 32)
             _, _, st = extract_features(model, tok, prompts, device=device, batch_size=bs,
-                                        desc=f"features {f.name[:40]}", on_batch=write, shard=shard)
+                                        desc=f"features {f.name[:40]}", on_batch=write)
             bank.stats.add(st)
             bank.extracted_records += st.statements
             if world == 1:

@@ -32,7 +32,7 @@ from dpomath._args import BadValue
 
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "resolve_model", "default_gguf", "resolve_device",
            "compute_dtype", "load_model", "untie_head", "answer_token_ids", "extract_features",
-           "check_head_input", "ModelUnavailable"]
+           "check_head_input", "ModelUnavailable", "cpu_threads", "converted_dir"]
 
 #: Name of the default model (an alias resolved by :func:`resolve_model`).
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
@@ -380,15 +380,34 @@ def run_batch(model, batch_ids: list[list[int]], pad_id: int, device: str, W64=N
     return feat.cpu().numpy(), lse.cpu().numpy()
 
 
+def cpu_threads() -> int:
+    """Threads for CPU extraction: ``$DPOMATH_THREADS`` if set, else the cores not already busy
+    (cores − 1-minute load average, at least 1, at most torch's default). On a shared machine
+    more threads than free cores make OpenMP spin: one thread was measured 2x faster than two
+    on a 2-core machine with a load of 4."""
+    import torch
+
+    env = os.environ.get("DPOMATH_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise BadValue(f"DPOMATH_THREADS: expected an integer, got {env!r}") from None
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return torch.get_num_threads()
+    free = (os.cpu_count() or 1) - load
+    return int(min(torch.get_num_threads(), max(1, round(free))))
+
+
 def extract_features(model, tokenizer, prompts: Sequence[str], *, device: str = "cpu",
-                     batch_size: int = 32, desc: str = "features", on_batch=None,
-                     shard: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, np.ndarray, ExtractStats]:
+                     batch_size: int = 32, desc: str = "features", on_batch=None
+                     ) -> tuple[np.ndarray, np.ndarray, ExtractStats]:
     """Features (n, d) float32 and log-partitions (n,) float64 for ``prompts``, in their order.
 
     Length-sorted batches with a progress bar; ``on_batch(rows, feat, lse)`` is called after
     each batch (the disk cache writes there, so an interrupted run keeps what it finished).
-    ``shard=(rank, world)`` processes only batches ``b ≡ rank (mod world)`` (data-parallel
-    extraction over several processes); rows of other shards are NaN in the result.
     """
     import torch
 
@@ -404,15 +423,21 @@ def extract_features(model, tokenizer, prompts: Sequence[str], *, device: str = 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     first_param = next(model.parameters())
     W64 = model.get_output_embeddings().weight.detach().to(first_param.device, torch.float64)
-    rank, world = shard
-    batches = [b for i, b in enumerate(plan_batches([len(e) for e in enc], batch_size)) if i % world == rank]
-    for b in progress(batches, desc=desc, total=len(batches)):
-        t0 = time.perf_counter()
-        f, l = run_batch(model, [enc[i] for i in b.rows], pad, str(first_param.device), W64)
-        dt = time.perf_counter() - t0
-        feats[b.rows], lses[b.rows] = f, l
-        stats.add(ExtractStats(len(b.rows), int(b.n_tokens.sum()), int(b.n_tokens.max()) * len(b.rows),
-                               dt, model_flops(model, b.n_tokens), 1))
-        if on_batch is not None:
-            on_batch(b.rows, f, l)
+    batches = plan_batches([len(e) for e in enc], batch_size)
+    on_cpu = first_param.device.type == "cpu"
+    n_threads = torch.get_num_threads()
+    if on_cpu:
+        torch.set_num_threads(cpu_threads())
+    try:
+        for b in progress(batches, desc=desc, total=len(batches)):
+            t0 = time.perf_counter()
+            f, l = run_batch(model, [enc[i] for i in b.rows], pad, str(first_param.device), W64)
+            dt = time.perf_counter() - t0
+            feats[b.rows], lses[b.rows] = f, l
+            stats.add(ExtractStats(len(b.rows), int(b.n_tokens.sum()), int(b.n_tokens.max()) * len(b.rows),
+                                   dt, model_flops(model, b.n_tokens), 1))
+            if on_batch is not None:
+                on_batch(b.rows, f, l)
+    finally:
+        torch.set_num_threads(n_threads)
     return feats, lses, stats
