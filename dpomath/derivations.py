@@ -42,3 +42,4 @@ def render(steps: list[Step], latex: bool = False) -> str:
             body = sp.latex(s.expr) if latex else sp.pretty(s.expr, use_unicode=True)
             lines.extend("     " + ln for ln in body.splitlines())
     return "\n".join(lines)
+DERIVATIONS["lemma-4.1"] = "derivations_i:lemma_41"

@@ -26,7 +26,7 @@ from . import _args
 
 __all__ = ["tau1", "r_lower", "r_upper", "theorem42_conditions", "conditions_hold",
            "training_probability_bound", "probability_bound_nonvacuous_Q", "typical_margin",
-           "mean_field_margin", "mean_field_rate", "CONDITION_NAMES"]
+           "mean_field_margin", "mean_field_rate", "CONDITION_NAMES", "theorem42_outcome"]
 
 LOG3 = math.log(3.0)
 CONDITION_NAMES = ("Z", "d", "v", "l_b")
@@ -66,7 +66,8 @@ def theorem42_conditions(K: int, Q: int, d: int, v: float, l_b: float, Z: int = 
     v = _args.real("v", v, lo=0.0)
     l_b = _args.real("l_b", l_b, lo=0.0)
     Z = _args.integer("Z", Z, lo=1)
-    zlim = math.inf if l_b == 0 else 1.0 / (4.0 * l_b * l_b)
+    den = 4.0 * l_b * l_b
+    zlim = math.inf if den == 0.0 else 1.0 / den
     vlim = 1.0 / (32.0 * math.sqrt(Q))
     out = {
         "Z": {"holds": Z <= zlim, "value": Z, "limit": zlim,
@@ -145,3 +146,43 @@ def typical_margin(t, K: int, beta: float, tau: float = 1.0, rate: float = 1.0):
     c* − ω(c*), c* = 1 + (2/5) log 3 ≈ 1.4394, r ≈ 0.2081."""
     out = mean_field_margin(t, K, beta, tau, "sigmoid", rate)
     return float(out) if np.ndim(out) == 0 else out
+
+
+def theorem42_outcome(K: int, Q: int, d: int, v: float, l_b: float, Z: int = 1, seed: int = 0,
+                      *, beta: float = 0.01, tau: float = 1.0, loss: str = "sigmoid",
+                      delta: float = 0.0, delta_mode: str = "random", window_low: float | None = None,
+                      grid: int = 65, rtol: float = 1e-9, atol: float = 1e-13) -> dict:
+    """Sample the clusters, integrate to τ1 and test Theorem 4.2's conclusion.
+
+    ``ok`` is True when r_L(t) ≤ r_i(t) ≤ r_U(t) for every training margin on a grid of
+    ``grid`` times in [0, τ1] and at t → 0 (initial slopes within [β²/(8Kτ), 5β²/(Kτ)]), and
+    every r_i(τ1) ∈ [window_low, log 3] (window_low defaults to log 3/40; Appendix C uses
+    log 3/80). Also returns the worst ratios, the margins at τ1 and the initial slopes K τ ṙ/β².
+    β and τ only rescale time (τṙ ∝ β²), so they do not change the verdict.
+    """
+    from .clusters import sample_clusters
+    from .margins import solve_margins
+
+    data = sample_clusters(K, Q, d, v=v, l_b=l_b, Z=Z, delta=delta, delta_mode=delta_mode,
+                           seed=seed)
+    T = tau1(K, beta, tau)
+    ts = np.linspace(0.0, T, grid)
+    sol = solve_margins(data.features, data.chosen, data.rejected, beta=beta, tau=tau, t_end=T,
+                        t_eval=ts, rtol=rtol, atol=atol, loss=loss)
+    slopes = sol.field.rates(np.zeros(data.N))[0] * K * tau / beta ** 2
+    R = sol.train[1:]  # t > 0
+    lo_ratio = R / r_lower(ts[1:], K, beta, tau)[:, None]
+    hi_ratio = R / r_upper(ts[1:], K, beta, tau)[:, None]
+    low = LOG3 / 40.0 if window_low is None else float(window_low)
+    tol = 1e-9
+    r1 = sol.train[-1]
+    ok_lower = bool(lo_ratio.min() >= 1 - tol and slopes.min() >= 1 / 8 - tol)
+    ok_upper = bool(hi_ratio.max() <= 1 + tol and slopes.max() <= 5 + tol)
+    ok_window = bool(r1.min() >= low - tol and r1.max() <= LOG3 + tol)
+    return {"ok": ok_lower and ok_upper and ok_window, "ok_lower": ok_lower, "ok_upper": ok_upper,
+            "ok_window": ok_window, "min_ratio_to_r_L": float(lo_ratio.min()),
+            "max_ratio_to_r_U": float(hi_ratio.max()), "r_tau1_min": float(r1.min()),
+            "r_tau1_max": float(r1.max()), "r_tau1_mean": float(r1.mean()),
+            "slope0_min": float(slopes.min()), "slope0_max": float(slopes.max()),
+            "window": [low, LOG3], "K": K, "Q": Q, "d": d, "v": v, "l_b": l_b, "Z": Z,
+            "seed": seed, "delta": delta, "loss": loss, "nfev": sol.nfev}
