@@ -117,8 +117,8 @@ class _Grouped:
         if self.mode == "grouped":
             ws = w if self.order is None else w[self.order]
             S = np.empty((self.P, self.d))
-            for p, s, e in self.groups:
-                S[p] = ws[s:e] @ self.Xs[s:e]
+            for p, s, e in self.groups:  # einsum: single-threaded, no BLAS thread stalls
+                np.einsum("i,ij->j", ws[s:e], self.Xs[s:e], out=S[p])
             return self.B.T @ S
         self.D.data = self._D_base * w[self.D.indices]
         return np.asarray(self.D @ self.X)
@@ -129,7 +129,7 @@ class _Grouped:
             H = self.B @ G
             out = np.empty(self.N)
             for p, s, e in self.groups:
-                out[s:e] = self.Xs[s:e] @ H[p]
+                np.einsum("ij,j->i", self.Xs[s:e], H[p], out=out[s:e])
             if self.order is None:
                 return out
             res = np.empty(self.N)
