@@ -20,7 +20,8 @@ import numpy as np
 from . import _args
 
 __all__ = ["risk_bound", "log_risk_bound", "PEAK_Q", "bound_peak", "q_star", "q_star_real",
-           "vacuous_below", "logk_asymptotics", "clopper_pearson", "risk_at_tau1", "mc_risk"]
+           "vacuous_below", "logk_asymptotics", "clopper_pearson", "risk_at_tau1", "mc_risk",
+           "empirical_q"]
 
 #: The bound's peak: d/dQ log(2KQ²e^{−Q/45}) = 2/Q − 1/45 = 0.
 PEAK_Q = 90
@@ -286,3 +287,28 @@ def mc_risk(K: int, Q: int, *, d: int | None = None, v: float | None = None, l_b
             "bound": risk_bound(K, Q), "bound_vacuous": risk_bound(K, Q) >= 1.0,
             "train_margin_min": min(r["train_margin_min"] for r in runs),
             "train_margin_max": max(r["train_margin_max"] for r in runs)}
+
+
+def empirical_q(K: int, eps: float, *, draws: int = 2, seed: int = 0, q_max: int = 4096,
+                beta: float = 0.01) -> dict:
+    """The smallest Q inside Theorem 4.2's conditions (v = 1/(32√Q), d = K + 1 ≤ 5Q, l_b = 1/4,
+    Z = 1) at which the simulated model's exact risk at τ1, averaged over ``draws`` training
+    sets, is ≤ ε — the dynamics' own answer to the question Q*(K, ε) answers from the bound."""
+    K = _args.integer("K", K, lo=1)
+    eps = _args.real("eps", eps, lo=0.0, hi=1.0, lo_open=True)
+    Q = max(1, -(-(K + 1) // 5))
+    rng = np.random.default_rng([seed, K])
+    while Q <= q_max:
+        runs = [risk_at_tau1(K, Q, K + 1, 1.0 / (32.0 * math.sqrt(Q)), seed=int(s), beta=beta,
+                             test_per_cluster=200)
+                for s in rng.integers(0, 2 ** 31, draws)]
+        from scipy.special import logsumexp
+
+        l10 = float(logsumexp(np.array([r["log10_risk_exact"] for r in runs]) * math.log(10.0))
+                    - math.log(draws)) / math.log(10.0)
+        if l10 <= math.log10(eps):
+            return {"K": K, "eps": eps, "Q": Q, "d": K + 1, "log10_risk_exact": l10,
+                    "errors": sum(r["errors"] for r in runs),
+                    "n_test": sum(r["n_test"] for r in runs), "Q_min_allowed": Q == max(1, -(-(K + 1) // 5))}
+        Q = Q + 1 if Q < 16 else int(Q * 1.25)
+    return {"K": K, "eps": eps, "Q": None, "d": K + 1, "log10_risk_exact": None}

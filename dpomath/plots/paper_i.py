@@ -50,14 +50,15 @@ def margin_trajectories(curves: Mapping[int, dict], beta: float, tau: float, pat
     return save(fig, path)
 
 
-def risk_vs_bound(rows: Sequence[dict], path, floor: float = -320.0) -> Path:
-    """log10 R(P) at τ1 (exact conditional risk, and the Clopper–Pearson 95% upper limit of the
-    Monte-Carlo count) against log10 of Theorem 4.3's bound 2KQ²e^{−Q/45}; the bound is
-    vacuous above 0. ``rows``: dicts of :func:`dpomath.scaling.mc_risk`."""
-    from ..scaling import log_risk_bound
+def risk_vs_bound(rows: Sequence[dict], path, low: float = -8.0) -> Path:
+    """Theorem 4.3's bound 2KQ²e^{−Q/45} (log10; vacuous above 0) against the Monte-Carlo
+    Clopper–Pearson 95% upper limits of R(P) at τ1, with the exact conditional risk marked at
+    the foot of the axis by its exponent when it is off scale. ``rows``: dicts of
+    :func:`dpomath.scaling.mc_risk`."""
+    from ..scaling import log_risk_bound, vacuous_below
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.6))
     cmap = plt.get_cmap("plasma")
     Ks = sorted({r["K"] for r in rows})
     Qs = np.linspace(1, max(r["Q"] for r in rows) * 1.1, 400)
@@ -66,17 +67,25 @@ def risk_vs_bound(rows: Sequence[dict], path, floor: float = -320.0) -> Path:
         rr = sorted((r for r in rows if r["K"] == K), key=lambda r: r["Q"])
         q = [r["Q"] for r in rr]
         ax.plot(Qs, log_risk_bound(K, Qs) / math.log(10), color=col, lw=1.5, label=f"bound, K = {K}")
-        ax.plot(q, [max(floor, r["log10_risk_exact_mean"]) for r in rr], "o-", color=col, ms=4,
-                lw=1, label=f"exact risk, K = {K}")
-        ax.plot(q, [math.log10(max(r["cp_high"], 1e-300)) for r in rr], "v", color=col, ms=5,
-                mfc="none", label=f"MC 95% upper, K = {K}")
+        ax.plot(q, [math.log10(max(r["cp_high"], 1e-300)) for r in rr], "v", color=col, ms=6,
+                mfc="none", label=f"MC 95% upper limit, K = {K}")
+        ex = [r["log10_risk_exact_mean"] for r in rr]
+        ax.plot(q, [max(low + 0.3, e) for e in ex], "o", color=col, ms=4,
+                label=f"exact risk, K = {K} (exponent below)")
+        for x, e in zip(q, ex):
+            if e < low:
+                ax.annotate(f"1e{e:.0f}", (x, low + 0.3), textcoords="offset points",
+                            xytext=(-4 + 9 * n, 6), ha="center", va="bottom", rotation=90,
+                            fontsize=6, color=col)
+        ax.axvline(vacuous_below(K), color=col, ls=":", lw=0.8)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.text(Qs[-1], 0.3, "bound ≥ 1: vacuous", ha="right", va="bottom", fontsize=8, color="grey")
-    ax.set_ylim(max(floor, ax.get_ylim()[0]), None)
+    ax.text(Qs[-1], 0.2, "bound ≥ 1: vacuous (dotted: where it ends)", ha="right", va="bottom",
+            fontsize=8, color="grey")
+    ax.set_ylim(low, 5.5)
     ax.set_xlabel("samples per cluster Q")
     ax.set_ylabel("log10 probability")
-    ax.set_title("R(P) at τ1 on the cluster model vs Theorem 4.3's bound")
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("R(P) at τ1 on the cluster model (v = 1/(32√Q)) vs Theorem 4.3's bound")
+    ax.legend(fontsize=7, ncol=2, loc="lower left", bbox_to_anchor=(0.0, 0.12))
     return save(fig, path)
 
 
@@ -89,8 +98,9 @@ def qstar_vs_empirical(Ks: Sequence[int], q_bound: Mapping[float, Sequence[int]]
     for eps, qs in sorted(q_bound.items()):
         ax.plot(Ks, qs, "o-", ms=4, label=f"bound's Q*(K, ε = {eps:g})")
     ax.plot(Ks, q_empirical, "s-", color="k", ms=4, label="simulated: smallest Q reaching ε")
-    ax.plot(Ks, [45 * math.log(K) + 90 * math.log(max(math.log(K), 1e-9)) if K > 2 else np.nan
-                 for K in Ks], ":", color="grey", label="45 log K + 90 log log K")
+    L = [math.log(2 * K / 0.05) for K in Ks]
+    ax.plot(Ks, [45 * x + 90 * math.log(45 * x) for x in L], ":", color="grey",
+            label="45L + 90 log 45L, L = log(2K/0.05)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("number of values K")
