@@ -22,9 +22,16 @@ _LAZY = {
     "run_claims": "ledger",
     # numeric twins
     "numeric_twin": "twins",
+    # paper I: clusters, margin dynamics, Theorem 4.2, Theorem 4.3 and the scaling law
+    "sample_clusters": "clusters", "solve_margins": "margins", "MarginSolution": "margins",
+    "margin_rhs": "margins", "gradient_descent": "margins", "simulate": "margins",
+    "theorem42_conditions": "guarantees", "theorem42_outcome": "guarantees", "tau1": "guarantees",
+    "typical_margin": "guarantees", "q_star": "scaling", "risk_bound": "scaling",
+    "mc_risk": "scaling",
 }
 
-_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli")
+_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "clusters",
+            "margins", "guarantees", "scaling")
 
 __all__ = sorted(set(_LAZY) | set(_MODULES) | {"__version__"})
 
