@@ -133,6 +133,19 @@ def _closed_form_proof() -> dict:
             "proved": ode == 0 and implicit == 0 and start == (0, 0) and mean_field == 0}
 
 
+def _closed_form_twin(rng, n: int) -> float:
+    """Numeric twin at 50 digits: r = c − W(e^c) satisfies r + e^r = c at random c ∈ (1, 30)."""
+    import mpmath as mp
+
+    worst = mp.mpf(0)
+    with mp.workdps(50):
+        for c in rng.uniform(1.0, 30.0, n):
+            c = mp.mpf(float(c))
+            r = c - mp.lambertw(mp.exp(c)).real
+            worst = max(worst, abs(r + mp.exp(r) - c))
+    return float(worst)
+
+
 @claim("I-T42", paper="I", place="Theorem 4.2", method="property",
        statement="If Z ≤ 1/(4 l_b²), d ≤ 5Q, v ≤ 1/(32√Q), 1/4 ≤ l_b ≤ 1/2, then with probability at "
                  "least 1 − 8KQ^{9/4}exp(−min(c√Q/5, Q^{3/4}/256)) every training margin satisfies "
@@ -187,6 +200,7 @@ def check_theorem42(ctx):
                              "min_ratio_to_r_L": o["min_ratio_to_r_L"],
                              "r_tau1_min": o["r_tau1_min"], "r_tau1_max": o["r_tau1_max"]}
     cf = _closed_form_proof()
+    cf_twin = _closed_form_twin(ctx.rng, 8 if quick else 32)
     ev = {"criterion": criterion, "draws_inside": stats["n"],
           "violation_inside": inside is not None,
           "r_tau1_min_observed": stats["rmin"], "r_tau1_max_observed": stats["rmax"],
@@ -200,6 +214,7 @@ def check_theorem42(ctx):
           "typical_margin_formula": "r* = c - omega(c), c = 1 + (2/5) log 3 (r + e^r = 1 + 2 beta^2 t/(K tau))",
           "max_rel_dev_from_closed_form": stats["dev"],
           "closed_form_proved": cf["proved"],
+          "closed_form_twin_max_abs_residual_50_digits": cf_twin,
           "probability_bound_vacuous_below_Q_K1": probability_bound_nonvacuous_Q(1),
           "probability_bound_vacuous_below_Q_K16": probability_bound_nonvacuous_Q(16),
           "Z_condition_reading": "Z <= 1/(4 l_b^2) (in [1, 4] for l_b in [1/4, 1/2]); "
@@ -569,6 +584,12 @@ def check_log3(ctx):
     R, LR = sp.symbols("r L_ref", real=True)
     worst = sp.simplify((R / beta - LR).subs({R: sp.log(3) - s, LR: sp.log(3) / beta + u}))
     negative = worst.is_negative
+    from dpomath.twins import numeric_twin, random_points
+
+    syms = [beta, lw, ll, rw, rl]
+    twin = numeric_twin(policy_logodds, r / beta - Lref,
+                        random_points(syms, ctx.rng, {lw: (-30, 0), ll: (-30, 0), rw: (-30, 0),
+                                                      rl: (-30, 0), beta: (0.001, 2)}, n=10))
     tie = sp.simplify((sp.log(3) / beta) - sp.log(3) / beta)  # Lref = log3/β and r = log 3: log-odds 0
     # dynamics: the first time a margin reaches log 3, in units of τ1, inside the conditions
     n = 4 if ctx.quick else 16
@@ -589,6 +610,7 @@ def check_log3(ctx):
                        "exactly and is negative for r <= log 3 and a reference factor above "
                        "3^(1/beta); dynamics: no training margin reaches log 3 before tau1 in any draw",
           "identity_difference": str(identity), "log_odds_at_worst": str(worst),
+          "identity_twin_max_rel_diff": twin["twin_max_rel_diff"],
           "log_odds_negative": bool(negative), "tie_at_factor_exactly_3_pow_1_over_beta": str(tie),
           "draws": n, "first_log3_time_over_tau1_min": float(min(firsts)),
           "first_log3_time_over_tau1_max": float(max(firsts)),
@@ -604,7 +626,7 @@ def check_log3(ctx):
         "2β²t/(Kτ), r ~ log t), and a pair just past the threshold flips at "
         f"≈{mean_field_flip:.2f} τ1 in the mean field — any pair flips eventually. Under IPO "
         "(margins → 1 < log 3) or SLiC (stop at 1) such pairs never flip (I-GPO).")
-    if identity == 0 and negative is True and ok_dyn:
+    if identity == 0 and negative is True and twin["ok"] and ok_dyn:
         return Verdict.proved("r ≤ log 3 and π_ref(y_l)/π_ref(y_w) > 3^{1/β} imply πθ(y_w) < πθ(y_l) "
                               f"(SymPy); margins first reach log 3 at ≥ {min(firsts):.2f} τ1",
                               evidence=ev, details=details)

@@ -81,3 +81,26 @@ def test_all_paper_i_claims_run_in_quick_mode():
         assert res.verdict.status.value not in ("ERROR", "SKIPPED"), (cid, res.verdict.summary,
                                                                       res.verdict.details)
         assert res.verdict.evidence.get("criterion"), cid
+
+
+@pytest.fixture(scope="module")
+def lemma41_mp():
+    import sympy as sp
+
+    from dpomath.derivations_i import lemma41_dpo_pair
+
+    lhs, rhs, syms = lemma41_dpo_pair(1)
+    return syms, sp.lambdify(syms, lhs, "mpmath"), sp.lambdify(syms, rhs, "mpmath")
+
+
+@given(vals=st.lists(st.floats(-1.5, 1.5), min_size=20, max_size=20),
+       bt=st.tuples(st.floats(0.05, 2.0), st.floats(0.05, 2.0)))
+def test_lemma41_numeric_twin_at_50_digits(lemma41_mp, vals, bt):
+    import mpmath as mp
+
+    syms, f, g = lemma41_mp
+    it = iter(vals)
+    args = [bt[0] if s.name == "beta" else bt[1] if s.name == "tau" else next(it) for s in syms]
+    with mp.workdps(50):
+        a, b = f(*map(mp.mpf, args)), g(*map(mp.mpf, args))
+        assert abs(a - b) <= mp.mpf(10) ** -40 * max(1, abs(a), abs(b))
