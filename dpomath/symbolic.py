@@ -50,11 +50,11 @@ x1, x2 = sp.symbols("x1 x2", positive=True)
 #: Paper F's bounds a = 1/π_ref(y_w), b = 1/π_ref(y_l) (Remark 1: x1 ∈ (0, a], x2 ∈ (0, b]).
 a, b = sp.symbols("a b", positive=True)
 #: Paper Y's policy probabilities π± = πθ(a±|x), reference π0±, α = (π0+/π0−)^β, z = π−/π+.
-pi_plus, pi_minus = sp.symbols("pi_plus pi_minus", positive=True)
-pi0_plus, pi0_minus = sp.symbols("pi0_plus pi0_minus", positive=True)
+pi_plus, pi_minus = sp.symbols("pi_+ pi_-", positive=True)
+pi0_plus, pi0_minus = sp.symbols("pi0_+ pi0_-", positive=True)
 alpha, z = sp.symbols("alpha z", positive=True)
 #: Rewards of the chosen / rejected response (reward-model loss, paper Y Section 3.1).
-r_plus, r_minus = sp.symbols("r_plus r_minus", real=True)
+r_plus, r_minus = sp.symbols("r_+ r_-", real=True)
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:

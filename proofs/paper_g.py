@@ -135,7 +135,7 @@ def check_g_ratio(ctx):
             failures.append(kind)
 
     # The stated special cases, proved from the family's definitions.
-    bm = sp.Symbol("beta_minus", positive=True)
+    bm = sp.Symbol("beta_-", positive=True)
     gam = sp.Symbol("gamma", positive=True)
     c = sp.Symbol("c", negative=True)
     fl1, fl2 = S.gradient_in_x("flex", beta_minus=bm)
