@@ -1,4 +1,6 @@
 """Paper Y's algebra (Y-C1, Y-C2, Y-RM): verdicts, and the identities at Hypothesis points."""
+import functools
+
 import mpmath as mp
 import pytest
 import sympy as sp
@@ -35,11 +37,18 @@ def test_c2_every_beta_case(verdicts):
 P = st.floats(1e-8, 1.0)
 
 
-@given(pp=P, pm=P, p0p=P, p0m=P, b=betas(1e-2, 5.0))
-def test_yan_loss_is_dpo_at_50_digits(pp, pm, p0p, p0m, b):
+@functools.lru_cache(maxsize=None)
+def _evaluators():
     args = (S.pi_plus, S.pi_minus, S.pi0_plus, S.pi0_minus, S.beta)
     yan = sp.lambdify(args, S.yan_loss.subs(S.alpha, (S.pi0_plus / S.pi0_minus) ** S.beta), "mpmath")
     dpo = sp.lambdify(args, S.yan_loss_dpo, "mpmath")
+    g_minus = sp.lambdify((S.pi_plus, S.pi_minus, S.alpha, S.beta), S.yan_gradient[1], "mpmath")
+    return yan, dpo, g_minus
+
+
+@given(pp=P, pm=P, p0p=P, p0m=P, b=betas(1e-2, 5.0))
+def test_yan_loss_is_dpo_at_50_digits(pp, pm, p0p, p0m, b):
+    yan, dpo, _ = _evaluators()
     with mp.workdps(50):
         v = [mp.mpf(t) for t in (pp, pm, p0p, p0m, b)]
         a, c = yan(*v), dpo(*v)
@@ -49,7 +58,7 @@ def test_yan_loss_is_dpo_at_50_digits(pp, pm, p0p, p0m, b):
 @given(pm_exp=st.integers(20, 300), pp=st.floats(0.01, 1.0), a=st.floats(0.01, 100.0),
        b=st.sampled_from([0.25, 0.5, 0.9, 1.0, 1.1, 2.0, 4.0]))
 def test_c2_limits_numerically(pm_exp, pp, a, b):
-    g = sp.lambdify((S.pi_plus, S.pi_minus, S.alpha, S.beta), S.yan_gradient[1], "mpmath")
+    g = _evaluators()[2]
     with mp.workdps(50):
         val = g(mp.mpf(pp), mp.mpf(10) ** -pm_exp, mp.mpf(a), mp.mpf(b))
         if b < 1:

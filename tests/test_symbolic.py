@@ -1,6 +1,7 @@
 """The REPL objects of papers F and Y (dpomath.symbolic) and the numeric field (dpomath.field):
 every symbolic identity checked at Hypothesis-drawn points with mpmath at 50 digits; the float
 forms against the symbolic ones; bad input named."""
+import functools
 import math
 import subprocess
 import sys
@@ -24,6 +25,7 @@ B = betas(1e-2, 5.0)
 P = st.floats(1e-6, 1.0, allow_nan=False)
 
 
+@functools.lru_cache(maxsize=None)
 def mp50(expr, args):
     """A 50-digit evaluator of ``expr`` (arguments enter as exact mpf of the floats)."""
     f = sp.lambdify(args, expr, "mpmath")
@@ -83,9 +85,14 @@ def test_limits_by_beta_and_cases():
 
 # ------------------------------------------------------------------ identities at 50 digits
 
+@functools.lru_cache(maxsize=None)
+def _GRAD_X():
+    return tuple(S.gradient_in_x("sigmoid"))
+
+
 @given(x1=X, x2=X, b=B)
 def test_theorem1_partials_at_50_digits(x1, x2, b):
-    g = [mp50(e, (S.x1, S.x2, S.beta)) for e in S.gradient_in_x("sigmoid")]
+    g = [mp50(e, (S.x1, S.x2, S.beta)) for e in _GRAD_X()]
     p = [mp50(e, (S.x1, S.x2, S.beta)) for e in S.paper_f_gradient]
     for gi, pi in zip(g, p):
         assert close50(gi(x1, x2, b), pi(x1, x2, b))
