@@ -156,9 +156,16 @@ def _dpo_loss_h():
     return symbolic_loss("sigmoid", h_w, h_l, beta)
 
 
+def _logistic_form(expr: sp.Expr, t: sp.Expr) -> sp.Expr:
+    """Rewrite e^{−t}/(1 + e^{−t}) as 1/(1 + e^{t}) (exact: substitute u = e^{t}, cancel)."""
+    u = sp.Dummy("u", positive=True)
+    return sp.cancel(expr.subs(sp.exp(-t), 1 / u)).subs(u, sp.exp(t))
+
+
 def _dpo_gradient_h():
     L = symbolic_loss("sigmoid", h_w, h_l, beta)
-    return sp.Matrix([sp.diff(L, h_w), sp.diff(L, h_l)])
+    t = beta * (h_w - h_l)
+    return sp.Matrix([_logistic_form(sp.diff(L, v), t) for v in (h_w, h_l)])
 
 
 def _update_ratio_h():
@@ -195,7 +202,7 @@ def _rm_loss():
 
 def _rm_gradient():
     ell = _rm_loss()
-    return sp.Matrix([sp.diff(ell, r_plus), sp.diff(ell, r_minus)])
+    return sp.Matrix([_logistic_form(sp.diff(ell, v), r_plus - r_minus) for v in (r_plus, r_minus)])
 
 
 _BUILDERS: dict[str, Callable[[], object]] = {
