@@ -139,17 +139,44 @@ def _badge(status: str) -> str:
     return f'<span class="badge" style="background:{_COLOURS.get(status, "#444")}">{status}</span>'
 
 
+def _md_table(lines: list[str]) -> str:
+    """A Markdown pipe table (already escaped) as an HTML table; ``\\|`` is a literal bar."""
+    import re
+
+    def cells(line: str) -> list[str]:
+        inner = line.strip()[1:-1] if line.strip().endswith("|") else line.strip()[1:]
+        return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", inner)]
+
+    rows = [cells(ln) for ln in lines if not re.fullmatch(r"\s*\|?[\s:|-]+\|?\s*", ln)]
+    head, body = rows[0], rows[1:]
+    return ("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr></thead><tbody>"
+            + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
+            + "</tbody></table>")
+
+
 def _md_inline(text: str) -> str:
-    """Escape, then render `code` spans and blank-line paragraphs (enough for our details)."""
+    """Escape, then render `code` spans, **bold**, pipe tables and blank-line paragraphs
+    (enough for our details)."""
+    import itertools
+    import re
+
     parts = html.escape(text).split("```")
     out = []
     for i, p in enumerate(parts):
         if i % 2:
             out.append(f"<pre>{p.strip()}</pre>")
-        else:
-            segs = p.split("`")
-            p = "".join(f"<code>{s}</code>" if j % 2 else s for j, s in enumerate(segs))
-            out.extend(f"<p>{para.strip()}</p>" for para in p.split("\n\n") if para.strip())
+            continue
+        segs = p.split("`")
+        p = "".join(f"<code>{s}</code>" if j % 2 else s for j, s in enumerate(segs))
+        p = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", p)
+        for para in p.split("\n\n"):
+            lines = [ln for ln in para.strip().splitlines() if ln.strip()]
+            if not lines:
+                continue
+            # runs of lines starting with "|" are tables, other runs are text
+            for is_table, run in itertools.groupby(lines, key=lambda ln: ln.lstrip().startswith("|")):
+                run = list(run)
+                out.append(_md_table(run) if is_table else f"<p>{' '.join(run)}</p>")
     return "".join(out)
 
 

@@ -380,15 +380,15 @@ def check_f_field(ctx):
         "| regime (paper) | probability coordinates (x1, x2) | log coordinates (h_w, h_l) |\n"
         "|---|---|---|\n"
         "| x1 → 0, x2 large: x1 rises fast, x2 barely moves | holds for every β: ∂L/∂x1 → −∞, "
-        "∂L/∂x2 → β | fails: components equal and opposite, |∇L| → √2β (bounded) |\n"
-        "| x1, x2 both large: small change, saddle | smallest |∇L| = β/√2 at (1, 1) for β ≤ 1 "
+        "∂L/∂x2 → β | fails: components equal and opposite, ‖∇L‖ → √2β (bounded) |\n"
+        "| x1, x2 both large: small change, saddle | smallest ‖∇L‖ = β/√2 at (1, 1) for β ≤ 1 "
         f"(grid argmin: {', '.join(f'β={b_:g}: {s}' for b_, s in slow_top_right.items())}); "
-        "**no saddle**: ∂L/∂x1 < 0 everywhere, ∇L never vanishes | fails: (0, 0) has |∇L| = β/√2 like "
+        "**no saddle**: ∂L/∂x1 < 0 everywhere, ∇L never vanishes | fails: (0, 0) has ‖∇L‖ = β/√2 like "
         "the whole diagonal; the slow region is r ≫ 0 |\n"
         "| x2 → 0: x2 falls fast, x1 barely moves | ∂L/∂x1 → 0 for every β; ∂L/∂x2 → ∞ only for β < 1 "
         "(→ 1/x1 at β = 1, → 0 for β > 1) | fails: equal and opposite |\n"
         "| the field vanishes toward low x2 | **false for β ≤ 1** (∂L/∂x2 → ∞ or 1/x1); true only for "
-        "β > 1, where x2 is then *not* pushed fast | holds for every β: |∇L| = √2βσ(−ρ) → 0 |\n")
+        "β > 1, where x2 is then **not** pushed fast | holds for every β: ‖∇L‖ = √2βσ(−ρ) → 0 |\n")
     return Verdict.refuted(
         "for no β do all the regimes hold: toward low x2 the field diverges for β < 1 (the paper's "
         "β ∈ [0.1, 0.5]) instead of vanishing, and there is no saddle (∇L ≠ 0 on the whole square); "
@@ -422,6 +422,10 @@ _FLOW_RTOL, _FLOW_ATOL = 1e-11, 1e-30
 _ACCURACY = 1e-8         # required agreement with the independent checks (relative)
 _AMPLIFICATION_TOL = 1e-6
 _SENS_BETA = 0.5         # β at which the end map's Jacobian is measured
+
+
+def _amp(a: float) -> str:
+    return "—" if math.isnan(a) else f"{a:.7f}"
 
 
 def _flow_time_quadrature(start, beta: float, q: float) -> float:
@@ -564,13 +568,13 @@ def check_f_r3(ctx):
           "end_x1>1_(outside_unit_square)": sum(r["end_x1"] > 1 for r in rows)}
     details_rows = "\n".join(
         f"| {r['beta']:g} | {r['start']} | ({r['x1_0']:.3f}, {r['x2_0']:.3f}) | {r['end_x1']:.6f} | "
-        f"{r['time']:.4g} | {r['end_map_amplification']:.7f} | {r['log_flow_end_x1']:.4g} |" for r in rows)
+        f"{r['time']:.4g} | {_amp(r['end_map_amplification'])} | {r['log_flow_end_x1']:.4g} |" for r in rows)
     details = (
         "The flow of paper F's field, ẋ = −∇_x L, conserves x1² + x2² (SymPy: x·∇_x L = 0), so it "
         "runs along a circle and ends on the x1-axis at x1 = R = √(x1(0)² + x2(0)²); the flow in "
         "log coordinates conserves h_w + h_l (x1·x2) instead and runs along a hyperbola. Every "
         "start reaches the same loss; the start decides only R (or x1·x2) and the time.\n\n"
-        "| β | start | (x1, x2)(0) | end x1 | time | ‖J‖₂ | end x1 (log flow) |\n|---|---|---|---|---|---|---|\n"
+        "| β | start | (x1, x2)(0) | end x1 | time | ‖J‖₂ (at β = 0.5) | end x1 (log flow) |\n|---|---|---|---|---|---|---|\n"
         + details_rows + "\n\nIndependent checks: time against a quadrature of the exact 1-D "
         "reduction; R along the trajectory; fixed-step RK4 in (x1, x2) at half the stop time; "
         "the log flow against its closed form ρ + e^ρ = 2β²t + const. End points with x1 > 1 "

@@ -92,3 +92,12 @@ def test_report_paper_f_is_deterministic(tmp_path, capsys):
     for f in figs:  # figures are PNGs, and deterministic too
         assert (a / "figures" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (a / "figures" / f).read_bytes() == (b / "figures" / f).read_bytes()
+
+
+def test_report_renders_markdown_tables_in_html():
+    from dpomath.report import _md_inline
+
+    html = _md_inline("**Why.** text `code`\n\n| a | b \\| c |\n|---|---|\n| 1 | <2> |\nafter")
+    assert "<b>Why.</b>" in html and "<code>code</code>" in html
+    assert "<th>b | c</th>" in html and "<td>&lt;2&gt;</td>" in html
+    assert html.endswith("<p>after</p>")
