@@ -200,6 +200,11 @@ def test_log_flow_closed_form():
     (lambda: gradient_flow((0.0, 0.5), 0.5), "start"),
     (lambda: gradient_flow((0.5, 0.5), 0.5, stop_margin=-1.0), "stop_margin"),
     (lambda: gradient_flow(0.5, 0.5), "start"),
+    (lambda: field_grid(0.0), "beta"),
+    (lambda: field_grid(0.5, lo=0.0), "lo"),
+    (lambda: field_grid(0.5, n=1), "n"),
+    (lambda: field_grid(0.5, coords="x"), "coords"),
+    (lambda: S.loss_in_x("nope"), "kind"),
 ])
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises((BadValue, BadType)) as e:
