@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from . import _args
 
@@ -60,11 +59,14 @@ def probability_ratios(min_value: float = 1e-4, max_value: float = 1e4) -> st.Se
 
 @st.composite
 def _batches(draw, min_size: int, max_size: int, min_logp: float) -> dict[str, np.ndarray]:
-    n = draw(st.integers(min_size, max_size))
     el = st.floats(min_logp, 0.0, allow_nan=False, allow_infinity=False)
     names = ("policy_chosen_logps", "policy_rejected_logps",
              "reference_chosen_logps", "reference_rejected_logps")
-    return {k: draw(hnp.arrays(np.float64, n, elements=el)) for k in names}
+    # one row (pair) at a time, so that shrinking deletes whole pairs and a failure shrinks to
+    # the fewest pairs; lists rather than hypothesis.extra.numpy.arrays (half the drawing time)
+    rows = draw(st.lists(st.tuples(el, el, el, el), min_size=min_size, max_size=max_size))
+    cols = np.array(rows, dtype=np.float64).reshape(len(rows), 4).T
+    return {k: cols[i].copy() for i, k in enumerate(names)}
 
 
 def preference_batches(min_size: int = 1, max_size: int = 16,
