@@ -22,9 +22,11 @@ _LAZY = {
     "run_claims": "ledger",
     # numeric twins
     "numeric_twin": "twins",
+    # the conformance kit for users' loss code
+    "check_preference_loss": "testing",
 }
 
-_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli")
+_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "testing")
 
 __all__ = sorted(set(_LAZY) | set(_MODULES) | {"__version__"})
 

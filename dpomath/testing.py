@@ -206,7 +206,7 @@ def _fmt(a) -> str:
 
 
 class _Kit:
-    def __init__(self, fn, kind, beta, params, examples, backend, dtype, rtol, max_size):
+    def __init__(self, fn, kind, beta, params, examples, backend, dtype, rtol, max_size, max_margin):
         self.fn = fn
         self.fname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
         self.spec = L.get_loss(kind)
@@ -218,6 +218,7 @@ class _Kit:
         self.np_dtype = np.dtype(dtype)
         self.rtol_user = rtol
         self.max_size = max_size
+        self.max_margin = max_margin
         self.uses_lengths = "chosen_lengths" in self.spec.params
         self.backend = backend
         self.reduction = None
@@ -551,7 +552,8 @@ class _Kit:
         beta = 0.1 if self.beta is None else self.beta
         pairs = [(1, -1), (-1, 1), (1, 1), (-1, -1), (1, 0), (0, -1), (-1, 0), (0, 1)]
         hw, hl = [], []
-        for m in (50.0, 500.0, 5000.0):  # |β h| up to 5000, so |ρ| up to 1e4
+        for m in (self.max_margin / 200, self.max_margin / 20, self.max_margin / 2):
+            # |β h| up to max_margin/2, so |ρ| up to max_margin (1e4 by default)
             for a, b in pairs:
                 hw.append(a * m / beta)
                 hl.append(b * m / beta)
@@ -578,7 +580,7 @@ class _Kit:
                         "(−softplus(−x)), never log(sigmoid(x)); form e^x only where it cannot "
                         "overflow.")
         self.compare(got, eps, ref, case, "extreme-margin", "dpomath's definition gives")
-        what = "finite and equal to the definition for |ρ| up to 1e4"
+        what = f"finite and equal to the definition for |ρ| up to {self.max_margin:g}"
         if self.backend == "torch":
             grads = self.torch_grads(case)
             for name, g in zip(NAMES, grads):
@@ -867,7 +869,7 @@ class _Kit:
 def check_preference_loss(fn: Callable, kind: str = "sigmoid", beta: float | None = None, *,
                           examples: int = 50, backend: str = "auto", dtype: str = "float64",
                           rtol: float | None = None, max_size: int = 8,
-                          **params: Any) -> ConformanceReport:
+                          max_margin: float = 1e4, **params: Any) -> ConformanceReport:
     """Check a user's preference loss against dpomath's member ``kind``; raise AssertionError
     with an explanation and the smallest failing batch on the first check that fails.
 
@@ -881,7 +883,9 @@ def check_preference_loss(fn: Callable, kind: str = "sigmoid", beta: float | Non
     tensors if torch is installed and the function returns a tensor for them, else numpy
     arrays), "torch" or "numpy". ``dtype``: of the input arrays, "float64" or "float32".
     ``rtol``: override the relative tolerance (default: 64 × the output's machine epsilon,
-    scaled by the loss's conditioning at the batch). Returns a :class:`ConformanceReport`.
+    scaled by the loss's conditioning at the batch). ``max_margin``: the largest |ρ| of the
+    extreme-margin check (1e4: long sequences reach such margins; lower it only knowingly).
+    ``max_size``: the largest batch drawn. Returns a :class:`ConformanceReport`.
 
     >>> import numpy as np
     >>> from scipy.special import log_expit
@@ -897,6 +901,7 @@ def check_preference_loss(fn: Callable, kind: str = "sigmoid", beta: float | Non
         beta = _args.positive("beta", beta)
     examples = _args.integer("examples", examples, lo=1)
     max_size = _args.integer("max_size", max_size, lo=1)
+    max_margin = _args.positive("max_margin", max_margin)
     backend = _args.choice("backend", backend, ("auto", "torch", "numpy"))
     dtype = _args.choice("dtype", dtype, ("float64", "float32"))
     if rtol is not None:
@@ -913,7 +918,7 @@ def check_preference_loss(fn: Callable, kind: str = "sigmoid", beta: float | Non
         except ImportError:
             raise _args.BadValue("backend: 'torch' asked for but torch is not installed") from None
 
-    kit = _Kit(fn, spec.kind, beta, checked, examples, backend, dtype, rtol, max_size)
+    kit = _Kit(fn, spec.kind, beta, checked, examples, backend, dtype, rtol, max_size, max_margin)
     threads = kit.torch.get_num_threads() if kit.torch is not None else None
     if threads is not None and threads != 1:
         kit.torch.set_num_threads(1)  # tiny tensors: thread hand-offs would cost 1000× the work
