@@ -4,6 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    ?= report
+# Persona data (Anthropic model-written evals, persona/): a clone's folder, or the copy beside
+# the checkout that CI has. Empty when absent: the real-model claims are then SKIPPED.
+PERSONA_DIR ?= $(firstword $(DPOMATH_PERSONA_DIR) $(wildcard ../shared/data/persona))
+PERSONA_ENV := $(if $(PERSONA_DIR),DPOMATH_PERSONA_DIR=$(abspath $(PERSONA_DIR)))
 
 .PHONY: venv test test-full report bench clean
 
@@ -25,7 +29,7 @@ test-full: venv
 	HYPOTHESIS_PROFILE=full $(PY) -m pytest -q
 
 report: venv
-	$(PY) -m dpomath report --out $(OUT)
+	$(PERSONA_ENV) $(PY) -m dpomath report --out $(OUT)
 
 bench: venv
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
