@@ -238,3 +238,15 @@ def test_trl_sigmoid_ignores_label_smoothing(setup):
     with pytest.raises(AssertionError, match="equals dpomath's `sigmoid` loss"):
         check_preference_loss(trl_loss_function(trainer), "cdpo", beta=0.1, dtype="float32",
                               examples=8, label_smoothing=0.1)
+
+
+def test_trl_exo_pair_keeps_epsilon_in_float32(setup):
+    """TRL builds ε as a float32 tensor, so log ε and log(1 − ε) carry float32 rounding even
+    when the log-probabilities are float64 (a 5e-8 error at ρ = 0 for ε = 1e-3). The kit sees
+    it at float64 precision; at float32 (TRL's own precision) TRL conforms."""
+    fn = trl_loss_function(_trainer(setup, "exo_pair", 0.1))
+    with pytest.raises(AssertionError, match="reference-point check failed"):
+        check_preference_loss(fn, "exo-pair", beta=0.1, dtype="float64", examples=4,
+                              label_smoothing=1e-3)
+    check_preference_loss(fn, "exo-pair", beta=0.1, dtype="float64", examples=4,
+                          label_smoothing=1e-3, rtol=1e-7)
