@@ -9,19 +9,18 @@ test tries the same install when running as root, and skips with the reason wher
 ``DPOMATH_REPORT_DIR=<dir>`` checks an existing report (e.g. one written by ``make report``)
 instead of the generated one.
 """
+import base64
 import json
 import os
 import select
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import sympy as sp
 
-from dpomath import ledger
 from dpomath.ledger import Claim, Skip, Verdict
 from dpomath.report import write_report
 
@@ -265,7 +264,6 @@ def test_report_renders_in_headless_chromium(browser, report_dir, tmp_path):
         dt.call("Emulation.setDeviceMetricsOverride", session, width=1280, height=height,
                 deviceScaleFactor=1, mobile=False)
         shot = dt.call("Page.captureScreenshot", session, format="png", timeout=60)["data"]
-        import base64
         (out / "screenshot.png").write_bytes(base64.b64decode(shot))
     finally:
         dt.close()
