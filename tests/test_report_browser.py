@@ -2,7 +2,7 @@
 ``index.html`` from disk and, over the DevTools protocol (``--remote-debugging-pipe``: no
 websocket library, no browser download), we check that every figure loaded (naturalWidth > 0),
 that the claims table has one row per claim, that nothing logged an error, and that the page
-requested nothing from the network. A full-page screenshot is saved beside the report.
+requested nothing from the network. A full-page screenshot is saved in the test's temporary folder (screenshot.png).
 
 Chromium is installed by the CI step (``make browser``: apt-get as root); where it is missing this
 test tries the same install when running as root, and skips with the reason where it cannot.
@@ -264,7 +264,7 @@ def test_report_renders_in_headless_chromium(browser, report_dir, tmp_path):
         dt.call("Emulation.setDeviceMetricsOverride", session, width=1280, height=height,
                 deviceScaleFactor=1, mobile=False)
         shot = dt.call("Page.captureScreenshot", session, format="png", timeout=60)["data"]
-        (out / "screenshot.png").write_bytes(base64.b64decode(shot))
+        (tmp_path / "screenshot.png").write_bytes(base64.b64decode(shot))
     finally:
         dt.close()
 
@@ -288,4 +288,4 @@ def test_report_renders_in_headless_chromium(browser, report_dir, tmp_path):
     assert not not_loaded, f"figures that did not load: {not_loaded}"
     # nothing wider than the window: a reader should never have to scroll sideways
     assert state["width"] <= state["viewport"], state
-    assert (out / "screenshot.png").stat().st_size > 10_000
+    assert (tmp_path / "screenshot.png").stat().st_size > 10_000
