@@ -34,10 +34,12 @@ _LAZY = {
     "field_grid": "field",
     # derivations (``dpomath derive``)
     "derive": "derivations",
+    # the conformance kit for users' loss code
+    "check_preference_loss": "testing",
 }
 
-_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "symbolic", "field",
-            "derivations")
+_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "testing", "symbolic",
+            "field", "derivations")
 
 __all__ = sorted(set(_LAZY) | set(_MODULES) | {"__version__"})
 
