@@ -14,46 +14,56 @@ _TWIN_TOL = 1e-40
 
 
 def _interior(name: str, p):
-    """An exact symbolic value strictly inside a parameter's allowed range, plus its twin range.
+    """An exact symbolic value strictly inside a parameter's allowed range, plus the symbol to
+    draw twin points for and its range.
 
-    [lo, hi) with both finite → lo + (hi − lo)·k/(1 + k) (k > 0); [lo, ∞) → lo + k.
-    """
+    (lo, hi) both finite → lo + (hi − lo)·k/(1 + k); [lo, ∞) → lo + k (k > 0), or the
+    parameter's own positive symbol when lo = 0; unbounded → a real symbol drawn in (−5, 5)."""
     import sympy as sp
 
-    k = sp.Symbol(f"k_{name}", positive=True)
     lo = sp.nsimplify(p.lo, rational=True) if p.lo is not None else None
     hi = sp.nsimplify(p.hi, rational=True) if p.hi is not None else None
+    if lo is None and hi is None:
+        v = sp.Symbol(name, real=True)
+        return v, v, (-5.0, 5.0)
+    if lo == 0 and hi is None:  # (0, ∞) or [0, ∞): the parameter's own positive symbol
+        v = sp.Symbol(name, positive=True)
+        return v, v, (0.05, 3.0)
+    k = sp.Symbol(f"k_{name}", positive=True)
     if lo is not None and hi is not None:
         return lo + (hi - lo) * k / (1 + k), k, (0.05, 20.0)
     if lo is not None:
         return lo + k, k, (0.05, 3.0)
-    return sp.Symbol(name, real=True), None, None
+    return hi - k, k, (0.05, 3.0)
 
 
 def _member_params(spec):
-    """Symbolic values of a member's parameters and the symbols to draw twin points for.
+    """Symbolic values of a member's parameters, the symbols to draw twin points for, and how to
+    write each helper symbol back in the parameter's own name.
 
-    The only array parameter of the family is SFT-DPO's policy log-probability of the chosen
-    response, log πθ(y_w|x) = h_w + log π_ref(y_w|x) = log x1 + c."""
+    Array parameters are per-pair constants, except SFT-DPO's policy log-probability of the
+    chosen response, log πθ(y_w|x) = h_w + log π_ref(y_w|x) = log x1 + c, which moves with x1."""
     import sympy as sp
 
     from dpomath import symbolic as S
 
     values, draw, back = {}, {}, {}
     for name, p in spec.params.items():
-        if p.array:
-            if name != "chosen_logps":
-                raise ValueError(f"{spec.kind}: no coordinate meaning known for array parameter {name!r}")
+        if p.array and name == "chosen_logps":
             c = sp.Symbol("c", negative=True)  # log π_ref(y_w|x) < 0
             values[name] = sp.log(S.x1) + c
             draw[c] = (-8.0, -0.01)
             continue
-        value, k, rng = _interior(name, p)
+        value, sym, rng = _interior(name, p)
         values[name] = value
-        if k is not None:
-            draw[k] = rng
-            back[k] = sp.solve(sp.Eq(sp.Symbol(name, positive=True), value), k)[0]
+        draw[sym] = rng
+        if sym != value:
+            back[sym] = sp.solve(sp.Eq(sp.Symbol(name, positive=True), value), sym)[0]
     return values, draw, back
+
+
+def _short(text: str, n: int = 70) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _heaviside0(e):
@@ -67,8 +77,8 @@ def _heaviside0(e):
        statement="For every member L = f(ρ) of the loss family (any differentiable f of the margin "
                  "ρ = β(h_w − h_l)), with x = e^h: ∂L/∂x1 = βf′(ρ)/x1, ∂L/∂x2 = −βf′(ρ)/x2, so "
                  "|∂L/∂x1 ÷ ∂L/∂x2| = x2/x1 wherever f′(ρ) ≠ 0 (both vanish where f′ = 0). Members "
-                 "that are not functions of ρ alone differ: Flex-DPO has β₊x2/(β₋x1), SFT-DPO "
-                 "(x2/x1)(1 + γ(1 + e^ρ)/β).",
+                 "that are not functions of ρ alone differ (each ratio derived): e.g. Flex-DPO has "
+                 "β₊x2/(β₋x1), SFT-DPO (x2/x1)(1 + γ(1 + e^ρ)/β).",
        latex=r"L = f(\rho):\ \left|\frac{\partial_{x_1} L}{\partial_{x_2} L}\right| = \frac{x_2}{x_1}"
              r"\ \text{where } f'(\rho) \ne 0")
 def check_g_ratio(ctx):
@@ -112,7 +122,9 @@ def check_g_ratio(ctx):
             diff_f = _heaviside0(sp.diff(fk, rho)) - _heaviside0(dfk)
             chain = S.reduces_to_zero(diff_f) or S.reduces_to_zero(diff_f.rewrite(sp.Piecewise))
             zeros = sp.solveset(sp.simplify(dfk), rho, sp.S.Reals)
-            if back and zeros is not sp.S.EmptySet:
+            if isinstance(zeros, sp.ConditionSet):
+                zeros = "no closed form (SymPy returns a ConditionSet)"
+            elif back and zeros is not sp.S.EmptySet:
                 zeros = sp.simplify(zeros.subs(back))
             tw = numeric_twin(x1 * h1 + x2 * h2, sp.Integer(0), pts, tol=_TWIN_TOL)
             ok = chain and euler == 0 and tw["ok"]
@@ -125,7 +137,7 @@ def check_g_ratio(ctx):
             if back:
                 in_rho = sp.simplify(in_rho.subs(back))
                 euler = sp.simplify(euler.subs(back))
-            ok = tw["ok"] and ratio_rel != 1
+            ok = tw["ok"]
             row.update({"euler_x1g1+x2g2": str(euler), "ratio": f"x2/x1 * ({in_rho})",
                         "ratio_over_x2/x1_reduced": str(in_rho)})
         twin_worst = max(twin_worst, tw["twin_max_rel_diff"])
@@ -167,7 +179,8 @@ def check_g_ratio(ctx):
         ev[f"{r['kind']}: x1*dL/dx1 + x2*dL/dx2"] = r["euler_x1g1+x2g2"]
     table = "| member | function of ρ | \\|∂L/∂x1 ÷ ∂L/∂x2\\| | f′(ρ) = 0 on | x1∂L/∂x1 + x2∂L/∂x2 |\n|---|---|---|---|---|\n"
     table += "\n".join(f"| {r['kind']} | {'yes' if r['margin_member'] else 'no'} | {r['ratio']} | "
-                       f"{r.get(chr(102) + chr(39) + '(rho)=0 at', '—')} | {r['euler_x1g1+x2g2']} |" for r in rows)
+                       f"{r.get(chr(102) + chr(39) + '(rho)=0 at', '—')} | {_short(r['euler_x1g1+x2g2'])} |"
+                       for r in rows)
     details = (
         "**Why.** A member that is a function of ρ = β log(x1/x2) is invariant under "
         "(x1, x2) → (λx1, λx2), so x1∂L/∂x1 + x2∂L/∂x2 = 0 (Euler) and, wherever the gradient is "
@@ -179,8 +192,10 @@ def check_g_ratio(ctx):
         "f′ never vanishes. Flex-DPO is invariant under (x1, x2) → (λ^{1/β₊}x1, λ^{1/β₋}x2) "
         "instead, which gives β₋x1∂L/∂x1 + β₊x2∂L/∂x2 = 0 and the ratio β₊x2/(β₋x1); SFT-DPO's "
         "extra −γ log x1 breaks the invariance (x1∂L/∂x1 + x2∂L/∂x2 = −γ), tilting the update "
-        "toward x1 by 1 + γ(1 + e^ρ)/β. Parameters are exact interior points of their ranges "
-        "(ε = k/(2(1+k)), k > 0).\n\n" + table)
+        "toward x1 by 1 + γ(1 + e^ρ)/β. Every other member that is not a function of ρ alone gets "
+        "its own ratio, derived in the table (as a multiple of x2/x1). Parameters are exact interior "
+        "points of their ranges (ε = k/(2(1+k)), k > 0); per-pair constants (lengths, baselines) are "
+        "symbols.\n\n" + table)
     exact = all(generic.values()) and flex_ok and sft_ok and cdpo_zero and cdpo_beyond.is_positive
     if failures:
         return Verdict.inconclusive(f"not reduced or twin mismatch for: {', '.join(failures)}",
