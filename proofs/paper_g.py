@@ -90,7 +90,7 @@ def check_g_ratio(ctx):
 
     x1, x2, beta, rho = S.x1, S.x2, S.beta, S.rho
     rho_x = beta * (sp.log(x1) - sp.log(x2))
-    n_pts = 5 if ctx.quick else 8
+    n_pts = 4 if ctx.quick else 6
     base_ranges = {x1: (0.01, 10.0), x2: (0.01, 10.0), beta: (0.05, 3.0)}
 
     # 1. Any differentiable f (an undefined SymPy Function): chain rule, Euler identity, ratio.
