@@ -39,11 +39,13 @@ def test_proved_for_every_member(verdict):
     assert ev["sft: x1*dL/dx1 + x2*dL/dx2"] != "0"
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # extreme τ, see below
 @given(cfg=loss_configs(margin_only=True), x1=X, x2=X, b=betas(1e-2, 3.0))
 def test_float_ratio_is_x2_over_x1_where_fprime_nonzero(cfg, x1, x2, b):
     kind, params = cfg
     w = float(margin_weight(kind, b * (math.log(x1) - math.log(x2)), b, **params))
-    assume(abs(w) > 1e-12)
+    # f′ = 0: no update (ratio 0/0); |f′| beyond float64 (e.g. DiscoPOP with τ ~ 1e-320): inf
+    assume(math.isfinite(w) and abs(w) > 1e-12)
     g1, g2 = gradient_field(x1, x2, b, kind=kind, **params)
     assert abs(float(g1) / float(g2)) == pytest.approx(x2 / x1, rel=1e-12)
     assert x1 * float(g1) + x2 * float(g2) == pytest.approx(0.0, abs=1e-12 * max(1.0, abs(x1 * float(g1))))
