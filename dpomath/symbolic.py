@@ -90,7 +90,7 @@ def reduces_to_zero(expr) -> bool:
     return d == 0 or d.is_zero is True
 
 
-#: Positive helper symbol of the exact β case analysis: β < 1 ⇔ β = 1/(1+k), β > 1 ⇔ β = 1+k.
+#: Positive auxiliary symbol of the exact β case analysis: β < 1 ⇔ β = 1/(1+k), β > 1 ⇔ β = 1+k.
 k = sp.Symbol("k", positive=True)
 
 #: case name -> (β written through k, k written through β)

@@ -39,7 +39,7 @@ def _interior(name: str, p):
 
 def _member_params(spec):
     """Symbolic values of a member's parameters, the symbols to draw twin points for, and how to
-    write each helper symbol back in the parameter's own name.
+    write each auxiliary symbol back in the parameter's own name.
 
     Array parameters are per-pair constants, except SFT-DPO's policy log-probability of the
     chosen response, log πθ(y_w|x) = h_w + log π_ref(y_w|x) = log x1 + c, which moves with x1."""
