@@ -22,6 +22,20 @@ _LAZY = {
     "run_claims": "ledger",
     # numeric twins
     "numeric_twin": "twins",
+    # paper F / paper Y formulas as SymPy objects (built on first access)
+    **{name: "symbolic" for name in (
+        "x1", "x2", "beta", "a", "b", "h_w", "h_l", "rho", "pi_plus", "pi_minus", "pi0_plus",
+        "pi0_minus", "alpha", "z", "r_plus", "r_minus",
+        "dpo_loss_x", "paper_f_loss", "dpo_gradient_x", "paper_f_gradient", "update_ratio",
+        "dpo_loss_h", "dpo_gradient_h", "update_ratio_h", "yan_loss", "yan_gradient",
+        "yan_ratio", "rm_loss", "rm_gradient", "loss_in_x", "gradient_in_x")},
+    # paper F's field numerically, its gradient flows
+    "gradient_field": "field", "gradient_flow": "field", "probability_ratios": "field",
+    "field_grid": "field",
+    # derivations (``dpomath derive``)
+    "derive": "derivations",
+    # the conformance kit for users' loss code
+    "check_preference_loss": "testing",
     # paper I: clusters, margin dynamics, Theorem 4.2, Theorem 4.3 and the scaling law
     "sample_clusters": "clusters", "solve_margins": "margins", "MarginSolution": "margins",
     "margin_rhs": "margins", "gradient_descent": "margins", "simulate": "margins",
@@ -30,8 +44,8 @@ _LAZY = {
     "mc_risk": "scaling",
 }
 
-_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "clusters",
-            "margins", "guarantees", "scaling")
+_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "testing", "symbolic",
+            "field", "derivations", "clusters", "margins", "guarantees", "scaling")
 
 __all__ = sorted(set(_LAZY) | set(_MODULES) | {"__version__"})
 
