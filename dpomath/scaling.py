@@ -258,10 +258,12 @@ def mc_risk(K: int, Q: int, *, d: int | None = None, v: float | None = None, l_b
     """Monte-Carlo R(P) at τ1 over ``draws`` training sets (defaults: d = min(5Q, 64) but at
     least K + 1, v = 1/(32√Q), the edge of Theorem 4.2's conditions).
 
-    Pools the fresh-sample counts of all draws for ``risk_mc`` with an exact Clopper–Pearson
-    interval (each draw's samples are i.i.d. given its model; the pool estimates E R(P));
-    ``risk_exact_mean`` averages the exact conditional risks; ``cp_high_max`` is the largest
-    per-draw upper limit. Compare with ``bound`` = 2KQ²e^{−Q/45}.
+    Pools the fresh-sample counts of all draws for ``risk_mc`` with a Clopper–Pearson interval:
+    exact for the risk of one trained model (one draw; its fresh samples are i.i.d.), and with
+    several draws an interval for E R(P) that ignores the spread between models —
+    ``risk_exact_se`` is the between-draw standard error of the exact conditional risks,
+    ``risk_exact_mean`` their mean; ``cp_high_max`` is the largest per-draw upper limit.
+    Compare with ``bound`` = 2KQ²e^{−Q/45}.
     """
     K = _args.integer("K", K, lo=1)
     Q = _args.integer("Q", Q, lo=1)
@@ -284,6 +286,9 @@ def mc_risk(K: int, Q: int, *, d: int | None = None, v: float | None = None, l_b
             "log10_risk_exact_mean": mean_log10,
             "log10_risk_exact_max": max(l10),
             "risk_exact_mean": 10.0 ** mean_log10,
+            "risk_exact_draws": [r["risk_exact"] for r in runs],
+            "risk_exact_se": (float(np.std([r["risk_exact"] for r in runs], ddof=1) / math.sqrt(draws))
+                              if draws > 1 else None),
             "bound": risk_bound(K, Q), "bound_vacuous": risk_bound(K, Q) >= 1.0,
             "train_margin_min": min(r["train_margin_min"] for r in runs),
             "train_margin_max": max(r["train_margin_max"] for r in runs)}
