@@ -17,6 +17,8 @@ _LAZY = {
     # the loss family
     "preference_loss": "losses", "margin_weight": "losses", "get_loss": "losses",
     "symbolic_loss": "losses", "symbolic_margin_loss": "losses", "LOSSES": "losses",
+    # argument errors (subclasses of ValueError / TypeError naming the parameter)
+    "BadValue": "_args", "BadType": "_args",
     # the ledger
     "Status": "ledger", "Verdict": "ledger", "claim": "ledger", "registry": "ledger",
     "run_claims": "ledger",
