@@ -174,4 +174,4 @@ def test_gd_follows_the_lemma_41_ode_with_first_order_error(margins_module):
     cmp = compare_ode_gd(rows, tr, tr, beta=0.01)
     assert cmp.err_half < 0.02 and 1.6 < cmp.err / cmp.err_half < 2.4, (cmp.err, cmp.err_half)
     assert cmp.ode_train[-1].mean() > 0.3  # the margins moved well away from 0
-    assert cmp.eta * cmp.curvature <= 0.2 + 1e-12
+    assert cmp.eta * cmp.curvature <= 0.5 + 1e-12

@@ -345,10 +345,10 @@ def ode_verdict(sweep, fdir: Path | None = None, ctx=None, seed: int = 0, quick:
     K = max(sweep.runs)
     ps = sweep.selection.sets[K]
     rng = np.random.default_rng([seed, 4101])
-    n_tr, n_te = (300, 100) if quick else (2000, 500)
+    n_tr, n_te, max_steps = (300, 100, 1000) if quick else (1000, 250, 2000)
     tr = _subsample(sweep.split_data(ps, "train"), n_tr, rng)
     te = _subsample(sweep.split_data(ps, "test"), n_te, rng)
-    cmp = compare_ode_gd(sweep.bank.head_rows, tr, te, beta=sweep.config.beta)
+    cmp = compare_ode_gd(sweep.bank.head_rows, tr, te, beta=sweep.config.beta, max_steps=max_steps)
     ev = {"criterion": CRIT_ODE, "K": K, "beta": sweep.config.beta, "n_train": cmp.n_train,
           "n_test": cmp.n_test, "eta": cmp.eta, "gd_steps": cmp.steps, "t_end": cmp.t_end,
           "t1_time_scale": cmp.t1, "curvature_bound": cmp.curvature, "eta_times_curvature": cmp.eta * cmp.curvature,

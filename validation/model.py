@@ -381,10 +381,10 @@ def run_batch(model, batch_ids: list[list[int]], pad_id: int, device: str, W64=N
 
 
 def cpu_threads() -> int:
-    """Threads for CPU extraction: ``$DPOMATH_THREADS`` if set, else the cores not already busy
-    (cores − 1-minute load average, at least 1, at most torch's default). On a shared machine
-    more threads than free cores make OpenMP spin: one thread was measured 2x faster than two
-    on a 2-core machine with a load of 4."""
+    """Threads for CPU extraction: ``$DPOMATH_THREADS`` if set; else torch's default or one
+    thread, whichever runs a model-sized matmul faster right now. On a shared machine more
+    threads than free cores make OpenMP spin: one thread was measured 2x faster than two on
+    a 2-core machine with a load of 4; on an idle one, two are 1.7x faster than one."""
     import torch
 
     env = os.environ.get("DPOMATH_THREADS")
@@ -393,12 +393,25 @@ def cpu_threads() -> int:
             return max(1, int(env))
         except ValueError:
             raise BadValue(f"DPOMATH_THREADS: expected an integer, got {env!r}") from None
+    n = torch.get_num_threads()
+    if n == 1:
+        return 1
+    a, b = torch.randn(512, 576), torch.randn(576, 1536)
+
+    def best(threads: int) -> float:
+        torch.set_num_threads(threads)
+        ts = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            a @ b
+            ts.append(time.perf_counter() - t0)
+        return min(ts)
+
     try:
-        load = os.getloadavg()[0]
-    except OSError:
-        return torch.get_num_threads()
-    free = (os.cpu_count() or 1) - load
-    return int(min(torch.get_num_threads(), max(1, round(free))))
+        t_n, t_1 = best(n), best(1)
+    finally:
+        torch.set_num_threads(n)
+    return n if t_n < 0.8 * t_1 else 1
 
 
 def extract_features(model, tokenizer, prompts: Sequence[str], *, device: str = "cpu",

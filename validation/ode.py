@@ -8,9 +8,9 @@ discretisation error. :func:`compare_ode_gd` measures that error at η and η/2.
 The step size is chosen from the data, before any comparison: the time scale is
 t₁ = 1 / mean_j ṙ_j(0) (when the linearised mean margin reaches 1), with
 mean_j ṙ_j(0) = β² ‖Σ_i u_i g_iᵀ‖_F² / (2N²), u_i = e_{y_w,i} − e_{y_l,i}; GD takes 100 steps
-to t₁ unless that violates η λ ≤ 0.2 for the loss's curvature bound
-λ = β² λ_max(Σ_i (u_i u_iᵀ) ⊗ (g_i g_iᵀ)) / (4N) (σ′ ≤ 1/4), in which case it takes more
-(at most ``max_steps``) smaller steps.
+to t₁ unless that violates η λ ≤ 0.5 for the loss's curvature bound
+λ = β² λ_max(Σ_i (u_i u_iᵀ) ⊗ (g_i g_iᵀ)) / (4N) (σ′ ≤ 1/4; GD is stable for η λ < 2), in
+which case it takes more (at most ``max_steps``) smaller steps.
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def curvature_bound(split: PreferenceSplit, tokens: np.ndarray, beta: float) -> 
 
 
 def choose_step(t1: float, lam: float, steps: int = 100, max_steps: int = 20000,
-                eta_lambda: float = 0.2) -> tuple[float, int]:
+                eta_lambda: float = 0.5) -> tuple[float, int]:
     """(η, number of steps) reaching t₁ with η λ ≤ ``eta_lambda``, at most ``max_steps``
     steps (then the run stops before t₁)."""
     eta = t1 / steps
