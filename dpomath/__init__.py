@@ -24,7 +24,7 @@ _LAZY = {
     "numeric_twin": "twins",
 }
 
-_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli")
+_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "toy", "tabular")
 
 __all__ = sorted(set(_LAZY) | set(_MODULES) | {"__version__"})
 

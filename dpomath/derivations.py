@@ -22,7 +22,10 @@ class Step:
 
 
 #: name -> "module:function" (module relative to dpomath)
-DERIVATIONS: dict[str, str] = {}
+DERIVATIONS: dict[str, str] = {
+    "tabular-step": "tabular:derivation",
+    "squeezing": "tabular:squeezing_derivation",
+}
 
 
 def derive(name: str) -> list[Step]:
