@@ -222,6 +222,7 @@ def symbolic_facts(n: int = 4) -> dict:
     rho = beta * (hw - hl)
     sig = lambda x: 1 / (1 + sp.exp(-x))  # noqa: E731
     out = {}
+    d = lambda a, b: sp.Integer(int(a == b))  # noqa: E731  Kronecker delta
     bm, gam = sp.Symbol("beta_minus", positive=True), sp.Symbol("gamma", nonnegative=True)
     kinds = {
         "sigmoid": (symbolic_loss("sigmoid", hw, hl), -beta * sig(-rho), beta * sig(-rho)),
@@ -232,11 +233,11 @@ def symbolic_facts(n: int = 4) -> dict:
     }
     for kind, (loss, lw, ll) in kinds.items():
         for k in range(n):
-            claimed = lw * ((k == 0) - pi[k]) + ll * ((k == 1) - pi[k])
+            claimed = lw * (d(k, 0) - pi[k]) + ll * (d(k, 1) - pi[k])
             out[f"grad-{kind}-{k}"] = (sp.diff(loss, z[k]), claimed)
     for k in range(n):
         out[f"grad-dpo-cancel-{k}"] = (sp.diff(kinds["sigmoid"][0], z[k]),
-                                      -beta * sig(-rho) * ((k == 0) - (k == 1)))
+                                      -beta * sig(-rho) * (d(k, 0) - d(k, 1)))
     g = sp.symbols(f"g0:{n}", real=True)
     Zs = sum(pi[i] * sp.exp(-eta * g[i]) for i in range(n))
     Znew = sum(sp.exp(z[i] - eta * g[i]) for i in range(n))
@@ -248,7 +249,7 @@ def symbolic_facts(n: int = 4) -> dict:
                              -(g[k] - sum(pi[i] * g[i] for i in range(n))))
     # DPO: g = −βs(e_0 − e_1) with s = σ(−ρ) > 0 (a symbol here)
     s = sp.Symbol("s", positive=True)
-    gd = [-beta * s * ((i == 0) - (i == 1)) for i in range(n)]
+    gd = [-beta * s * (d(i, 0) - d(i, 1)) for i in range(n)]
     first = [-(gd[k] - sum(pi[i] * gd[i] for i in range(n))) for k in range(n)]
     want = [beta * s * (1 - pi[0] + pi[1]), -beta * s * (1 + pi[0] - pi[1])] + \
            [beta * s * (pi[1] - pi[0])] * (n - 2)
@@ -269,6 +270,11 @@ def symbolic_facts(n: int = 4) -> dict:
 
 def check_symbolic_facts(n: int = 4) -> dict[str, bool]:
     """Each fact of :func:`symbolic_facts` → whether SymPy reduces computed − claimed to 0."""
+    return dict(_check_symbolic_facts(n))
+
+
+@lru_cache(maxsize=None)
+def _check_symbolic_facts(n: int) -> tuple:
     import sympy as sp
 
     res = {}
@@ -278,7 +284,7 @@ def check_symbolic_facts(n: int = 4) -> dict[str, bool]:
         if d != 0:
             d = sp.simplify(sp.powsimp(sp.expand(sp.together(d)), force=True))
         res[name] = d == 0
-    return res
+    return tuple(res.items())
 
 
 def derivation():
