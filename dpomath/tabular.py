@@ -319,12 +319,15 @@ def derivation():
                    - sp.log(sp.Sum(sp.Indexed("pi", sp.Symbol("i")) *
                                    sp.exp(-eta * sp.Indexed("g", sp.Symbol("i"))),
                                    (sp.Symbol("i"), 0, n - 1))))),
-        Step("First order in η (derivative at η = 0; checked for each k)",
-             sp.Eq(sp.Symbol("dlog π_k/dη"), facts["first-0"][1].subs(back).subs(g[0], sp.Indexed("g", k)))),
+        Step("First order in η (sympy.diff at η = 0, checked for each k)",
+             sp.Eq(sp.Symbol("dlog π_k/dη"),
+                   -(sp.Indexed("g", k) - sp.Sum(sp.Indexed("pi", sp.Symbol("i")) *
+                                                 sp.Indexed("g", sp.Symbol("i")),
+                                                 (sp.Symbol("i"), 0, n - 1))))),
         Step("DPO, s = σ(−ρ): chosen, rejected, unseen (first order, per unit η)",
              sp.Matrix([facts[f"dpo-first-{i}"][1].subs(back) for i in (0, 1, 2)])),
         Step("Chosen rises for every η > 0: e^{−Δ log π_c} = Σ_i π_i e^{−η(g_i − g_c)} with "
-             "g_i − g_c ∈ {βs, 2βs... ≥ 0}, so each term ≤ π_i and the sum ≤ 1",
+             "g_i − g_c ∈ {0, βs, 2βs}, all ≥ 0, so each term ≤ π_i and the sum ≤ 1",
              sp.Eq(sp.exp(-sp.Symbol("Δlog π_c")), facts["chosen-exp"][1].subs(back))),
         Step("Unseen responses gain iff π_r > π_c; the log-space drop ratio "
              "|Δ log π_r| / Δ log π_c = (1 + π_c − π_r)/(1 − π_c + π_r) exceeds 1 iff π_c > π_r "

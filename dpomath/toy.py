@@ -207,6 +207,22 @@ def _torch():
     return torch
 
 
+class _threads:
+    """Run torch on ``n`` threads inside the block (restored afterwards). These small batched
+    ops gain little from more threads and lose much when the cores are shared."""
+
+    def __init__(self, n: int):
+        self.n = _args.integer("threads", n, lo=1)
+
+    def __enter__(self):
+        torch = _torch()
+        self.saved = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        _torch().set_num_threads(self.saved)
+
+
 def _forward(arch: str, ps: Sequence):
     """Logits (B, 4, 10) of stacked parameters. One-hot prompts: x_i @ W1 is row i of W1."""
     torch = _torch()
@@ -240,7 +256,7 @@ def _hidden(ps):
 
 
 def sft(seeds: Sequence[int], scenarios: Sequence[int], width: int, *, lr: float = 1e-2,
-        steps: int = 300) -> tuple[list, np.ndarray]:
+        steps: int = 300, threads: int = 1) -> tuple[list, np.ndarray]:
     """The SFT stage for runs ``zip(seeds, scenarios)`` of one width, batched.
 
     Minimises the cross-entropy ``−Σ_i Σ_k t_ik log π(k|x_i)`` to :func:`sft_targets` with Adam
@@ -251,6 +267,11 @@ def sft(seeds: Sequence[int], scenarios: Sequence[int], width: int, *, lr: float
     independent. Returns the stacked parameters (list of float64 tensors, leading axis = run)
     and each run's max |π − t|. The free-logit policy is set to log t directly.
     """
+    with _threads(threads):
+        return _sft(seeds, scenarios, width, lr, steps)
+
+
+def _sft(seeds, scenarios, width, lr, steps):
     torch = _torch()
     seeds = [_args.integer("seeds", s, lo=0) for s in seeds]
     scenarios = [_args.integer("scenarios", s, lo=1, hi=4) for s in scenarios]
@@ -454,15 +475,10 @@ def run(settings: Sequence[Setting], seeds: Sequence[int], *, epochs: int = 500,
     metrics: dict[str, np.ndarray] = {}
     sft_err = np.empty((S, N))
     final = np.empty((S, N, N_PROMPTS, N_RESPONSES)) if keep_final_logp else None
-    threads = _args.integer("threads", threads, lo=1)
-    saved_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with _threads(threads):
         for width in sorted({s.width for s in settings}):
             _run_width(width, settings, seeds, counts, epochs, pairs_per_prompt, sft_steps,
                        recorded, early, history, metrics, sft_err, final, desc)
-    finally:
-        torch.set_num_threads(saved_threads)
     return ToyResult(settings, seeds, epochs, pairs_per_prompt, recorded, history, metrics,
                      sft_err, final, early)
 
@@ -506,17 +522,22 @@ def _run_width(width, settings, seeds, counts, epochs, pairs_per_prompt, sft_ste
 # the one-run reference (torch.nn + torch.optim): test oracle and benchmark loop
 
 def reference_run(setting: Setting, seed: int, *, epochs: int = 500, pairs_per_prompt: int = 16,
-                  sft_steps: int = 300) -> dict[str, np.ndarray]:
+                  sft_steps: int = 300, threads: int = 1) -> dict[str, np.ndarray]:
     """One run written the plain way: ``torch.nn.Sequential`` (or a logits tensor), the loss
     as the mean over the explicit list of pairs, ``torch.optim.Adam``/``SGD``. Starts from the
     same SFT parameters (:func:`sft` for this one run). Returns the per-epoch
     ``logp`` (epochs + 1, 4, 10) and ``loss`` (epochs + 1,)."""
+    with _threads(threads):
+        return _reference_run(setting, seed, epochs, pairs_per_prompt, sft_steps)
+
+
+def _reference_run(setting, seed, epochs, pairs_per_prompt, sft_steps):
     torch = _torch()
     from .losses import preference_loss
 
     if not isinstance(setting, Setting):
         raise _args.BadType(f"setting: expected a Setting, got {type(setting).__name__}")
-    sft_ps, err = sft([seed], [setting.scenario], setting.width, steps=sft_steps)
+    sft_ps, err = _sft([seed], [setting.scenario], setting.width, 1e-2, sft_steps)
     data = torch.tensor(pairs(seed, pairs_per_prompt))
     x, rej = data[:, 0], data[:, 1]
     if setting.width == 0:
