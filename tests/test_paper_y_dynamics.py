@@ -60,7 +60,7 @@ def test_indicators_can_show_and_not_show():
     r = _Fake(logp_rejected_end=[-10, -10, -1, -3], logp_rejected_start=[-2, -2, -2, -2],
               logp_chosen_end=[-1.9, -0.5, -1, -2.5], logp_chosen_start=[-2, -2, -2, -2],
               p_chosen_mean_end=[0.05, 0.2, 0.12, 0.10], peak_p_chosen=[0.3, 0.2, 0.2, 0.12],
-              p_chosen_mean_start=[0.12] * 4, p_unseen_mass_end=[0.5, 0.1, 0.11, 0.2],
+              p_chosen_mean_start=[0.12] * 4, p_unseen_mass_end=[0.5, 0.1, 0.12, 0.2],
               p_unseen_mass_start=[0.1] * 4)
     assert list(pyd.indicator_p1(r, None)) == [True, True, False, False]
     assert list(pyd.indicator_p2(r, None)) == [True, False, False, True]
