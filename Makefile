@@ -4,8 +4,12 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    ?= report
+# Persona data (Anthropic model-written evals, persona/): a clone's folder, or the copy beside
+# the checkout that CI has. Empty when absent: the real-model claims are then SKIPPED.
+PERSONA_DIR ?= $(firstword $(DPOMATH_PERSONA_DIR) $(wildcard ../shared/data/persona))
+PERSONA_ENV := $(if $(PERSONA_DIR),DPOMATH_PERSONA_DIR=$(abspath $(PERSONA_DIR)))
 
-.PHONY: venv test test-full report bench clean
+.PHONY: venv browser test test-full report bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,15 +21,24 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: venv
+# Headless Chromium for the report's browser test (tests/test_report_browser.py): installed with
+# apt-get where it is missing and we run as root; if that fails, the browser test skips.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed: the report's browser test will skip"
+
+test: venv browser
 	$(PY) -m pytest -q
 
 # Full-strength Hypothesis profile and the slow tests.
-test-full: venv
+test-full: venv browser
 	HYPOTHESIS_PROFILE=full $(PY) -m pytest -q
 
 report: venv
-	$(PY) -m dpomath report --out $(OUT)
+	$(PERSONA_ENV) $(PY) -m dpomath report --out $(OUT)
 
 bench: venv
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

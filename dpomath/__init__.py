@@ -22,9 +22,24 @@ _LAZY = {
     "run_claims": "ledger",
     # numeric twins
     "numeric_twin": "twins",
+    # paper F / paper Y formulas as SymPy objects (built on first access)
+    **{name: "symbolic" for name in (
+        "x1", "x2", "beta", "a", "b", "h_w", "h_l", "rho", "pi_plus", "pi_minus", "pi0_plus",
+        "pi0_minus", "alpha", "z", "r_plus", "r_minus",
+        "dpo_loss_x", "paper_f_loss", "dpo_gradient_x", "paper_f_gradient", "update_ratio",
+        "dpo_loss_h", "dpo_gradient_h", "update_ratio_h", "yan_loss", "yan_gradient",
+        "yan_ratio", "rm_loss", "rm_gradient", "loss_in_x", "gradient_in_x")},
+    # paper F's field numerically, its gradient flows
+    "gradient_field": "field", "gradient_flow": "field", "probability_ratios": "field",
+    "field_grid": "field",
+    # derivations (``dpomath derive``)
+    "derive": "derivations",
+    # the conformance kit for users' loss code
+    "check_preference_loss": "testing",
 }
 
-_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "toy", "tabular")
+_MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "testing", "symbolic",
+            "field", "derivations", "toy", "tabular")
 
 __all__ = sorted(set(_LAZY) | set(_MODULES) | {"__version__"})
 

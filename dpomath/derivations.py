@@ -23,6 +23,13 @@ class Step:
 
 #: name -> "module:function" (module relative to dpomath)
 DERIVATIONS: dict[str, str] = {
+    # paper F's field, its GPO generalisation, paper Y's limits
+    "dpo-gradient": "derivations_f:dpo_gradient",
+    "update-ratio": "derivations_f:update_ratio",
+    "log-coordinates": "derivations_f:log_coordinates",
+    "gpo-ratio": "derivations_f:gpo_ratio",
+    "3d-limits": "derivations_f:three_d_limits",
+    # paper Y dynamics: the free-logit policy
     "tabular-step": "tabular:derivation",
     "squeezing": "tabular:squeezing_derivation",
 }

@@ -14,6 +14,7 @@ tests); the gradient-flow weight of paper I is −f′(ρ) (σ(−ρ) for DPO).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -23,7 +24,7 @@ from . import _args
 from .ops import MPMATH, NUMPY, SYMPY, is_torch, ops_for
 
 __all__ = ["LossSpec", "LOSSES", "ALIASES", "get_loss", "preference_loss", "margin_weight",
-           "symbolic_loss", "symbolic_margin_loss", "kinds"]
+           "symbolic_loss", "symbolic_margin_loss", "kinds", "TRL_LOSS_TYPES"]
 
 # Symbols of the symbolic forms (log-ratios are real, β > 0).
 h_w, h_l = sp.symbols("h_w h_l", real=True)
@@ -45,7 +46,14 @@ class Param:
 
     def check(self, name: str, value):
         if self.array:
-            return _args.array(name, value)
+            a = _args.array(name, value)
+            n = a.numel() if is_torch(a) else a.size
+            if self.lo is not None and n:
+                low = float(a.min())
+                if low < self.lo or (self.lo_open and low == self.lo):
+                    raise _args.BadValue(f"{name}: every value must be {'>' if self.lo_open else '>='} "
+                                         f"{self.lo:g}, got a minimum of {low!r}")
+            return a
         return _args.real(name, value, lo=self.lo, hi=self.hi, lo_open=self.lo_open,
                           hi_open=self.hi_open)
 
@@ -95,7 +103,7 @@ _add(_margin_member(
     df=lambda o, r, b: -o.sigmoid(-r)))
 _add(_margin_member(
     "cdpo", "conservative DPO (label smoothing)", "−(1−ε) log σ(ρ) − ε log σ(−ρ)",
-    "Mitchell 2023; TRL `sigmoid` with `label_smoothing`",
+    "Mitchell 2023; TRL ≤ 0.28 `sigmoid` with `label_smoothing` (TRL ≥ 0.29 ignores it there)",
     f=lambda o, r, b, label_smoothing: (1 - label_smoothing) * o.softplus(-r)
     + label_smoothing * o.softplus(r),
     df=lambda o, r, b, label_smoothing: -(1 - label_smoothing) * o.sigmoid(-r)
@@ -111,7 +119,8 @@ _add(_margin_member(
     params={"label_smoothing": _EPS}))
 _add(_margin_member(
     "ipo", "IPO (Azar form)", "(h − 1/(2β))² = (ρ − 1/2)²/β², h = h_w − h_l",
-    "Azar et al. 2024, eq. 17; TRL `ipo` (on length-averaged log-probabilities)",
+    "Azar et al. 2024, eq. 17; `ipo` of the original DPO repository (summed log-probabilities); "
+    "TRL's `ipo` is `ipo-norm`",
     f=lambda o, r, b: o.square(2 * r - 1) / (4 * b * b),
     df=lambda o, r, b: (2 * r - 1) / (b * b)))
 _add(_margin_member(
@@ -150,9 +159,108 @@ _add(LossSpec(
     params={"gamma": Param(None, lo=0.0, doc="γ ≥ 0"),
             "chosen_logps": Param(None, array=True, doc="policy log πθ(y_w|x), same shape")}))
 
+
+
+def _log(o, x):
+    """log of a parameter: ``math.log`` for a plain float (torch.log takes tensors only)."""
+    return math.log(x) if isinstance(x, float) else o.log(x)
+
+
+# ---- the members TRL implements (trl/trainer/dpo_trainer.py, checked term by term against 1.16.0)
+
+_add(_margin_member(
+    "exo-pair", "EXO (pairwise)",
+    "σ(ρ)(log σ(ρ) − log(1−ε)) + σ(−ρ)(log σ(−ρ) − log ε) = KL(softmax(ρ, 0) ‖ (1−ε, ε))",
+    "Ji et al. 2024 (EXO), eq. 16; TRL `exo_pair` (ε = `label_smoothing`)",
+    f=lambda o, r, b, label_smoothing: (
+        o.sigmoid(r) * (o.log_sigmoid(r) - _log(o, 1 - label_smoothing))
+        + o.sigmoid(-r) * (o.log_sigmoid(-r) - _log(o, label_smoothing))),
+    # log σ(ρ) − log σ(−ρ) = ρ, so f′ = σ(ρ)σ(−ρ)(ρ − log((1−ε)/ε)): zero at the target ρ* = logit(1−ε)
+    df=lambda o, r, b, label_smoothing: o.sigmoid(r) * o.sigmoid(-r) * (
+        r - _log(o, 1 - label_smoothing) + _log(o, label_smoothing)),
+    params={"label_smoothing": Param(None, lo=0.0, hi=1.0, lo_open=True, hi_open=True,
+                                     doc="ε ∈ (0, 1); the EXO paper recommends 1e-3")}))
+_add(LossSpec(
+    "nca-pair", "NCA (pairwise)", "−log σ(βh_w) − ½ log σ(−βh_w) − ½ log σ(−βh_l)",
+    "Chen et al. 2024 (NCA), pairwise form; TRL `nca_pair`",
+    loss=lambda o, hw, hl, b: o.softplus(-b * hw) + (o.softplus(b * hw) + o.softplus(b * hl)) / 2))
+_add(LossSpec(
+    "bco-pair", "BCO (pairwise)", "−log σ(βh_w − δ) − log σ(−(βh_l − δ))",
+    "Jung et al. 2024 (BCO); TRL `bco_pair` (TRL ≤ 0.28: δ = running mean of the rewards βh seen "
+    "so far, a state; TRL ≥ 0.29: δ = 0)",
+    loss=lambda o, hw, hl, b, delta: o.softplus(delta - b * hw) + o.softplus(b * hl - delta),
+    params={"delta": Param(0.0, doc="reward baseline δ (TRL ≤ 0.28 kept it as a running mean; "
+                                    "pass that mean here to reproduce it)")}))
+_add(LossSpec(
+    "sppo-hard", "SPPO (hard labels)", "(h_w − 1/(2β))² + (h_l + 1/(2β))²",
+    "Wu et al. 2024 (SPPO), eq. 4.7 with P = 1 for the winner, 0 for the loser; TRL `sppo_hard`",
+    loss=lambda o, hw, hl, b: o.square(hw - 1 / (2 * b)) + o.square(hl + 1 / (2 * b))))
+_add(LossSpec(
+    "apo-zero", "APO-zero", "σ(−βh_w) + σ(βh_l) = (1 − σ(βh_w)) + σ(βh_l)",
+    "D'Oosterlinck et al. 2024 (APO), eq. 7; TRL `apo_zero`",
+    loss=lambda o, hw, hl, b: o.sigmoid(-b * hw) + o.sigmoid(b * hl)))
+_add(LossSpec(
+    "apo-down", "APO-down", "σ(βh_w) + σ(−ρ) = σ(βh_w) + (1 − σ(β(h_w − h_l)))",
+    "D'Oosterlinck et al. 2024 (APO), eq. 8; TRL `apo_down`",
+    loss=lambda o, hw, hl, b: o.sigmoid(b * hw) + o.sigmoid(-b * (hw - hl))))
+_add(_margin_member(
+    "discopop", "DiscoPOP (log-ratio modulated)",
+    "(1 − σ(ρ/τ))·(−log σ(ρ)) + σ(ρ/τ)·e^{−ρ}",
+    "Chris Lu et al. 2024 (DiscoPOP), eq. 5; TRL `discopop` (τ = `discopop_tau`)",
+    # σ(ρ/τ)e^{−ρ} is formed as exp(log σ(ρ/τ) − ρ): finite where e^{−ρ} alone overflows
+    f=lambda o, r, b, tau: o.sigmoid(-r / tau) * o.softplus(-r) + o.exp(o.log_sigmoid(r / tau) - r),
+    df=lambda o, r, b, tau: (
+        o.sigmoid(-r / tau) * (o.exp(o.log_sigmoid(r / tau) - r) - o.sigmoid(r / tau) * o.softplus(-r)) / tau
+        - o.sigmoid(-r / tau) * o.sigmoid(-r) - o.exp(o.log_sigmoid(r / tau) - r)),
+    params={"tau": Param(0.05, lo=0.0, lo_open=True, doc="temperature τ > 0 (TRL default 0.05)")}))
+
+_LENGTHS = {
+    "chosen_lengths": Param(None, lo=0.0, lo_open=True, array=True,
+                            doc="number of completion tokens of each chosen response (> 0)"),
+    "rejected_lengths": Param(None, lo=0.0, lo_open=True, array=True,
+                              doc="number of completion tokens of each rejected response (> 0)"),
+}
+
+
+def _length_normalised(base: str, kind: str, title: str, reference: str) -> LossSpec:
+    """Member ``base`` evaluated at the per-token log-ratios (h_w/n_w, h_l/n_l)."""
+    spec = LOSSES[base]
+    return LossSpec(
+        kind, title, f"{spec.formula} at h_w/n_w, h_l/n_l (n = completion tokens)", reference,
+        loss=lambda o, hw, hl, b, chosen_lengths, rejected_lengths: spec.loss(
+            o, hw / chosen_lengths, hl / rejected_lengths, b),
+        params=_LENGTHS)
+
+
+_add(_length_normalised("sigmoid", "sigmoid-norm", "DPO on length-averaged log-ratios",
+                        "TRL `sigmoid_norm`"))
+_add(_length_normalised("ipo", "ipo-norm", "IPO on length-averaged log-ratios",
+                        "TRL `ipo` (TRL divides by the completion length; Azar et al. and the "
+                        "original DPO repository do not: that is `ipo`)"))
+
 #: Other names users know the members by.
 ALIASES = {"dpo": "sigmoid", "slic": "hinge", "conservative": "cdpo", "bt": "reward-model",
            "flex-dpo": "flex", "sft-dpo": "sft"}
+ALIASES.update({k.replace("-", "_"): k for k in ("exo-pair", "nca-pair", "bco-pair", "sppo-hard",
+                                                 "apo-zero", "apo-down", "sigmoid-norm")})
+
+#: TRL's ``loss_type`` → the dpomath member that computes the same loss, and the TRL argument
+#: behind each of its parameters (TRL 1.16.0). Note TRL's ``ipo`` is dpomath's ``ipo-norm``.
+TRL_LOSS_TYPES = {
+    "sigmoid": ("sigmoid", {}),
+    "hinge": ("hinge", {}),
+    "ipo": ("ipo-norm", {"chosen_lengths": "completion tokens", "rejected_lengths": "completion tokens"}),
+    "exo_pair": ("exo-pair", {"label_smoothing": "label_smoothing"}),
+    "nca_pair": ("nca-pair", {}),
+    "robust": ("robust", {"label_smoothing": "label_smoothing"}),
+    "bco_pair": ("bco-pair", {}),
+    "sppo_hard": ("sppo-hard", {}),
+    "apo_zero": ("apo-zero", {}),
+    "apo_down": ("apo-down", {}),
+    "discopop": ("discopop", {"tau": "discopop_tau"}),
+    "sigmoid_norm": ("sigmoid-norm", {"chosen_lengths": "completion tokens",
+                                      "rejected_lengths": "completion tokens"}),
+}
 
 
 def kinds() -> list[str]:
@@ -227,6 +335,8 @@ def _param_symbols(spec: LossSpec, given: Mapping[str, Any]) -> dict[str, Any]:
     for name, p in spec.params.items():
         if name in given:
             out[name] = given[name]
+        elif p.lo is None and not p.array:
+            out[name] = sp.Symbol(name, real=True)
         elif p.array or p.default is None or p.default != 0:
             out[name] = sp.Symbol(name, real=True) if p.array else sp.Symbol(name, positive=True)
         else:

@@ -121,35 +121,80 @@ def _fmt(v) -> str:
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1a202c;line-height:1.45}
-h1{margin-bottom:.2em} .meta{color:#4a5568}
+h1{margin-bottom:.2em} .meta,.muted{color:#4a5568}
 table{border-collapse:collapse;width:100%;margin:1em 0;font-size:.92em}
 th,td{border:1px solid #e2e8f0;padding:.35em .5em;text-align:left;vertical-align:top}
 th{background:#f7fafc} tr:nth-child(even) td{background:#fcfcfd}
+#claims thead th{position:sticky;top:0;z-index:1;box-shadow:0 1px 0 #e2e8f0}
+#claims td:first-child,#claims td:nth-child(5){white-space:nowrap}
 .badge{display:inline-block;padding:.1em .5em;border-radius:.3em;color:#fff;font-weight:600;font-size:.85em;white-space:nowrap}
-.counts .badge{margin-right:.6em;font-size:1em}
+.counts{display:flex;flex-wrap:wrap;gap:.5em 1.4em;padding:0;list-style:none}
+.counts li{white-space:nowrap} .counts .badge{font-size:1em;margin-right:.35em}
+.legend{font-size:.85em;margin-top:-.3em}
 section.claim{border-top:2px solid #e2e8f0;margin-top:2em;padding-top:.5em}
-code,pre{background:#f4f4f6;border-radius:3px} pre{padding:.6em;overflow-x:auto}
+section.claim h3 small{font-weight:normal;color:#4a5568}
+a.up{float:right;font-size:.8em;font-weight:normal}
+code,pre{background:#f4f4f6;border-radius:3px} pre{padding:.6em;overflow-x:auto;white-space:pre-wrap}
 .latex{font-family:ui-monospace,monospace;color:#2d3748;background:#f7fafc;padding:.3em .5em;display:block;overflow-x:auto}
-img{max-width:100%;border:1px solid #e2e8f0;margin:.5em 0}
+.latex::before{content:"LaTeX  ";font-family:system-ui,sans-serif;font-size:.75em;color:#718096;text-transform:uppercase;letter-spacing:.05em}
+figure{margin:1em 0} img{max-width:100%;height:auto;border:1px solid #e2e8f0}
+table.evidence{width:auto;min-width:50%;max-width:100%}
 .evidence td:first-child{font-family:ui-monospace,monospace;white-space:nowrap}
+.evidence td:last-child{overflow-wrap:anywhere}
 """
+
+#: What each status means, in a line (DESIGN.md), for the reader of the report.
+_MEANING = {"PROVED": "SymPy reduced it exactly",
+            "CONFIRMED": "the evidence meets a criterion stated before the run",
+            "QUALIFIED": "true only under a condition the paper does not state",
+            "REFUTED": "false, with a counterexample or the numbers",
+            "INCONCLUSIVE": "the evidence does not decide it",
+            "SKIPPED": "something optional is missing (the summary says how to enable it)",
+            "ERROR": "the check itself crashed"}
 
 
 def _badge(status: str) -> str:
     return f'<span class="badge" style="background:{_COLOURS.get(status, "#444")}">{status}</span>'
 
 
+def _md_table(lines: list[str]) -> str:
+    """A Markdown pipe table (already escaped) as an HTML table; ``\\|`` is a literal bar."""
+    import re
+
+    def cells(line: str) -> list[str]:
+        inner = line.strip()[1:-1] if line.strip().endswith("|") else line.strip()[1:]
+        return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", inner)]
+
+    rows = [cells(ln) for ln in lines if not re.fullmatch(r"\s*\|?[\s:|-]+\|?\s*", ln)]
+    head, body = rows[0], rows[1:]
+    return ("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr></thead><tbody>"
+            + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
+            + "</tbody></table>")
+
+
 def _md_inline(text: str) -> str:
-    """Escape, then render `code` spans and blank-line paragraphs (enough for our details)."""
+    """Escape, then render `code` spans, **bold**, pipe tables and blank-line paragraphs
+    (enough for our details)."""
+    import itertools
+    import re
+
     parts = html.escape(text).split("```")
     out = []
     for i, p in enumerate(parts):
         if i % 2:
             out.append(f"<pre>{p.strip()}</pre>")
-        else:
-            segs = p.split("`")
-            p = "".join(f"<code>{s}</code>" if j % 2 else s for j, s in enumerate(segs))
-            out.extend(f"<p>{para.strip()}</p>" for para in p.split("\n\n") if para.strip())
+            continue
+        segs = p.split("`")
+        p = "".join(f"<code>{s}</code>" if j % 2 else s for j, s in enumerate(segs))
+        p = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", p)
+        for para in p.split("\n\n"):
+            lines = [ln for ln in para.strip().splitlines() if ln.strip()]
+            if not lines:
+                continue
+            # runs of lines starting with "|" are tables, other runs are text
+            for is_table, run in itertools.groupby(lines, key=lambda ln: ln.lstrip().startswith("|")):
+                run = list(run)
+                out.append(_md_table(run) if is_table else f"<p>{' '.join(run)}</p>")
     return "".join(out)
 
 
@@ -161,8 +206,11 @@ def to_html(doc: dict) -> str:
          "<h1>dpomath verification report</h1>",
          f'<p class="meta">dpomath {e(doc["dpomath_version"])} · seed {doc["seed"]}'
          + (" · quick mode" if doc["quick"] else "") + f' · {len(doc["claims"])} claims</p>',
-         '<h2>Summary</h2><p class="counts">'
-         + "".join(f"{_badge(k)}{v} " for k, v in doc["counts"].items()) + "</p>",
+         '<h2>Summary</h2><ul class="counts">'
+         + "".join(f"<li>{_badge(k)}<b>{v}</b> claim{'s' if v != 1 else ''}</li>"
+                   for k, v in doc["counts"].items()) + "</ul>",
+         '<p class="muted legend">' + " · ".join(
+             f"<b>{k}</b>: {e(_MEANING[k])}" for k in _ORDER if k in _MEANING) + "</p>",
          '<h2>Claims</h2><table id="claims"><thead><tr><th>ID</th><th>paper</th><th>place</th>'
          "<th>statement</th><th>verdict</th><th>evidence</th></tr></thead><tbody>"]
     for c in doc["claims"]:
@@ -172,7 +220,8 @@ def to_html(doc: dict) -> str:
     H.append("</tbody></table>")
     for c in doc["claims"]:
         H.append(f'<section class="claim" id="{_anchor(c["id"])}"><h3>{e(c["id"])} — {e(c["place"])} '
-                 f'<small>(paper {e(c["paper"])}: {e(PAPERS.get(c["paper"], ""))})</small></h3>')
+                 f'<small>· paper {e(c["paper"])}: {e(PAPERS.get(c["paper"], ""))}</small>'
+                 '<a class="up" href="#claims">↑ claims table</a></h3>')
         H.append(f"<p><b>Statement.</b> {e(c['statement'])}</p>")
         if c["latex"]:
             H.append(f'<code class="latex">{e(c["latex"])}</code>')
@@ -187,7 +236,7 @@ def to_html(doc: dict) -> str:
             H.append('<table class="evidence"><thead><tr><th>evidence</th><th>value</th></tr></thead><tbody>')
             H += [f"<tr><td>{e(k)}</td><td>{e(_fmt(v))}</td></tr>" for k, v in c["evidence"].items()]
             H.append("</tbody></table>")
-        H += [f'<figure><img src="{e(f)}" alt="{e(c["id"])} figure {i + 1}"></figure>'
+        H += [f'<figure><a href="{e(f)}"><img src="{e(f)}" alt="{e(c["id"])} figure {i + 1}"></a></figure>'
               for i, f in enumerate(c["figures"])]
         H.append("</section>")
     if doc["import_errors"]:

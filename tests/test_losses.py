@@ -20,6 +20,9 @@ def _call_args(kind, params, n):
     p = dict(params)
     if "chosen_logps" in L.get_loss(kind).params:
         p["chosen_logps"] = np.linspace(-5.0, -0.1, n)
+    if "chosen_lengths" in L.get_loss(kind).params:  # length-normalised members
+        p["chosen_lengths"] = np.full(n, 3.0)
+        p["rejected_lengths"] = np.full(n, 7.0)
     return p
 
 
@@ -52,6 +55,8 @@ def test_finite_at_extreme_margins(kind, margin):
     p = {k: v for k, v in params.items() if k in spec.params}
     if "chosen_logps" in spec.params:
         p["chosen_logps"] = np.array([-1.0])
+    if "chosen_lengths" in spec.params:
+        p["chosen_lengths"], p["rejected_lengths"] = np.array([1.0]), np.array([1.0])
     with np.errstate(over="ignore"):
         val = L.preference_loss(kind, np.array([margin]), np.array([0.0]), beta, **p)
     if kind == "exponential" and margin < -709.78:
@@ -106,6 +111,12 @@ def test_ipo_forms_map():
     (lambda: L.preference_loss("flex", [0.0], [0.0], 0.1), "beta_minus"),
     (lambda: L.preference_loss("dpo", [0.0], [0.0], 0.1, gamma=1.0), "gamma"),
     (lambda: L.preference_loss("dpo", torch.zeros(1), np.zeros(1), 0.1), "rejected_logratios"),
+    (lambda: L.preference_loss("exo_pair", [0.0], [0.0], 0.1), "label_smoothing"),
+    (lambda: L.preference_loss("exo_pair", [0.0], [0.0], 0.1, label_smoothing=0.0), "label_smoothing"),
+    (lambda: L.preference_loss("discopop", [0.0], [0.0], 0.1, tau=0.0), "tau"),
+    (lambda: L.preference_loss("sigmoid_norm", [0.0], [0.0], 0.1, chosen_lengths=[0.0],
+                               rejected_lengths=[1.0]), "chosen_lengths"),
+    (lambda: L.preference_loss("ipo-norm", [0.0], [0.0], 0.1, chosen_lengths=[1.0]), "rejected_lengths"),
 ])
 def test_bad_input_names_the_parameter(call, msg):
     with pytest.raises((ValueError, TypeError), match=msg):

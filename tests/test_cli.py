@@ -1,0 +1,103 @@
+"""The command-line contract: verify --json, derive, report determinism, bad arguments."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dpomath.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+F_CLAIMS = {"F-T1", "F-C1", "F-R1", "F-R2", "F-FIELD", "F-R3"}
+
+
+def run_cli(*args, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "dpomath", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_verify_paper_f_json():
+    out = run_cli("verify", "--paper", "F", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)  # stdout is exactly one JSON document
+    claims = {c["id"]: c for c in doc["claims"]}
+    assert set(claims) == F_CLAIMS
+    for c in claims.values():
+        assert c["paper"] == "F" and c["evidence"] and c["summary"]
+        assert c["status"] in {"PROVED", "CONFIRMED", "QUALIFIED", "REFUTED", "INCONCLUSIVE"}
+    assert claims["F-T1"]["status"] == "PROVED"
+
+
+def test_bad_argument_is_one_line_exit_2_no_traceback():
+    out = run_cli("qstar", "--K", "0", "--eps", "0.1")
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert "--K" in out.stderr
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["qstar", "--K", "0", "--eps", "0.1"], "--K"),
+    (["qstar", "--K", "2", "--eps", "-1"], "--eps"),
+    (["verify", "--claim", "NOPE"], "NOPE"),
+    (["verify", "--paper", "Q"], "--paper"),
+    (["verify", "--seed", "-1"], "--seed"),
+    (["derive", "nope"], "nope"),
+    (["simulate", "--K", "1"], "--Q"),
+    (["frobnicate"], "frobnicate"),
+])
+def test_bad_arguments_in_process(argv, word, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and word in err and "Traceback" not in err
+
+
+def test_derive_update_ratio(capsys):
+    assert main(["derive", "update-ratio"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("1. ") and "x₂" in text and "0 < ρ" in text
+    assert main(["derive", "update-ratio", "--latex"]) == 0
+    tex = capsys.readouterr().out
+    assert "\\frac{x_{2}}{x_{1}}" in tex
+
+
+@pytest.mark.parametrize("name", ["dpo-gradient", "log-coordinates", "gpo-ratio", "3d-limits"])
+def test_derive_others(name, capsys):
+    assert main(["derive", name]) == 0
+    assert capsys.readouterr().out.count("\n") > 5
+
+
+def _strip_durations(doc):
+    for c in doc["claims"]:
+        c.pop("duration_s")
+    return doc
+
+
+def test_report_paper_f_is_deterministic(tmp_path, capsys):
+    for d in ("a", "b"):
+        assert main(["report", "--out", str(tmp_path / d), "--paper", "F", "--quick", "--seed", "7"]) == 0
+    capsys.readouterr()
+    a, b = tmp_path / "a", tmp_path / "b"
+    for name in ("index.html", "report.md", "report.json"):
+        assert (a / name).is_file()
+    ja, jb = (json.loads((p / "report.json").read_text()) for p in (a, b))
+    assert ja["seed"] == 7 and {c["id"] for c in ja["claims"]} == F_CLAIMS
+    assert _strip_durations(ja) == _strip_durations(jb)
+    figs = sorted(p.name for p in (a / "figures").iterdir())
+    assert {"paper_f_figure1.png", "paper_f_field_coordinates.png", "paper_f_flows.png"} <= set(figs)
+    html = (a / "index.html").read_text()
+    assert 'src="figures/paper_f_figure1.png"' in html and "http" not in html.split("<h2>Sources")[0]
+    for f in figs:  # figures are PNGs, and deterministic too
+        assert (a / "figures" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (a / "figures" / f).read_bytes() == (b / "figures" / f).read_bytes()
+
+
+def test_report_renders_markdown_tables_in_html():
+    from dpomath.report import _md_inline
+
+    html = _md_inline("**Why.** text `code`\n\n| a | b \\| c |\n|---|---|\n| 1 | <2> |\nafter")
+    assert "<b>Why.</b>" in html and "<code>code</code>" in html
+    assert "<th>b | c</th>" in html and "<td>&lt;2&gt;</td>" in html
+    assert html.endswith("<p>after</p>")
