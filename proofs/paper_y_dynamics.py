@@ -138,28 +138,41 @@ def decide(appears: list[bool]) -> str:
     return "qualified"
 
 
-def describe_condition(factors: list[dict], appears: list[bool]) -> str:
-    """The simplest condition on the factors that holds exactly where the property appears:
-    one literal, a conjunction or a disjunction of two (``factor=level``); '' if none."""
-    keys = sorted({k for f in factors for k in f})
-    lits = sorted({(k, f[k]) for f in factors for k in keys})
-    app = np.array(appears)
+def describe_condition(factors: list[dict], appears: list[bool], max_terms: int = 3) -> str:
+    """The simplest condition on the factors that holds exactly where the property appears: a
+    conjunction of up to ``max_terms`` terms ``factor=level`` or ``factor∈{levels}`` (distinct
+    factors), or a disjunction of two ``factor=level`` terms; '' if there is none."""
+    keys = list(factors[0])
+    app = np.array(appears, dtype=bool)
+    terms = []                                      # (factor, frozenset of levels), simplest first
+    for k in keys:
+        levels = sorted({f[k] for f in factors}, key=str)
+        for size in range(1, len(levels)):
+            for sub in itertools.combinations(levels, size):
+                terms.append((k, sub))
+    terms.sort(key=lambda t: len(t[1]))
+    sat = {t: np.array([f[t[0]] in t[1] for f in factors]) for t in terms}
 
-    def sat(lit):
-        return np.array([f[lit[0]] == lit[1] for f in factors])
+    def text(t):
+        return f"{t[0]}={t[1][0]}" if len(t[1]) == 1 else f"{t[0]}∈{{{', '.join(map(str, t[1]))}}}"
 
-    for a in lits:
-        if np.array_equal(sat(a), app):
-            return f"{a[0]}={a[1]}"
-    for a, b in itertools.combinations(lits, 2):
-        if a[0] == b[0]:
-            if np.array_equal(sat(a) | sat(b), app):
-                return f"{a[0]}∈{{{a[1]}, {b[1]}}}"
-            continue
-        if np.array_equal(sat(a) & sat(b), app):
-            return f"{a[0]}={a[1]} and {b[0]}={b[1]}"
-        if np.array_equal(sat(a) | sat(b), app):
-            return f"{a[0]}={a[1]} or {b[0]}={b[1]}"
+    for n in range(1, max_terms + 1):
+        best = None
+        for combo in itertools.combinations(terms, n):
+            if len({t[0] for t in combo}) < n:
+                continue
+            mask = np.logical_and.reduce([sat[t] for t in combo])
+            if np.array_equal(mask, app):
+                cost = sum(len(t[1]) for t in combo)
+                if best is None or cost < best[0]:
+                    best = (cost, " and ".join(text(t) for t in combo))
+        if best:
+            return best[1]
+        if n == 1:
+            singles = [t for t in terms if len(t[1]) == 1]
+            for a, b in itertools.combinations(singles, 2):
+                if a[0] != b[0] and np.array_equal(sat[a] | sat[b], app):
+                    return f"{text(a)} or {text(b)}"
     return ""
 
 
@@ -283,7 +296,7 @@ def _property_claim(ctx, cid: str, indicator, secondary=None) -> Verdict:
         "settings_where_it_appears": f"{sum(appears)}/{len(appears)}",
         "condition_where_it_appears": cond or ("every setting" if status == "confirmed"
                                                else "no setting" if status == "refuted"
-                                               else "no single- or two-factor rule"),
+                                               else "no rule of up to three factors"),
         "by_factor": by_factor(factors, appears),
         "absent_in": absent,
         "per_setting": [f"{_setting_label(s)}: {_frac_str(x)}" for s, x in zip(settings, shows)],
@@ -459,7 +472,8 @@ def check_onpol(ctx) -> Verdict:
                + _details_table(rows, ("setting", "fraction of seeds with on-policy milder [95% CI]")))
     x = np.concatenate(all_ind)
     summary = (f"on-policy milder than off-policy for all three properties in {sum(appears)}/{len(base)} "
-               f"settings ({x.mean():.0%} of {x.size} paired comparisons)")
+               f"settings ({x.mean():.0%} of {x.size} paired comparisons; per property: "
+               + ", ".join(f"{p} {ev[p + '_settings_holding']}" for p in ("P1", "P2", "P3")) + ")")
     if status == "confirmed":
         return Verdict.confirmed(summary, evidence=ev, details=details)
     if status == "refuted":
