@@ -10,6 +10,7 @@ from dpomath._args import BadValue
 from dpomath.derivations import derive, render
 from dpomath.losses import beta as BETA
 from dpomath.losses import h_l, h_w, symbolic_loss
+from dpomath.strategies import free_logit_prompts
 
 torch = pytest.importorskip("torch")
 
@@ -18,17 +19,7 @@ KINDS = [("sigmoid", {}), ("flex", {"beta_minus": 0.04}), ("flex", {"beta_minus"
          ("cdpo", {"label_smoothing": 0.1}), ("savage", {})]
 
 
-@st.composite
-def prompts(draw):
-    """(logits, reference log-probs, rejected indices, weights) of one prompt; chosen = 0."""
-    n = draw(st.integers(3, 9))
-    fl = st.floats(-6, 6, allow_nan=False)
-    z = np.array(draw(st.lists(fl, min_size=n, max_size=n)))
-    ref = np.array(draw(st.lists(fl, min_size=n, max_size=n)))
-    ref = ref - np.log(np.exp(ref).sum())
-    rej = draw(st.lists(st.integers(1, n - 1), min_size=1, max_size=n - 1, unique=True))
-    w = np.array(draw(st.lists(st.floats(0.05, 1.0), min_size=len(rej), max_size=len(rej))))
-    return z, ref, np.array(rej), w / w.sum()
+prompts = free_logit_prompts
 
 
 def _autograd_step(z, ref, rej, w, lr, kind, beta, params):
