@@ -50,9 +50,6 @@ from . import _args
 __all__ = ["loss_partials", "logit_gradient", "step", "first_order_change", "squeeze_change",
            "dpo_first_order", "derivation", "squeezing_derivation", "symbolic_facts"]
 
-_KINDS_NOT_MARGIN = ("flex", "sft")
-
-
 def loss_partials(kind: str, hw, hl, beta: float, **params):
     """(∂ℓ/∂h_w, ∂ℓ/∂h_l) of a member of the loss family, elementwise (numpy, stable).
 
@@ -68,29 +65,29 @@ def loss_partials(kind: str, hw, hl, beta: float, **params):
     hw = np.asarray(_args.array("hw", hw), dtype=np.float64)
     hl = np.asarray(_args.array("hl", hl), dtype=np.float64)
     if spec.kind == "flex":
-        bm = _args.positive("beta_minus", params.pop("beta_minus", None)
-                            if "beta_minus" in params else _missing("beta_minus", kind))
-        _no_more(params, kind)
+        (bm,) = _take(params, kind, "beta_minus")
+        bm = _args.positive("beta_minus", bm)
         s = margin_weight("sigmoid", beta * hw - bm * hl)
         return -beta * s, bm * s
     if spec.kind == "sft":
-        gamma = _args.real("gamma", params.pop("gamma") if "gamma" in params
-                           else _missing("gamma", kind), lo=0.0)
-        params.pop("chosen_logps", None)  # the policy's own log π_c: moves with h_w
-        _no_more(params, kind)
+        params.pop("chosen_logps", None)   # the policy's own log π_c: it moves with h_w
+        (gamma,) = _take(params, kind, "gamma")
+        gamma = _args.real("gamma", gamma, lo=0.0)
         s = margin_weight("sigmoid", beta * (hw - hl))
         return -beta * s - gamma, beta * s
     s = margin_weight(spec.kind, beta * (hw - hl), beta, **params)
     return -beta * s, beta * s
 
 
-def _missing(name, kind):
-    raise _args.BadType(f"{name}: required by loss {kind!r}")
-
-
-def _no_more(params, kind):
-    if params:
-        raise _args.BadType(f"{', '.join(sorted(params))}: not a parameter of loss {kind!r}")
+def _take(params: dict, kind: str, *names: str) -> list:
+    """The required ``names`` from ``params``; BadType for a missing or an unknown one."""
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise _args.BadType(f"{missing[0]}: required by loss {kind!r}")
+    extra = sorted(set(params) - set(names))
+    if extra:
+        raise _args.BadType(f"{', '.join(extra)}: not a parameter of loss {kind!r}")
+    return [params[n] for n in names]
 
 
 def _prompt_args(logits, ref_logp, chosen, rejected, weights):

@@ -39,9 +39,9 @@ stacked tensors (both are elementwise, so each run is updated as if alone). :fun
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 

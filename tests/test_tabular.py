@@ -159,3 +159,14 @@ def test_bad_inputs_name_the_parameter():
         tabular.squeeze_change([0.5, 0.6], 0)
     with pytest.raises(BadValue, match="^logits"):
         tabular.step(np.zeros((2, 2)), z, 0, [1], lr=0.1)
+
+
+def test_loss_partials_check_parameters():
+    from dpomath._args import BadType
+
+    with pytest.raises(BadType, match="^beta_minus"):
+        tabular.loss_partials("flex", 0.0, 0.0, 0.1)
+    with pytest.raises(BadType, match="^gamma"):
+        tabular.loss_partials("sft", 0.0, 0.0, 0.1)
+    with pytest.raises(BadType, match="^foo"):
+        tabular.loss_partials("flex", 0.0, 0.0, 0.1, beta_minus=0.1, foo=1.0)
