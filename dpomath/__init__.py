@@ -17,6 +17,8 @@ _LAZY = {
     # the loss family
     "preference_loss": "losses", "margin_weight": "losses", "get_loss": "losses",
     "symbolic_loss": "losses", "symbolic_margin_loss": "losses", "LOSSES": "losses",
+    # argument errors (subclasses of ValueError / TypeError naming the parameter)
+    "BadValue": "_args", "BadType": "_args",
     # the ledger
     "Status": "ledger", "Verdict": "ledger", "claim": "ledger", "registry": "ledger",
     "run_claims": "ledger",
@@ -36,10 +38,17 @@ _LAZY = {
     "derive": "derivations",
     # the conformance kit for users' loss code
     "check_preference_loss": "testing",
+    # paper I: clusters, margin dynamics, Theorem 4.2, Theorem 4.3 and the scaling law
+    "sample_clusters": "clusters", "solve_margins": "margins", "MarginSolution": "margins",
+    "margin_rhs": "margins", "gradient_descent": "margins", "simulate": "margins",
+    "theorem42_conditions": "guarantees", "theorem42_outcome": "guarantees", "tau1": "guarantees",
+    "typical_margin": "guarantees", "q_star": "scaling", "risk_bound": "scaling",
+    "mc_risk": "scaling",
 }
 
 _MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "testing", "symbolic",
-            "field", "derivations", "toy", "tabular")
+            "field", "derivations", "clusters", "margins", "guarantees", "scaling", "toy",
+            "tabular")
 
 __all__ = sorted(set(_LAZY) | set(_MODULES) | {"__version__"})
 

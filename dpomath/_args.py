@@ -18,6 +18,10 @@ class BadType(TypeError):
     """An argument of the wrong type (the message names the parameter)."""
 
 
+# Users catch them as dpomath.BadValue / dpomath.BadType; tracebacks print them so too.
+BadValue.__module__ = BadType.__module__ = "dpomath"
+
+
 def real(name: str, value, *, lo: float | None = None, hi: float | None = None,
          lo_open: bool = False, hi_open: bool = False) -> float:
     """A finite real number in the given range, as float."""

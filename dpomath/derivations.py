@@ -29,6 +29,8 @@ DERIVATIONS: dict[str, str] = {
     "log-coordinates": "derivations_f:log_coordinates",
     "gpo-ratio": "derivations_f:gpo_ratio",
     "3d-limits": "derivations_f:three_d_limits",
+    # paper I's margin dynamics
+    "lemma-4.1": "derivations_i:lemma_41",
     # paper Y dynamics: the free-logit policy
     "tabular-step": "tabular:derivation",
     "squeezing": "tabular:squeezing_derivation",

@@ -1,0 +1,129 @@
+"""Figures of paper I's dynamics and scaling law (one function a figure; each takes the data it
+draws and a path, and returns the written PNG's path)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from . import pyplot, save
+
+__all__ = ["margin_trajectories", "risk_vs_bound", "qstar_vs_empirical", "gpo_trajectories"]
+
+LOG3 = math.log(3.0)
+
+
+def margin_trajectories(curves: Mapping[int, dict], beta: float, tau: float, path) -> Path:
+    """Training margins (min–max band and mean) for each K against time in units of τ/β², with
+    Theorem 4.2's r_L(t) = β²t/(8Kτ) and r_U(t) = 5β²t/(Kτ) up to τ1; right: the same curves
+    against t/τ1, where all K collapse. ``curves[K] = {"t", "min", "mean", "max"}``."""
+    plt = pyplot()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    cmap = plt.get_cmap("viridis")
+    Ks = sorted(curves)
+    for n, K in enumerate(Ks):
+        c = curves[K]
+        col = cmap(n / max(1, len(Ks) - 1))
+        s = np.asarray(c["t"]) * beta ** 2 / tau
+        ax.fill_between(s, c["min"], c["max"], color=col, alpha=0.25, lw=0)
+        ax.plot(s, c["mean"], color=col, lw=1.6, label=f"K = {K}")
+        T1 = K * LOG3 / 5.0  # τ1 β²/τ
+        ss = np.linspace(0, T1, 50)
+        ax.plot(ss, ss / (8 * K), color=col, ls=":", lw=1)
+        ax.plot(ss, 5 * ss / K, color=col, ls="--", lw=1)
+        bx.plot(s / T1, c["mean"], color=col, lw=1.6, label=f"K = {K}")
+    u = np.linspace(0, 1, 50)
+    bx.plot(u, u * LOG3 / 40, "k:", lw=1, label="r_L")
+    bx.plot(u, u * LOG3, "k--", lw=1, label="r_U")
+    ax.set_ylim(0, max(0.5, max(np.max(curves[K]["max"]) for K in Ks) * 1.15))
+    ax.set_xlabel("time t·β²/τ (dimensionless)")
+    ax.set_ylabel("training reward margin r (nats)")
+    ax.set_title("Margins and Theorem 4.2's r_L (dotted), r_U (dashed)")
+    ax.legend(fontsize=8)
+    bx.set_xlabel("t / τ1 (τ1 = Kτ log 3 / (5β²))")
+    bx.set_ylabel("mean training margin (nats)")
+    bx.set_ylim(0, 1.15)
+    bx.set_title("Rescaled by τ1: every K follows one curve")
+    bx.legend(fontsize=8)
+    return save(fig, path)
+
+
+def risk_vs_bound(rows: Sequence[dict], path, low: float = -8.0) -> Path:
+    """Theorem 4.3's bound 2KQ²e^{−Q/45} (log10; vacuous above 0) against the Monte-Carlo
+    Clopper–Pearson 95% upper limits of R(P) at τ1, with the exact conditional risk marked at
+    the foot of the axis by its exponent when it is off scale. ``rows``: dicts of
+    :func:`dpomath.scaling.mc_risk`."""
+    from ..scaling import log_risk_bound, vacuous_below
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    cmap = plt.get_cmap("plasma")
+    Ks = sorted({r["K"] for r in rows})
+    Qs = np.linspace(1, max(r["Q"] for r in rows) * 1.1, 400)
+    for n, K in enumerate(Ks):
+        col = cmap(n / max(1, len(Ks)))
+        rr = sorted((r for r in rows if r["K"] == K), key=lambda r: r["Q"])
+        q = [r["Q"] for r in rr]
+        ax.plot(Qs, log_risk_bound(K, Qs) / math.log(10), color=col, lw=1.5, label=f"bound, K = {K}")
+        ax.plot(q, [math.log10(max(r["cp_high"], 1e-300)) for r in rr], "v", color=col, ms=6,
+                mfc="none", label=f"MC 95% upper limit, K = {K}")
+        ex = [r["log10_risk_exact_mean"] for r in rr]
+        ax.plot(q, [max(low + 0.3, e) for e in ex], "o", color=col, ms=4,
+                label=f"exact risk, K = {K} (exponent below)")
+        for x, e in zip(q, ex):
+            if e < low:
+                ax.annotate(f"1e{e:.0f}", (x, low + 0.3), textcoords="offset points",
+                            xytext=(-4 + 9 * n, 6), ha="center", va="bottom", rotation=90,
+                            fontsize=6, color=col)
+        ax.axvline(vacuous_below(K), color=col, ls=":", lw=0.8)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.text(Qs[-1], 0.2, "bound ≥ 1: vacuous (dotted: where it ends)", ha="right", va="bottom",
+            fontsize=8, color="grey")
+    ax.set_ylim(low, 5.5)
+    ax.set_xlabel("samples per cluster Q")
+    ax.set_ylabel("log10 probability")
+    ax.set_title("R(P) at τ1 on the cluster model (v = 1/(32√Q)) vs Theorem 4.3's bound")
+    ax.legend(fontsize=7, ncol=2, loc="lower left", bbox_to_anchor=(0.0, 0.12))
+    return save(fig, path)
+
+
+def qstar_vs_empirical(Ks: Sequence[int], q_bound: Mapping[float, Sequence[int]],
+                       q_empirical: Sequence[int], path, note: str = "") -> Path:
+    """Q*(K, ε) that the bound asks for, for each ε, against the smallest Q at which the
+    simulated dynamics reach the target (inside Theorem 4.2's conditions)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.3))
+    for eps, qs in sorted(q_bound.items()):
+        ax.plot(Ks, qs, "o-", ms=4, label=f"bound's Q*(K, ε = {eps:g})")
+    ax.plot(Ks, q_empirical, "s-", color="k", ms=4, label="simulated: smallest Q reaching ε")
+    L = [math.log(2 * K / 0.05) for K in Ks]
+    ax.plot(Ks, [45 * x + 90 * math.log(45 * x) for x in L], ":", color="grey",
+            label="45L + 90 log 45L, L = log(2K/0.05)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of values K")
+    ax.set_ylabel("samples per cluster Q")
+    ax.set_title("Sample size: Theorem 4.3's bound vs the simulated dynamics" + (f"\n{note}" if note else ""))
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def gpo_trajectories(curves: Mapping[str, dict], path) -> Path:
+    """Mean margin (and min–max band) against t/τ1 for each loss of the GPO family, with
+    log 3 and the fixed point 1. ``curves[loss] = {"u": t/τ1, "min", "mean", "max"}``."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.3))
+    for name, c in curves.items():
+        ln, = ax.plot(c["u"], c["mean"], lw=1.6, label=name)
+        ax.fill_between(c["u"], c["min"], c["max"], color=ln.get_color(), alpha=0.2, lw=0)
+    ax.axhline(LOG3, color="grey", ls="--", lw=0.8)
+    ax.text(0.02, LOG3 + 0.02, "log 3", fontsize=8, color="grey")
+    ax.axhline(1.0, color="grey", ls=":", lw=0.8)
+    ax.axvline(1.0, color="grey", lw=0.6)
+    ax.set_xlabel("t / τ1")
+    ax.set_ylabel("training reward margin r (nats)")
+    ax.set_title("DPO, IPO and SLiC margins on the cluster model")
+    ax.legend(fontsize=8)
+    return save(fig, path)
