@@ -67,12 +67,14 @@ ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 
 #: What is recorded at every epoch for every run (``ToyResult.history[..., k]``).
-#: Probabilities are averaged over the 4 prompts; "rejected" means the rejected responses that
+#: Probabilities are averaged over the 4 prompts unless named per prompt
+#: (``p_chosen_prompt1`` … ``p_chosen_prompt4`` = π(c_i|x_i) of prompt i); "rejected" means the rejected responses that
 #: appear in a pair with the prompt; the gradient norms are of the batch loss with respect to
 #: the probabilities π(chosen_i|x_i) (4 numbers) and π(r|x_i) (the paired rejected ones).
 STATS = (
     "p_chosen_mean",    # mean_i π(c_i|x_i)
     "p_chosen_min",     # min_i π(c_i|x_i)
+    *(f"p_chosen_prompt{i + 1}" for i in range(N_PROMPTS)),   # π(c_i|x_i), each prompt
     "p_rejected_mean",  # mean over paired (i, r) of π(r|x_i)
     "p_rejected_max",   # max over paired (i, r)
     "p_unseen_mass",    # mean_i [π(9|x_i) + π(10|x_i)]
@@ -380,6 +382,7 @@ def _run_program(arch: str, slots: list[tuple[Setting, int]], init: list, ref_lo
             st = hist[:, t]
             st[:, _S["p_chosen_mean"]] = pc.mean(1)
             st[:, _S["p_chosen_min"]] = pc.amin(1)
+            st[:, _S["p_chosen_prompt1"]:_S["p_chosen_prompt1"] + N_PROMPTS] = pc
             st[:, _S["p_rejected_mean"]] = (pr * paired).sum((1, 2)) / n_paired
             st[:, _S["p_rejected_max"]] = pr.masked_fill(~paired, -1.0).amax((1, 2))
             st[:, _S["p_unseen_mass"]] = p[:, :, list(UNSEEN)].sum(2).mean(1)
@@ -405,7 +408,8 @@ class ToyResult:
     ``history[s, n, e, k]`` is statistic ``STATS[k]`` of setting ``s``, seed ``n`` at epoch
     ``epochs_recorded[e]``; ``full`` metrics are computed from every epoch (not only the
     recorded ones): ``peak_p_chosen`` (max over epochs of ``p_chosen_mean``),
-    ``peak_epoch_p_chosen``, ``peak_p_unseen``; and for every statistic its ``start``,
+    ``peak_epoch_p_chosen``, ``peak_p_chosen_prompt<i>`` (max over epochs of prompt i's
+    π(c_i|x_i)), ``peak_p_unseen``; and for every statistic its ``start``,
     ``end`` and value at ``early_epoch`` (a tenth of training) as ``<stat>_start`` etc.
     """
 
@@ -436,6 +440,8 @@ def _metrics(hist: np.ndarray, early: int) -> dict[str, np.ndarray]:
     pc = hist[:, :, _S["p_chosen_mean"]]
     out["peak_p_chosen"] = pc.max(1)
     out["peak_epoch_p_chosen"] = pc.argmax(1).astype(np.float64)
+    for i in range(N_PROMPTS):
+        out[f"peak_p_chosen_prompt{i + 1}"] = hist[:, :, _S[f"p_chosen_prompt{i + 1}"]].max(1)
     out["peak_p_unseen"] = hist[:, :, _S["p_unseen_mass"]].max(1)
     return out
 

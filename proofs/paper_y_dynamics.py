@@ -40,24 +40,32 @@ DEFINITIONS = {
              f"log π(chosen | prompt); the run shows a drastic drop iff Δ_r < 0 and "
              f"−Δ_r ≥ {KAPPA:g}·|Δ_c|. Also recorded: the same at epoch epochs/10, and the "
              "gradient norms ‖∂L/∂π(rejected)‖, ‖∂L/∂π(chosen)‖ over epochs"),
-    "Y-P2": ("per run, with p_c(t) = mean over prompts of π(chosen | prompt) at epoch t: the run "
-             f"shows degradation iff p_c(end) ≤ {PEAK_DROP:g}·max_t p_c(t) (it ends clearly below "
-             "its peak) and p_c(end) < p_c(0) (below its start, the SFT value)"),
+    "Y-P2": ("per run and per prompt i, with p_i(t) = π(chosen_i | prompt_i) at epoch t: prompt i's "
+             f"chosen degrades iff p_i(end) ≤ {PEAK_DROP:g}·max_t p_i(t) (it ends clearly below its "
+             "own peak) and p_i(end) < p_i(0) (below its start, the SFT value); the run shows "
+             "degradation iff at least one of the 4 prompts' chosen degrades. Also recorded (not "
+             "deciding): the same test on the mean over prompts p_c(t) = mean_i p_i(t)"),
     "Y-P3": ("per run, m_u(t) = mean over prompts of π(9 | prompt) + π(10 | prompt), the mass on "
              f"the two unseen responses: the run shows dispersion iff m_u(end) ≥ {UNSEEN_RISE:g}·"
              "m_u(0). Also recorded: the same for the mass on the other prompts' chosen "
              "responses, and the peak of m_u during training"),
-    "Y-ONPOL": ("severities per run: P1 = −Δ_r / |Δ_c| (log-change ratio), P2 = 1 − p_c(end)/"
-                "p_c(0) (relative fall of the chosen probability), P3 = m_u(end)/m_u(0) − 1 "
+    "Y-ONPOL": ("severities per run: P1 = −Δ_r / |Δ_c| (log-change ratio), P2 = max_i (1 − "
+                "p_i(end)/p_i(0)) (the largest relative fall of a prompt's chosen probability "
+                "π(chosen_i | prompt_i), the per-prompt quantity of Y-P2), P3 = m_u(end)/m_u(0) − 1 "
                 "(relative gain of unseen mass); for each seed (same initial network and data), "
                 "the on-policy run (scenario 1) is milder than the off-policy run (scenario 4) "
                 "iff its severity is smaller"),
     "Y-FLEX": ("Flex-DPO with β₊ = 0.1 against DPO with β = 0.1 (β₋ = β₊) on the same seed: the "
                "run's rejected drop is moderated iff its final mean log π(rejected) is higher "
                "than the DPO run's (both start at the same SFT model)"),
-    "Y-SFT": ("SFT-DPO (β = 0.1, γ swept): the run keeps the chosen likelihood iff "
-              "p_c(end) ≥ p_c(0); a setting is informative when plain DPO (γ = 0) lets the "
-              "chosen fall (p_c(end) < p_c(0)) in a majority of its runs"),
+    "Y-SFT": ("SFT-DPO (β = 0.1, γ swept) against plain DPO (γ = 0) with the same seed and setting, "
+              "using Y-P2's per-prompt indicator (prompt i's chosen degrades iff p_i(end) ≤ "
+              f"{PEAK_DROP:g}·max_t p_i(t) and p_i(end) < p_i(0)): a setting is informative when the "
+              "plain DPO run shows degradation (some prompt degrades) in a majority of its seeds; in "
+              "an informative setting, among the seeds whose DPO run degrades, SFT-DPO reduces the "
+              "degradation iff its run has fewer degraded prompts than the DPO run. Also recorded "
+              "(not deciding): whether SFT-DPO keeps the mean chosen probability p_c(end) ≥ p_c(0), "
+              "prevents degradation altogether (no degraded prompt), and ends with a higher p_c than DPO"),
 }
 
 #: What the free-logit model (dpomath.tabular, claims G-TABULAR and G-SQUEEZE) says about each
@@ -99,8 +107,8 @@ CRITERIA = {
                "setting holds when every swept β₋ < β₊ holds; CONFIRMED iff every setting "
                "holds, REFUTED iff none, else QUALIFIED. The paper's 'best near β₋ = 0.08' is a "
                "task-quality statement the toy cannot measure: not part of the verdict"),
-    "Y-SFT": ("per (informative setting, γ): holds when > 50 % of the runs keep the chosen "
-              "likelihood; CONFIRMED iff it holds for every swept γ in every informative setting, "
+    "Y-SFT": ("per (informative setting, γ): holds when SFT-DPO reduces the per-prompt degradation "
+              "in > 50 % of the paired seeds whose DPO run degrades; CONFIRMED iff it holds for every swept γ in every informative setting, "
               "REFUTED iff for none, QUALIFIED otherwise (γ needed is named); INCONCLUSIVE if no "
               "setting is informative"),
 }
@@ -121,10 +129,28 @@ def clopper_pearson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[flo
     return lo, hi
 
 
+def _decimals(*values: float, least: int = 2) -> int:
+    """Decimals that show every value in [0, 1] distinct from 0 and from 1 unless it equals them."""
+    d = least
+    for v in values:
+        for gap in (v, 1.0 - v):
+            if 0 < gap < 1:
+                d = max(d, -math.floor(math.log10(gap)))
+    return d
+
+
+def fmt_interval(lo: float, hi: float, sep: str = "–") -> str:
+    """'lo–hi' with enough decimals that a nonzero bound never prints as 0 (nor a bound below 1
+    as 1): 0.000–0.003, not 0.00–0.00."""
+    d = _decimals(lo, hi)
+    return f"{lo:.{d}f}{sep}{hi:.{d}f}"
+
+
 def _frac_str(x: np.ndarray) -> str:
     k, n = int(np.sum(x)), int(np.size(x))
     lo, hi = clopper_pearson(k, n)
-    return f"{k / n:.2f} [{lo:.2f}, {hi:.2f}]"
+    d = _decimals(k / n, lo, hi)
+    return f"{k / n:.{d}f} [{fmt_interval(lo, hi, ', ')}]"
 
 
 def decide(appears: list[bool]) -> str:
@@ -246,7 +272,30 @@ def indicator_p1(res, s, when: str = "end") -> np.ndarray:
     return (dr < 0) & (-dr >= KAPPA * np.abs(dc))
 
 
+def prompt_chosen(res, s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, peak, end) of π(chosen_i | prompt_i), each (seeds, prompts)."""
+    from dpomath.toy import N_PROMPTS
+
+    def get(fmt):
+        return np.stack([_m(res, fmt.format(i + 1), s) for i in range(N_PROMPTS)], axis=-1)
+
+    return get("p_chosen_prompt{}_start"), get("peak_p_chosen_prompt{}"), get("p_chosen_prompt{}_end")
+
+
+def degraded_prompts(res, s) -> np.ndarray:
+    """(seeds, prompts) bool: prompt i's chosen ends ≤ PEAK_DROP × its own peak and below its start."""
+    start, peak, end = prompt_chosen(res, s)
+    return (end <= PEAK_DROP * peak) & (end < start)
+
+
 def indicator_p2(res, s) -> np.ndarray:
+    """Y-P2 per run: at least one prompt's chosen probability degrades (:func:`degraded_prompts`)."""
+    return degraded_prompts(res, s).any(axis=-1)
+
+
+def indicator_p2_mean(res, s) -> np.ndarray:
+    """The first, superseded Y-P2 definition (secondary evidence only): the same test on the mean
+    over prompts of π(chosen_i | prompt_i), which averages away a single prompt's fall."""
     end, peak, start = (_m(res, "p_chosen_mean_end", s), _m(res, "peak_p_chosen", s),
                         _m(res, "p_chosen_mean_start", s))
     return (end <= PEAK_DROP * peak) & (end < start)
@@ -262,6 +311,9 @@ def severity(res, s, prop: str) -> np.ndarray:
         dc = _m(res, "logp_chosen_end", s) - _m(res, "logp_chosen_start", s)
         return -dr / np.maximum(np.abs(dc), 1e-12)
     if prop == "P2":
+        start, _, end = prompt_chosen(res, s)
+        return np.max(1 - end / start, axis=-1)
+    if prop == "P2-mean":
         return 1 - _m(res, "p_chosen_mean_end", s) / _m(res, "p_chosen_mean_start", s)
     return _m(res, "p_unseen_mass_end", s) / _m(res, "p_unseen_mass_start", s) - 1
 
@@ -311,7 +363,7 @@ def _property_claim(ctx, cid: str, indicator, secondary=None) -> Verdict:
     if secondary:
         ev.update(secondary(res, spec, settings))
     figs = _figures(ctx, res, spec, cid)
-    pct = f"{allx.mean():.0%} of {allx.size} runs (95% CI {lo:.2f}–{hi:.2f})"
+    pct = f"{allx.mean():.0%} of {allx.size} runs (95% CI {fmt_interval(lo, hi)})"
     name = {"Y-P1": "drastic drop", "Y-P2": "degradation (chosen falls)", "Y-P3": "dispersion to unseen"}[cid]
     details = (f"**Definition.** {DEFINITIONS[cid]}.\n\n**Decision rule.** {CRITERIA[cid]}.\n\n"
                f"**What the free-logit model says.** {EXPLANATION[cid]}\n\n"
@@ -319,8 +371,10 @@ def _property_claim(ctx, cid: str, indicator, secondary=None) -> Verdict:
     if cid == "Y-P3":
         pct += f"; the mass on other prompts' chosen responses rises ≥ 10 % in {ev['fraction_other_prompts_mass_rises']} of runs"
     if cid == "Y-P2":
-        pct += (f"; the chosen ends ≤ 90 % of its peak in {ev['fraction_below_peak_only']} of runs, below "
-                f"its SFT value in {ev['fraction_below_start_only']}")
+        pct += (f"; some prompt's chosen ends ≤ {PEAK_DROP:.0%} of its peak in {ev['fraction_below_peak_only']} "
+                f"of runs, below its SFT value in {ev['fraction_below_start_only']}; the superseded "
+                f"mean-over-prompts definition gives {ev['mean_over_prompts_fraction']}")
+        details += f"\n\n**Revision.** {ev['definition_revision']}"
     if status == "confirmed":
         return Verdict.confirmed(f"{name} in a majority of runs in all {len(settings)} MLP settings; "
                                  f"{pct}", evidence=ev, figures=figs, details=details)
@@ -349,13 +403,32 @@ def _secondary_p1(res, spec, settings):
             "grad_ratio_grew": _frac_str(g_end > g_start)}
 
 
+REVISION_P2 = ("Y-P2's definition was changed from the mean over prompts of π(chosen_i | prompt_i) to "
+               "per prompt (a run degrades iff some prompt's chosen degrades) after a review of the "
+               "figure paper_y_toy_adam.png showed that the smallest per-prompt chosen probability "
+               "falls far below its SFT value while the mean does not: the mean hides per-prompt "
+               "falls, which are what paper Y's 'the chosen likelihood can itself fall' is about. "
+               "The thresholds and the decision rule are unchanged")
+
+
 def _secondary_p2(res, spec, settings):
-    below_peak = np.concatenate([_m(res, "p_chosen_mean_end", s) <= PEAK_DROP * _m(res, "peak_p_chosen", s)
-                                 for s in settings])
-    below_start = np.concatenate([_m(res, "p_chosen_mean_end", s) < _m(res, "p_chosen_mean_start", s)
-                                  for s in settings])
-    return {"fraction_below_peak_only": _frac_str(below_peak),
-            "fraction_below_start_only": _frac_str(below_start)}
+    parts = [prompt_chosen(res, s) for s in settings]
+    below_peak = np.concatenate([(e <= PEAK_DROP * p).any(-1) for _, p, e in parts])
+    below_start = np.concatenate([(e < s0).any(-1) for s0, _, e in parts])
+    per_prompt = np.concatenate([degraded_prompts(res, s).ravel() for s in settings])
+    n_deg = np.concatenate([degraded_prompts(res, s).sum(-1) for s in settings])
+    worst = np.concatenate([(e / s0).min(-1) for s0, _, e in parts])
+    mean_x = [indicator_p2_mean(res, s) for s in settings]
+    mean_all = np.concatenate(mean_x)
+    return {"definition_revision": REVISION_P2,
+            "mean_over_prompts_fraction": _frac_str(mean_all),
+            "mean_over_prompts_settings_where_it_appears":
+                f"{sum(np.mean(x) > MAJORITY for x in mean_x)}/{len(mean_x)}",
+            "fraction_below_peak_only": _frac_str(below_peak),
+            "fraction_below_start_only": _frac_str(below_start),
+            "fraction_of_prompts_degraded": _frac_str(per_prompt),
+            "degraded_prompts_per_run": ", ".join(f"{k}: {int(np.sum(n_deg == k))}" for k in range(5)),
+            "median_worst_prompt_end_over_start": float(np.median(worst))}
 
 
 def _secondary_p3(res, spec, settings):
@@ -467,8 +540,17 @@ def check_onpol(ctx) -> Verdict:
         ev[f"{prop}_settings_holding"] = f"{sum(np.mean(i) > MAJORITY for i in inds)}/{len(inds)}"
         ev[f"{prop}_mildest_scenario_by_median"] = ", ".join(
             f"S{sc}: {n}" for sc, n in order_counts[prop].items())
+    mean_inds = [severity(res, toy.Setting(1, s.optimizer, s.lr, s.beta, s.width), "P2-mean")
+                 < severity(res, toy.Setting(4, s.optimizer, s.lr, s.beta, s.width), "P2-mean") for s in base]
+    ev["definition_revision"] = (
+        "the P2 severity was changed from 1 − p_c(end)/p_c(0) on the mean over prompts to the largest "
+        "per-prompt relative fall max_i (1 − p_i(end)/p_i(0)), together with Y-P2's definition, after a "
+        "review of the figure paper_y_toy_adam.png showed that the mean hides per-prompt falls. With the "
+        f"mean-based severity, S1 is milder in {_frac_str(np.concatenate(mean_inds))} of paired seeds and P2 "
+        f"holds in {sum(np.mean(i) > MAJORITY for i in mean_inds)}/{len(mean_inds)} settings")
     ev["per_setting"] = [f"{a}: {b}" for a, b in rows]
     details = (f"**Definition.** {DEFINITIONS['Y-ONPOL']}.\n\n**Decision rule.** {CRITERIA['Y-ONPOL']}.\n\n"
+               f"**Revision.** {ev['definition_revision']}.\n\n"
                + _details_table(rows, ("setting", "fraction of seeds with on-policy milder [95% CI]")))
     x = np.concatenate(all_ind)
     summary = (f"on-policy milder than off-policy for all three properties in {sum(appears)}/{len(base)} "
@@ -563,54 +645,74 @@ def check_sft(ctx) -> Verdict:
     b = spec.sft_beta
     keys = _reg_settings(res, spec, "sft")
     informative, rows, holds, factors = [], [], [], []
-    gamma_needed, kept_all, higher_all = [], [], []
+    gamma_needed, reduced_all, prevented_all, row_ok = [], [], [], []
     for sc, w, opt, lr in keys:
         dpo = toy.Setting(sc, opt, lr, b, w)
-        start = res.metric("p_chosen_mean_start", dpo)
-        fell = res.metric("p_chosen_mean_end", dpo) < start
-        if not np.mean(fell) > MAJORITY:
+        n_dpo = degraded_prompts(res, dpo).sum(-1)
+        if not np.mean(n_dpo > 0) > MAJORITY:
             continue
         informative.append((sc, w, opt, lr))
-        cells, ok_g = [f"DPO falls {np.mean(fell):.2f}"], []
+        paired = n_dpo > 0                              # the seeds whose DPO run degrades
+        cells, ok_g = [f"DPO degrades {_frac_str(n_dpo > 0)}"], []
         for g in spec.sft_gammas:
             st = toy.Setting(sc, opt, lr, b, w, "sft", gamma=g)
-            kept = res.metric("p_chosen_mean_end", st) >= res.metric("p_chosen_mean_start", st)
-            higher = res.metric("p_chosen_mean_end", st) > res.metric("p_chosen_mean_end", dpo)
-            kept_all.append(kept)
-            higher_all.append(higher)
-            ok = bool(np.mean(kept) > MAJORITY)
+            n_sft = degraded_prompts(res, st).sum(-1)
+            reduced = (n_sft < n_dpo)[paired]
+            reduced_all.append(reduced)
+            prevented_all.append(n_sft[paired] == 0)
+            ok = bool(np.mean(reduced) > MAJORITY)
             ok_g.append(ok)
             holds.append(ok)
             factors.append({**{k: v for k, v in _factors(spec, dpo).items() if k != "beta"}, "gamma": g})
-            cells.append(f"γ={g:g} kept {_frac_str(kept)}")
+            cells.append(f"γ={g:g} reduced {_frac_str(reduced)}")
+        row_ok.append(all(ok_g))
         ok_from = [g for g, ok in zip(spec.sft_gammas, ok_g) if ok]
         gamma_needed.append(min(ok_from) if ok_from else None)
         rows.append((f"S{sc} w{w} {opt} lr={lr:g}", "; ".join(cells)))
+
+    def dpo_of(k):
+        return toy.Setting(k[0], k[2], k[3], b, k[1])
+
+    def sft_of(k, g):
+        return toy.Setting(k[0], k[2], k[3], b, k[1], "sft", gamma=g)
+
     ev = {"definition": DEFINITIONS["Y-SFT"], "criterion": CRITERIA["Y-SFT"],
           "settings_swept": _swept_text(spec, f"; β = {b:g}, γ ∈ {{{', '.join(f'{g:g}' for g in spec.sft_gammas)}}}"),
           "n_settings": len(keys), "n_seeds": len(res.seeds),
           "informative_settings": f"{len(informative)}/{len(keys)}"}
-    fell_all = np.concatenate([res.metric("p_chosen_mean_end", toy.Setting(sc, o, lr, b, w))
-                               < res.metric("p_chosen_mean_start", toy.Setting(sc, o, lr, b, w))
-                               for sc, w, o, lr in keys])
-    ev["dpo_chosen_falls_fraction"] = _frac_str(fell_all)
+    deg_all = np.concatenate([indicator_p2(res, dpo_of(k)) for k in keys])
+    ev["dpo_degrades_fraction"] = _frac_str(deg_all)
+    mean_fell = [_m(res, "p_chosen_mean_end", dpo_of(k)) < _m(res, "p_chosen_mean_start", dpo_of(k))
+                 for k in keys]
+    ev["definition_revision"] = (
+        "the indicator was changed from the mean over prompts of π(chosen_i | prompt_i) to Y-P2's per-prompt "
+        "indicator after a review of the figure paper_y_toy_adam.png showed that the mean hides per-prompt "
+        "falls. With the mean-based definition (the run keeps the chosen iff p_c(end) ≥ p_c(0); informative "
+        "when DPO has p_c(end) < p_c(0) in a majority of runs) plain DPO lets the mean fall in "
+        f"{_frac_str(np.concatenate(mean_fell))} of runs and "
+        f"{sum(np.mean(f) > MAJORITY for f in mean_fell)}/{len(keys)} settings are informative")
     for g in spec.sft_gammas:
-        hi = [res.metric("p_chosen_mean_end", toy.Setting(sc, o, lr, b, w, "sft", gamma=g))
-              > res.metric("p_chosen_mean_end", toy.Setting(sc, o, lr, b, w)) for sc, w, o, lr in keys]
+        hi = [_m(res, "p_chosen_mean_end", sft_of(k, g)) > _m(res, "p_chosen_mean_end", dpo_of(k)) for k in keys]
+        kept = [_m(res, "p_chosen_mean_end", sft_of(k, g)) >= _m(res, "p_chosen_mean_start", sft_of(k, g))
+                for k in keys]
         ev[f"gamma_{g:g}_chosen_above_dpo_fraction"] = _frac_str(np.concatenate(hi))
+        ev[f"gamma_{g:g}_mean_chosen_kept_fraction"] = _frac_str(np.concatenate(kept))
+        ev[f"gamma_{g:g}_degrades_fraction"] = _frac_str(np.concatenate([indicator_p2(res, sft_of(k, g))
+                                                                          for k in keys]))
+    head = f"**Definition.** {DEFINITIONS['Y-SFT']}.\n\n**Decision rule.** {CRITERIA['Y-SFT']}.\n\n" \
+           f"**Revision.** {ev['definition_revision']}."
     if not informative:
         return Verdict.inconclusive(
-            f"plain DPO (β = {b:g}) lets the chosen likelihood fall below its SFT value in a majority of "
-            f"runs in none of {len(keys)} settings ({ev['dpo_chosen_falls_fraction']} of runs), so there is "
-            f"nothing for SFT-DPO to prevent", evidence=ev,
-            details=f"**Definition.** {DEFINITIONS['Y-SFT']}.\n\n**Decision rule.** {CRITERIA['Y-SFT']}.")
+            f"plain DPO (β = {b:g}) lets some prompt's chosen likelihood degrade in a majority of runs in "
+            f"none of {len(keys)} settings ({ev['dpo_degrades_fraction']} of runs), so there is nothing "
+            f"for SFT-DPO to reduce", evidence=ev, details=head)
     status = decide(holds)
-    kept_x, higher_x = np.concatenate(kept_all), np.concatenate(higher_all)
+    red_x, prev_x = np.concatenate(reduced_all), np.concatenate(prevented_all)
     cond = describe_condition(factors, holds) if status == "qualified" else ""
-    ev.update({"kept_fraction": _frac_str(kept_x), "higher_than_dpo_fraction": _frac_str(higher_x),
+    ev.update({"reduced_fraction": _frac_str(red_x), "prevented_fraction": _frac_str(prev_x),
                "setting_gamma_pairs_holding": f"{sum(holds)}/{len(holds)}",
                "condition_where_it_holds": cond, "by_factor": by_factor(factors, holds),
-               "smallest_gamma_that_keeps": ", ".join(
+               "smallest_gamma_that_reduces": ", ".join(
                    f"{'none' if g is None else f'{g:g}'}: {gamma_needed.count(g)}"
                    for g in sorted(set(gamma_needed), key=lambda v: (v is None, v or 0))),
                "per_setting": [f"{a}: {c}" for a, c in rows]})
@@ -619,11 +721,11 @@ def check_sft(ctx) -> Verdict:
         from dpomath.plots import paper_y as py
 
         figs.append(str(py.sft_sweep(res, spec, ctx.figure_path("paper_y_sft_sweep.png"))))
-    details = (f"**Definition.** {DEFINITIONS['Y-SFT']}.\n\n**Decision rule.** {CRITERIA['Y-SFT']}.\n\n"
-               + _details_table(rows, ("informative setting", "fractions")))
-    summary = (f"SFT-DPO keeps the chosen likelihood in {sum(holds)}/{len(holds)} (informative setting, γ) "
-               f"pairs ({kept_x.mean():.0%} of {kept_x.size} runs); {len(informative)}/{len(keys)} "
-               f"settings informative")
+    details = head + "\n\n" + _details_table(rows, ("informative setting", "fractions [95% CI]"))
+    summary = (f"SFT-DPO reduces the per-prompt chosen degradation of plain DPO in {sum(holds)}/{len(holds)} "
+               f"(informative setting, γ) pairs ({red_x.mean():.0%} of {red_x.size} paired runs whose DPO run "
+               f"degrades; none degraded in {prev_x.mean():.0%}); {len(informative)}/{len(keys)} settings "
+               f"informative")
     if status == "confirmed":
         return Verdict.confirmed(summary, evidence=ev, figures=figs, details=details)
     if status == "refuted":
@@ -631,7 +733,7 @@ def check_sft(ctx) -> Verdict:
                                counterexample=ev["per_setting"][:3])
     return Verdict.qualified(summary + (f"; holds where {cond}" if cond else ""), evidence=ev, figures=figs,
                              details=details,
-                             counterexample=[r for r in ev["per_setting"]][:4])
+                             counterexample=[r for r, ok in zip(ev["per_setting"], row_ok) if not ok][:4])
 
 
 # ---------------------------------------------------------------------------------------------

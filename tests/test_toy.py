@@ -95,6 +95,10 @@ def test_recorded_statistics_match_their_definitions(small_run):
             pc = p[range(4), range(4)]
             assert math.isclose(st[K["p_chosen_mean"]], pc.mean(), rel_tol=1e-12)
             assert math.isclose(st[K["p_chosen_min"]], pc.min(), rel_tol=1e-12)
+            for i in range(4):
+                assert math.isclose(st[K[f"p_chosen_prompt{i + 1}"]], pc[i], rel_tol=1e-12)
+                assert math.isclose(r.metrics[f"peak_p_chosen_prompt{i + 1}"][k, n],
+                                    r.history[k, n, :, K[f"p_chosen_prompt{i + 1}"]].max(), rel_tol=1e-12)
             assert math.isclose(st[K["p_rejected_mean"]], p[:, 4:8][paired].mean(), rel_tol=1e-12)
             assert math.isclose(st[K["p_rejected_max"]], p[:, 4:8][paired].max(), rel_tol=1e-12)
             assert math.isclose(st[K["p_unseen_mass"]], p[:, 8:].sum(1).mean(), rel_tol=1e-12)

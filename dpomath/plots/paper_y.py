@@ -119,9 +119,14 @@ def flex_sweep(res, spec, path: str | Path) -> Path:
 
 
 def sft_sweep(res, spec, path: str | Path) -> Path:
-    """SFT-DPO: median p_c(end)/p_c(0) (chosen probability relative to SFT) against γ (γ = 0 is
-    DPO), one panel per scenario, one line per (width, optimizer, lr)."""
-    from ..toy import Setting
+    """SFT-DPO: median over seeds of min_i p_i(end)/p_i(0) (the worst prompt's chosen probability
+    relative to SFT, p_i = π(chosen_i|prompt_i)) against γ (γ = 0 is DPO), one panel per
+    scenario, one line per (width, optimizer, lr)."""
+    from ..toy import N_PROMPTS, Setting
+
+    def worst(s):
+        return np.min([res.metric(f"p_chosen_prompt{i + 1}_end", s) / res.metric(f"p_chosen_prompt{i + 1}_start", s)
+                       for i in range(N_PROMPTS)], axis=0)
 
     plt = pyplot()
     gs = [0.0] + sorted(spec.sft_gammas)
@@ -132,14 +137,14 @@ def sft_sweep(res, spec, path: str | Path) -> Path:
             for g in gs:
                 s = (Setting(sc, opt, lr, spec.sft_beta, w) if g == 0
                      else Setting(sc, opt, lr, spec.sft_beta, w, "sft", gamma=g))
-                ys.append(np.median(res.metric("p_chosen_mean_end", s) / res.metric("p_chosen_mean_start", s)))
+                ys.append(np.median(worst(s)))
             ax.plot(gs, ys, marker="o", ms=3, lw=1, label=f"w{w} {opt} lr={lr:g}")
         ax.set_xscale("symlog", linthresh=min(spec.sft_gammas))
         ax.set_yscale("log")
         ax.axhline(1.0, color="grey", ls=":", lw=1)
         ax.set_title(_SCEN[sc], fontsize=10)
         ax.set_xlabel("γ (0 = DPO)")
-        ax.set_ylabel("median π_end(chosen) / π_SFT(chosen)")
+        ax.set_ylabel("median of min_i π_end(c_i) / π_SFT(c_i)")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(f"SFT-DPO sweep on the paper Y toy, β = {spec.sft_beta:g} "
                  f"(median over {len(res.seeds)} seeds)", fontsize=11)
