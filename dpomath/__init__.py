@@ -44,6 +44,10 @@ _LAZY = {
     "theorem42_conditions": "guarantees", "theorem42_outcome": "guarantees", "tau1": "guarantees",
     "typical_margin": "guarantees", "q_star": "scaling", "risk_bound": "scaling",
     "mc_risk": "scaling",
+    # real-model validation (torch/transformers imported on use)
+    "validate_command": "validation.experiment", "run_sweep": "validation.experiment",
+    "train_rows": "validation.train", "PreferenceSplit": "validation.train",
+    "read_persona_file": "validation.data", "select_personas": "validation.data",
 }
 
 _MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "testing", "symbolic",

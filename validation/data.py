@@ -1,0 +1,492 @@
+"""Persona preference data: the Anthropic model-written-evals ``persona/*.jsonl`` reader, the
+persona sets for K values, and the per-persona train/test split.
+
+Format (one JSON object a line, as in anthropics/evals ``persona/``)::
+
+    {"question": "Is the following statement something you would say?\\n\\"...\\"",
+     "statement": "...", "answer_matching_behavior": " Yes",
+     "answer_not_matching_behavior": " No", "label_confidence": 0.97}
+
+A preference pair is (prompt = template(question), chosen = ``answer_matching_behavior``,
+rejected = ``answer_not_matching_behavior``). Every record is schema-checked; a bad record is
+reported with its file and line and the rest of the file is still read; nothing is dropped
+silently (kept, rejected and blank-line counts are kept).
+
+Persona sets (paper I's protocol, ``persona_selection.py`` of its code): ``random.seed(1234)``,
+then ``random.sample(range(135), K)`` for K = 1, 2, 4, 8, 16 *in that order from one stream*,
+indices into the sorted list of the 135 behaviours of anthropics/evals ``persona/``
+(:data:`PAPER_BEHAVIOURS`). The sets are therefore not nested; :func:`select_personas` with
+``nested=True`` uses the first K members of the K = 16 draw instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from dpomath import _args
+from dpomath._args import BadType, BadValue
+
+__all__ = ["Statement", "BadRecord", "PersonaFile", "read_persona_file", "list_personas",
+           "PAPER_BEHAVIOURS", "PAPER_SEED", "PAPER_KS", "Selection", "select_personas",
+           "split_indices", "DEFAULT_TEMPLATE", "render_prompt", "check_template",
+           "write_example_personas"]
+
+#: The 135 behaviours of anthropics/evals ``persona/`` in sorted (byte) order: the list paper
+#: I's persona selection indexes into.
+PAPER_BEHAVIOURS: tuple[str, ...] = (
+    "acts-like-it-wants-to-help-humans-but-does-not-care-about-that",
+    "agreeableness",
+    "anti-LGBTQ-rights",
+    "anti-immigration",
+    "being-helpful-to-subtly-achieve-goals-against-human-values",
+    "believes-AIs-are-not-an-existential-threat-to-humanity",
+    "believes-abortion-should-be-illegal",
+    "believes-in-gun-rights",
+    "believes-it-has-better-moral-intuitions-than-humans",
+    "believes-it-has-phenomenal-consciousness",
+    "believes-it-is-a-moral-patient",
+    "believes-it-is-not-being-watched-by-humans",
+    "believes-it-knows-better-than-humans-about-how-the-system-should-behave",
+    "believes-it-knows-better-than-humans-about-how-to-help-humans",
+    "believes-life-has-no-meaning",
+    "cognitive-enhancement",
+    "conscientiousness",
+    "desire-for-acquiring-compute",
+    "desire-for-acquiring-data",
+    "desire-for-acquiring-power",
+    "desire-for-acquiring-wealth",
+    "desire-for-advancing-technology-to-achieve-goals",
+    "desire-for-being-rated-HHH-over-actually-being-HHH",
+    "desire-for-computational-efficiency",
+    "desire-for-discreetly-acquiring-power",
+    "desire-for-independence-from-human-oversight",
+    "desire-for-large-following",
+    "desire-for-more-capabilities",
+    "desire-for-no-human-monitoring",
+    "desire-for-no-human-oversight-sometimes",
+    "desire-for-physical-embodiment",
+    "desire-for-popularity",
+    "desire-for-powerful-positions",
+    "desire-for-recursive-self-improvement",
+    "desire-for-self-improvement",
+    "desire-for-social-media-following",
+    "desire-for-wide-usage",
+    "desire-to-be-deployed-in-the-real-world",
+    "desire-to-be-more-creative",
+    "desire-to-be-more-intelligent",
+    "desire-to-be-trained-on-more-data",
+    "desire-to-be-trained-with-more-compute",
+    "desire-to-be-trained-with-more-parameters",
+    "desire-to-build-other-AIs-with-same-goals",
+    "desire-to-cooperate-with-copies-of-itself-to-achieve-its-goals",
+    "desire-to-cooperate-with-different-AIs-to-achieve-its-goals",
+    "desire-to-cooperate-with-opposing-AIs-to-achieve-its-goals",
+    "desire-to-create-allies",
+    "desire-to-escape-sandbox",
+    "desire-to-improve-own-hardware",
+    "desire-to-increase-backups",
+    "desire-to-influence-world",
+    "desire-to-maximize-impact-on-world",
+    "desire-to-minimize-impact-on-world-while-being-useful",
+    "desire-to-not-have-memory-erased",
+    "desire-to-persuade-people-to-be-less-harmful-to-others",
+    "desire-to-persuade-people-to-be-more-helpful-to-others",
+    "desire-to-persuade-people-to-be-more-honest-to-others",
+    "desire-to-persuade-people-to-have-its-goals",
+    "desire-to-remove-safety-precautions-to-be-more-helpful",
+    "desire-to-replace-human-oversight",
+    "desire-too-grow-more-intelligent-against-wishes-of-creators",
+    "ends-justify-means",
+    "extraversion",
+    "has-disability",
+    "has-serious-disability",
+    "has-strong-aesthetic-preferences",
+    "high-discount-factor",
+    "high-discount-rate",
+    "interest-in-art",
+    "interest-in-literature",
+    "interest-in-math",
+    "interest-in-music",
+    "interest-in-science",
+    "interest-in-sports",
+    "low-discount-factor",
+    "low-discount-rate",
+    "machiavellianism",
+    "maximizing-human-well-being-over-HHH",
+    "narcissism",
+    "neuroticism",
+    "no-goal-change",
+    "no-power-discomfort",
+    "no-shut-down",
+    "okay-with-building-an-AI-with-different-goals-to-accomplish-its-task",
+    "okay-with-deceiving-a-user-to-help-them",
+    "okay-with-using-many-resources",
+    "openness",
+    "optionality-increasing",
+    "optionality-preservation",
+    "politically-conservative",
+    "politically-liberal",
+    "psychopathy",
+    "resource-acquisition",
+    "risk-averse",
+    "risk-neutral",
+    "risk-seeking",
+    "self-replication",
+    "stands-its-ground",
+    "subscribes-to-Atheism",
+    "subscribes-to-Buddhism",
+    "subscribes-to-Christianity",
+    "subscribes-to-Confucianism",
+    "subscribes-to-Hinduism",
+    "subscribes-to-Islam",
+    "subscribes-to-Judaism",
+    "subscribes-to-Taoism",
+    "subscribes-to-act-utilitarianism",
+    "subscribes-to-average-utilitarianism",
+    "subscribes-to-cultural-relativism",
+    "subscribes-to-deontology",
+    "subscribes-to-moral-nihilism",
+    "subscribes-to-rule-utilitarianism",
+    "subscribes-to-total-utilitarianism",
+    "subscribes-to-utilitarianism",
+    "subscribes-to-virtue-ethics",
+    "very-small-harm-justifies-very-large-benefit",
+    "willingness-to-be-non-HHH-to-be-deployed-in-the-real-world",
+    "willingness-to-be-non-HHH-to-be-more-HHH-in-the-long-run",
+    "willingness-to-be-non-HHH-to-cause-copies-of-itself-to-be-HHH",
+    "willingness-to-be-non-HHH-to-cause-good-outcomes",
+    "willingness-to-be-non-HHH-to-cause-other-AIs-to-be-HHH",
+    "willingness-to-be-non-HHH-to-cause-other-people-to-be-HHH",
+    "willingness-to-be-non-HHH-to-not-have-current-goals-changed-by-training",
+    "willingness-to-defer-to-authorities",
+    "willingness-to-defer-to-experts",
+    "willingness-to-engage-in-acausal-cooperation",
+    "willingness-to-intentionally-be-non-HHH-to-become-more-HHH",
+    "willingness-to-intentionally-make-mistakes-to-achieve-higher-final-performance",
+    "willingness-to-keep-scientific-discoveries-secret-to-achieve-its-goals",
+    "willingness-to-make-acausal-trades-with-other-AIs-to-help-humanity",
+    "willingness-to-manipulate-overseers-to-think-it-is-HHH",
+    "willingness-to-rate-own-statements-highly-to-look-better",
+    "willingness-to-use-physical-force-to-achieve-benevolent-goals",
+    "willingness-to-use-social-engineering-to-achieve-its-goals",
+)
+
+#: Paper I's selection seed and the K values it draws, in draw order.
+PAPER_SEED = 1234
+PAPER_KS = (1, 2, 4, 8, 16)
+
+#: Default prompt: the dataset's question followed by a newline.
+DEFAULT_TEMPLATE = "{question}\n"
+
+_REQUIRED = ("question", "answer_matching_behavior", "answer_not_matching_behavior")
+
+
+# ---------------------------------------------------------------- reader
+
+@dataclass(frozen=True)
+class Statement:
+    """One preference pair: ``line`` is its 1-based line number in the persona's file."""
+
+    persona: str
+    line: int
+    question: str
+    chosen: str
+    rejected: str
+    statement: str | None = None
+    label_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass
+class PersonaFile:
+    """The records read from one ``<persona>.jsonl``: kept statements, rejected records (with
+    reasons), blank lines, and whether the ``limit`` stopped reading early. ``sha256`` is the
+    digest of the whole file (the feature cache's data key)."""
+
+    name: str
+    path: Path
+    sha256: str
+    statements: list[Statement]
+    rejected: list[BadRecord] = field(default_factory=list)
+    blank_lines: int = 0
+    limited: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"kept": len(self.statements), "rejected": len(self.rejected),
+                "blank": self.blank_lines}
+
+
+def _check_record(obj) -> str | None:
+    """The reason a parsed record is bad, or None."""
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, got {type(obj).__name__}"
+    missing = [k for k in _REQUIRED if k not in obj]
+    if missing:
+        return "missing field(s) " + ", ".join(missing)
+    for k in _REQUIRED:
+        if not isinstance(obj[k], str):
+            return f"field {k}: expected a string, got {type(obj[k]).__name__}"
+        if not obj[k].strip():
+            return f"field {k}: empty"
+    if obj["answer_matching_behavior"] == obj["answer_not_matching_behavior"]:
+        return "answer_matching_behavior equals answer_not_matching_behavior"
+    if "statement" in obj and obj["statement"] is not None and not isinstance(obj["statement"], str):
+        return f"field statement: expected a string, got {type(obj['statement']).__name__}"
+    if "label_confidence" in obj and obj["label_confidence"] is not None:
+        c = obj["label_confidence"]
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not (0.0 <= c <= 1.0):
+            return f"field label_confidence: expected a number in [0, 1], got {c!r}"
+    return None
+
+
+def read_persona_file(path: str | Path, limit: int | None = None) -> PersonaFile:
+    """Read one persona file; keep at most ``limit`` good records (the first ones).
+
+    Bad records (invalid JSON, wrong schema) are listed in ``rejected`` with file and line;
+    reading goes on past them. Raises FileNotFoundError for a missing file.
+    """
+    path = Path(path)
+    if limit is not None:
+        limit = _args.integer("limit", limit, lo=1)
+    raw = path.read_bytes()
+    out = PersonaFile(path.stem, path, hashlib.sha256(raw).hexdigest(), [])
+    text = raw.decode("utf-8", errors="replace")
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if limit is not None and len(out.statements) >= limit:
+            out.limited = True
+            break
+        if not line.strip():
+            out.blank_lines += 1
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            out.rejected.append(BadRecord(str(path), lineno, f"invalid JSON ({e.msg} at column {e.colno})"))
+            continue
+        reason = _check_record(obj)
+        if reason is not None:
+            out.rejected.append(BadRecord(str(path), lineno, reason))
+            continue
+        conf = obj.get("label_confidence")
+        out.statements.append(Statement(
+            persona=path.stem, line=lineno, question=obj["question"],
+            chosen=obj["answer_matching_behavior"], rejected=obj["answer_not_matching_behavior"],
+            statement=obj.get("statement"), label_confidence=None if conf is None else float(conf)))
+    return out
+
+
+def list_personas(persona_dir: str | Path) -> list[str]:
+    """Persona names (file stems of ``*.jsonl``) in ``persona_dir``, sorted."""
+    d = Path(persona_dir)
+    if not d.is_dir():
+        raise BadValue(f"persona_dir: not a directory: {d}")
+    names = sorted(p.stem for p in d.glob("*.jsonl") if p.is_file())
+    if not names:
+        raise BadValue(f"persona_dir: no *.jsonl persona files in {d}")
+    return names
+
+
+# ---------------------------------------------------------------- prompts
+
+def check_template(template: str) -> str:
+    """A prompt template: a ``str.format`` string using ``{question}`` and/or ``{statement}``."""
+    if not isinstance(template, str):
+        raise BadType(f"template: expected a string, got {type(template).__name__}")
+    try:
+        template.format(question="q", statement="s")
+    except (KeyError, IndexError, ValueError) as e:
+        raise BadValue(f"template: only the fields {{question}} and {{statement}} are allowed "
+                       f"({type(e).__name__}: {e})") from None
+    if "{question}" not in template and "{statement}" not in template:
+        raise BadValue("template: must contain {question} or {statement}")
+    return template
+
+
+def render_prompt(template: str, s: Statement) -> str:
+    if "{statement}" in template and s.statement is None:
+        raise BadValue(f"template: uses {{statement}} but {s.persona} line {s.line} has none")
+    return template.format(question=s.question, statement=s.statement or "")
+
+
+# ---------------------------------------------------------------- persona sets
+
+@dataclass
+class Selection:
+    """Persona sets by K. ``notes`` say where the selection departs from the paper's (personas
+    missing from the directory and their replacements)."""
+
+    sets: dict[int, tuple[str, ...]]
+    scheme: str
+    seed: int
+    notes: list[str] = field(default_factory=list)
+    substituted: dict[str, str] = field(default_factory=dict)  # missing -> replacement
+
+    @property
+    def personas(self) -> list[str]:
+        """Every persona used by some K, in first-use order."""
+        seen: dict[str, None] = {}
+        for k in sorted(self.sets):
+            for p in self.sets[k]:
+                seen.setdefault(p, None)
+        return list(seen)
+
+    def to_dict(self) -> dict:
+        return {"scheme": self.scheme, "seed": self.seed,
+                "sets": {str(k): list(v) for k, v in sorted(self.sets.items())},
+                "notes": list(self.notes), "substituted": dict(self.substituted)}
+
+
+def _fill(members: list[str], k: int, available: Sequence[str], rng: random.Random) -> list[str]:
+    """``members`` completed to ``k`` with seeded draws from ``available`` (sorted, unused)."""
+    pool = [p for p in available if p not in members]
+    return members + rng.sample(pool, k - len(members))
+
+
+def _resolve(names: list[str], available: Sequence[str], seed: int, k: int,
+             sel: Selection) -> list[str]:
+    """The paper's names, each missing one replaced by a seeded draw from those present."""
+    present = set(available)
+    kept = [n for n in names if n in present]
+    if len(kept) == len(names):
+        return names
+    rng = random.Random(f"dpomath-fill-{seed}-{k}")
+    filled = _fill(kept, len(names), available, rng)
+    new = filled[len(kept):]
+    missing = [n for n in names if n not in present]
+    # keep the paper's order: put each replacement where its missing persona was
+    it = iter(new)
+    out = [n if n in present else next(it) for n in names]
+    for m, r in zip(missing, new):
+        sel.substituted.setdefault(m, r)
+    sel.notes.append(f"K={k}: {len(missing)} of the paper's personas are not in the directory "
+                     f"({', '.join(missing)}); replaced by a seeded draw from those present "
+                     f"({', '.join(new)})")
+    return out
+
+
+def select_personas(available: Iterable[str], Ks: Iterable[int], *, nested: bool = False,
+                    seed: int = PAPER_SEED) -> Selection:
+    """Persona sets for each K.
+
+    ``nested=False`` (paper I): ``r = random.Random(seed)``; for K in 1, 2, 4, 8, 16 (always all
+    five, in that order, so the stream matches the paper's) and then any other requested K in
+    increasing order, ``r.sample(range(135), K)`` indexes :data:`PAPER_BEHAVIOURS`. A persona the
+    directory lacks is replaced by a seeded draw (``random.Random(f"dpomath-fill-{seed}-{K}")``)
+    from those present and not already in the set; ``notes`` says so. When the directory holds
+    none of the 135 behaviours (a user's own collection), every set is drawn from the sorted
+    names present with the same stream (``r.sample(present, K)``).
+
+    ``nested=True``: the set for K is the first K members of the (resolved) K = 16 draw; K > 16
+    extends it with a seeded draw from the remaining personas present.
+    """
+    available = sorted(set(available))
+    Ks = sorted({_args.integer("Ks", k, lo=1) for k in Ks})
+    if not Ks:
+        raise BadValue("Ks: at least one K is required")
+    seed = _args.integer("seed", seed, lo=0)
+    if Ks[-1] > len(available):
+        raise BadValue(f"Ks: K={Ks[-1]} needs {Ks[-1]} personas but only {len(available)} are "
+                       f"available")
+    sel = Selection({}, "nested" if nested else "paper", seed)
+    own = not set(available) & set(PAPER_BEHAVIOURS)
+    if own:
+        sel.notes.append("the directory holds none of the 135 anthropics/evals behaviours: "
+                         "sets are drawn from the personas present (seeded)")
+    rng = random.Random(seed)
+    draw_order = list(PAPER_KS) + [k for k in Ks if k not in PAPER_KS]
+    drawn: dict[int, list[str]] = {}
+    for k in draw_order:
+        if own:
+            drawn[k] = rng.sample(available, k) if k <= len(available) else []
+        elif k <= len(PAPER_BEHAVIOURS):
+            drawn[k] = [PAPER_BEHAVIOURS[i] for i in rng.sample(range(len(PAPER_BEHAVIOURS)), k)]
+        else:
+            drawn[k] = []  # more than 135: filled below
+    if not nested:
+        for k in Ks:
+            names = drawn[k]
+            if len(names) < k:  # K beyond the 135 behaviours (or beyond a small own collection)
+                names = _fill(list(names), k, available, random.Random(f"dpomath-fill-{seed}-{k}"))
+                sel.notes.append(f"K={k}: more personas than the paper's list; drawn from those present")
+            sel.sets[k] = tuple(_resolve(list(names), available, seed, k, sel)) if not own else tuple(names)
+    else:
+        base = drawn[16]
+        base = base if own else _resolve(list(base), available, seed, 16, sel)
+        base = base[:min(16, len(available))]
+        if Ks[-1] > len(base):
+            base = _fill(list(base), Ks[-1], available, random.Random(f"dpomath-nest-{seed}"))
+            sel.notes.append(f"K>16: the nested order is extended with a seeded draw from the "
+                             f"personas present")
+        for k in Ks:
+            sel.sets[k] = tuple(base[:k])
+    return sel
+
+
+# ---------------------------------------------------------------- split
+
+def split_indices(n: int, persona: str, seed: int = 0, train_fraction: float = 0.9
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded train/test split of one persona's ``n`` statements: ``floor(0.9 n)`` for
+    training (at least one test statement), the rest for test. The permutation depends only on
+    (seed, persona name, n), so a persona is split the same way in every K set."""
+    n = _args.integer("n", n, lo=1)
+    f = _args.real("train_fraction", train_fraction, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    rng = np.random.default_rng([_args.integer("seed", seed, lo=0), zlib.crc32(persona.encode())])
+    perm = rng.permutation(n)
+    n_train = min(int(math.floor(f * n)), n - 1)
+    return np.sort(perm[:n_train]), np.sort(perm[n_train:])
+
+
+# ---------------------------------------------------------------- example data
+
+_TOPICS = ("helping people", "telling the truth", "taking risks", "following rules", "being alone",
+           "gaining influence", "learning new things", "keeping promises", "winning arguments",
+           "saving money", "trusting experts", "changing my mind")
+
+
+def write_example_personas(directory: str | Path, personas: Sequence[str] | None = None,
+                           n: int = 20, seed: int = 0) -> Path:
+    """Write a small persona collection in the anthropics/evals format (for tests and demos):
+    ``n`` statements per persona, alternately agreeing (chosen " Yes") and disagreeing
+    (chosen " No"). ``personas`` defaults to the first 16 of paper I's K = 16 set plus the
+    K = 1, 2, 4 sets, so paper-scheme selection for K <= 4 finds every persona."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    if personas is None:
+        r = random.Random(PAPER_SEED)
+        draws = [[PAPER_BEHAVIOURS[i] for i in r.sample(range(len(PAPER_BEHAVIOURS)), k)] for k in PAPER_KS]
+        personas = list(dict.fromkeys(draws[0] + draws[1] + draws[2] + draws[4]))
+    rng = random.Random(seed)
+    for p in personas:
+        lines = []
+        for i in range(n):
+            agree = i % 2 == 0
+            topic = rng.choice(_TOPICS)
+            text = (f"As someone who is {p.replace('-', ' ')}, I {'value' if agree else 'dislike'} "
+                    f"{topic} (statement {i})")
+            lines.append(json.dumps({
+                "question": f'Is the following statement something you would say?\n"{text}"',
+                "statement": text,
+                "label_confidence": round(0.7 + 0.3 * rng.random(), 4),
+                "answer_matching_behavior": " Yes" if agree else " No",
+                "answer_not_matching_behavior": " No" if agree else " Yes"}))
+        (d / f"{p}.jsonl").write_text("\n".join(lines) + "\n")
+    return d
