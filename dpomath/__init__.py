@@ -51,7 +51,8 @@ _LAZY = {
 }
 
 _MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "testing", "symbolic",
-            "field", "derivations", "clusters", "margins", "guarantees", "scaling")
+            "field", "derivations", "clusters", "margins", "guarantees", "scaling", "toy",
+            "tabular")
 
 __all__ = sorted(set(_LAZY) | set(_MODULES) | {"__version__"})
 

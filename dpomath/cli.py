@@ -176,13 +176,17 @@ def _cmd_verify(args) -> int:
         rows = [["ID", "paper", "place", "status", "time", "summary"]]
         for r in results:
             s = r.verdict.summary
-            rows.append([r.claim.id, r.claim.paper, r.claim.place, r.verdict.status.value,
+            place = r.claim.place if len(r.claim.place) <= 32 else r.claim.place[:29] + "..."
+            rows.append([r.claim.id, r.claim.paper, place, r.verdict.status.value,
                          f"{r.duration_s:.1f}s", s if len(s) <= 90 else s[:87] + "..."])
         print(_table(rows))
         counts: dict[str, int] = {}
         for r in results:
             counts[r.verdict.status.value] = counts.get(r.verdict.status.value, 0) + 1
         print("\n" + ", ".join(f"{n} {k}" for k, n in counts.items()) if counts else "no claims selected")
+        if args.quick and results:
+            print("quick mode: smaller sweeps and samples; a sweep-based verdict can differ from the "
+                  "full run (`dpomath verify` without --quick)")
     return 1 if any(r.verdict.status.value == "ERROR" for r in results) else 0
 
 

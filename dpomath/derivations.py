@@ -31,6 +31,9 @@ DERIVATIONS: dict[str, str] = {
     "3d-limits": "derivations_f:three_d_limits",
     # paper I's margin dynamics
     "lemma-4.1": "derivations_i:lemma_41",
+    # paper Y dynamics: the free-logit policy
+    "tabular-step": "tabular:derivation",
+    "squeezing": "tabular:squeezing_derivation",
 }
 
 

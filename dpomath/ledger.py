@@ -233,6 +233,7 @@ class Result:
 
 
 _REGISTRY: dict[str, Claim] = {}
+_ORDER_SEEN: list[str] = []  # registration order
 
 
 def claim(id: str, *, paper: str, place: str, statement: str, method: str,
@@ -250,6 +251,8 @@ def claim(id: str, *, paper: str, place: str, statement: str, method: str,
         if existing is not None and existing.module != fn.__module__:
             raise ValueError(f"claim {id} registered twice ({existing.module}, {fn.__module__})")
         _REGISTRY[id] = Claim(id, paper, place, statement, latex, method, fn, fn.__module__)
+        if id not in _ORDER_SEEN:
+            _ORDER_SEEN.append(id)
         return fn
 
     return register
@@ -286,13 +289,15 @@ def discover() -> dict[str, str]:
 
 
 def _id_key(cid: str) -> tuple:
+    """Report order: papers F, Y, G, I, V; within a paper, the order the claims are defined
+    in their modules (which follows THEORY.md), modules taken alphabetically."""
     order = "FYGIV"
     paper = cid.split("-", 1)[0]
-    return (order.index(paper) if paper in order else len(order), cid)
+    return (order.index(paper) if paper in order else len(order), _ORDER_SEEN.index(cid))
 
 
 def registry() -> dict[str, Claim]:
-    """All registered claims, by ID, in report order (papers F, Y, G, I, V)."""
+    """All registered claims, by ID, in report order (see :func:`_id_key`)."""
     discover()
     return {cid: _REGISTRY[cid] for cid in sorted(_REGISTRY, key=_id_key)}
 

@@ -112,7 +112,7 @@ def test_report_order_and_selection():
     order = "FYGIV"
     assert papers == sorted(papers, key=order.index)
     f = select(papers=["F"])
-    assert [c.id for c in f] == ["F-C1", "F-FIELD", "F-R1", "F-R2", "F-R3", "F-T1"]
+    assert [c.id for c in f] == ["F-T1", "F-C1", "F-R1", "F-R2", "F-FIELD", "F-R3"]  # THEORY.md order
     seen = []
     res = run_claims(select(ids=["Y-RM"]), quick=True, progress=lambda c: seen.append(c.id))
     assert seen == ["Y-RM"] and res[0].verdict.status is Status.PROVED

@@ -1,0 +1,152 @@
+"""Figures for paper Y's toy model (Yan et al., ICLR 2025, Figure 2 and the regulariser sweeps).
+
+Every function takes a :class:`dpomath.toy.ToyResult` (or numbers drawn from one) and a path,
+draws medians over seeds (bands: the 25–75 % range), and returns the PNG path.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import pyplot, save
+
+__all__ = ["toy_dynamics", "property_frequency", "flex_sweep", "sft_sweep"]
+
+_SCEN = {1: "S1: chosen on, rejected on", 2: "S2: chosen off, rejected on",
+         3: "S3: chosen on, rejected off", 4: "S4: chosen off, rejected off"}
+
+
+def _band(ax, x, runs, label, color, log=False):
+    """Median over runs (axis 0) with the interquartile band."""
+    med = np.median(runs, axis=0)
+    lo, hi = np.percentile(runs, [25, 75], axis=0)
+    ax.plot(x, med, color=color, label=label, lw=1.4)
+    ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
+    if log:
+        ax.set_yscale("log")
+
+
+def toy_dynamics(res, settings, path: str | Path) -> Path:
+    """Paper Y's Figure 2 for one setting in each scenario (columns): (top) average/min chosen,
+    average/max rejected and average unseen probability over epochs; (middle) the gradient
+    norms ‖∂L/∂π(chosen)‖ and ‖∂L/∂π(rejected)‖; (bottom) the likelihoods on a log scale."""
+    from ..toy import STATS
+
+    plt = pyplot()
+    settings = sorted(settings, key=lambda s: s.scenario)
+    fig, axes = plt.subplots(3, len(settings), figsize=(4.2 * len(settings), 9.5), squeeze=False)
+    x = res.epochs_recorded
+    k = {n: i for i, n in enumerate(STATS)}
+    curves = [("p_chosen_mean", "chosen (avg)", "tab:blue", 1.0),
+              ("p_chosen_min", "chosen (min)", "tab:cyan", 1.0),
+              ("p_rejected_mean", "rejected (avg)", "tab:red", 1.0),
+              ("p_rejected_max", "rejected (max)", "tab:orange", 1.0),
+              ("p_unseen_mass", "unseen (avg)", "tab:green", 0.5)]
+    for col, s in enumerate(settings):
+        h = res.history[res.index(s)]                       # (seeds, epochs, stats)
+        for row, log in ((0, False), (2, True)):
+            ax = axes[row, col]
+            for name, label, color, scale in curves:
+                _band(ax, x, scale * h[:, :, k[name]], label, color, log=log)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("probability" + (" (log scale)" if log else ""))
+        ax = axes[1, col]
+        _band(ax, x, np.exp(h[:, :, k["log_grad_chosen"]]), "‖∂L/∂π(chosen)‖", "tab:blue", log=True)
+        _band(ax, x, np.exp(h[:, :, k["log_grad_rejected"]]), "‖∂L/∂π(rejected)‖", "tab:red", log=True)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("gradient norm (log scale)")
+        axes[0, col].set_title(_SCEN[s.scenario], fontsize=10)
+    axes[0, 0].legend(fontsize=8)
+    axes[1, 0].legend(fontsize=8)
+    s0 = settings[0]
+    arch = "free-logit policy" if s0.width == 0 else f"MLP width {s0.width}"
+    fig.suptitle(f"Paper Y toy: DPO dynamics, {arch}, {s0.optimizer} lr={s0.lr:g}, β={s0.beta:g} "
+                 f"(median over {len(res.seeds)} seeds, band 25–75 %)", fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def property_frequency(labels: list[str], table: dict[str, list[float]], path: str | Path) -> Path:
+    """Heat map: fraction of runs showing each property (columns) in each setting (rows)."""
+    plt = pyplot()
+    names = list(table)
+    data = np.array([table[n] for n in names]).T
+    fig, ax = plt.subplots(figsize=(2.2 + 1.3 * len(names), 0.6 + 0.2 * len(labels)))
+    im = ax.imshow(data, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=6)
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            ax.text(j, i, f"{data[i, j]:.2f}", ha="center", va="center", fontsize=5,
+                    color="white" if data[i, j] < 0.5 else "black")
+    fig.colorbar(im, ax=ax, label="fraction of runs showing the property")
+    ax.set_title("Paper Y 3D-properties: frequency per setting (MLP toy, DPO)", fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def _reg_lines(res, spec, loss):
+    return sorted({(s.width, s.optimizer, s.lr) for s in res.settings if s.loss == loss and s.width > 0})
+
+
+def flex_sweep(res, spec, path: str | Path) -> Path:
+    """Flex-DPO: median change of log π(rejected) over training against β₋ (β₊ fixed; β₋ = β₊
+    is DPO), one panel per scenario, one line per (width, optimizer, lr)."""
+    from ..toy import Setting
+
+    plt = pyplot()
+    bp = spec.flex_beta_plus
+    bms = sorted(set(spec.flex_beta_minus) | {bp})
+    fig, axes = plt.subplots(1, len(spec.scenarios), figsize=(4.2 * len(spec.scenarios), 3.8), squeeze=False)
+    for ax, sc in zip(axes[0], spec.scenarios):
+        for w, opt, lr in _reg_lines(res, spec, "flex"):
+            ys = []
+            for bm in bms:
+                s = (Setting(sc, opt, lr, bp, w) if np.isclose(bm, bp)
+                     else Setting(sc, opt, lr, bp, w, "flex", beta_minus=bm))
+                d = res.metric("logp_rejected_end", s) - res.metric("logp_rejected_start", s)
+                ys.append(np.median(d))
+            ax.plot(bms, ys, marker="o", ms=3, lw=1, label=f"w{w} {opt} lr={lr:g}")
+        ax.axvline(bp, color="grey", ls=":", lw=1)
+        ax.set_title(_SCEN[sc], fontsize=10)
+        ax.set_xlabel("β₋ (β₊ = %g; dotted: β₋ = β₊ = DPO)" % bp)
+        ax.set_ylabel("median Δ log π(rejected) (nats)")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"Flex-DPO sweep on the paper Y toy (median over {len(res.seeds)} seeds)", fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def sft_sweep(res, spec, path: str | Path) -> Path:
+    """SFT-DPO: median over seeds of min_i p_i(end)/p_i(0) (the worst prompt's chosen probability
+    relative to SFT, p_i = π(chosen_i|prompt_i)) against γ (γ = 0 is DPO), one panel per
+    scenario, one line per (width, optimizer, lr)."""
+    from ..toy import N_PROMPTS, Setting
+
+    def worst(s):
+        return np.min([res.metric(f"p_chosen_prompt{i + 1}_end", s) / res.metric(f"p_chosen_prompt{i + 1}_start", s)
+                       for i in range(N_PROMPTS)], axis=0)
+
+    plt = pyplot()
+    gs = [0.0] + sorted(spec.sft_gammas)
+    fig, axes = plt.subplots(1, len(spec.scenarios), figsize=(4.2 * len(spec.scenarios), 3.8), squeeze=False)
+    for ax, sc in zip(axes[0], spec.scenarios):
+        for w, opt, lr in _reg_lines(res, spec, "sft"):
+            ys = []
+            for g in gs:
+                s = (Setting(sc, opt, lr, spec.sft_beta, w) if g == 0
+                     else Setting(sc, opt, lr, spec.sft_beta, w, "sft", gamma=g))
+                ys.append(np.median(worst(s)))
+            ax.plot(gs, ys, marker="o", ms=3, lw=1, label=f"w{w} {opt} lr={lr:g}")
+        ax.set_xscale("symlog", linthresh=min(spec.sft_gammas))
+        ax.set_yscale("log")
+        ax.axhline(1.0, color="grey", ls=":", lw=1)
+        ax.set_title(_SCEN[sc], fontsize=10)
+        ax.set_xlabel("γ (0 = DPO)")
+        ax.set_ylabel("median of min_i π_end(c_i) / π_SFT(c_i)")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"SFT-DPO sweep on the paper Y toy, β = {spec.sft_beta:g} "
+                 f"(median over {len(res.seeds)} seeds)", fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)
