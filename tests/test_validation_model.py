@@ -212,6 +212,18 @@ def test_sharded_extraction_fills_the_cache_like_one_process(env, tmp_path, monk
     assert distributed_env() == (3, 4, 1)
 
 
+def test_extract_entry_point(env, capsys, monkeypatch):
+    from dpomath.validation.extract import main as extract_main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    rc = extract_main(["--persona-dir", str(env.persona_dir), "--K", "1", "--per-persona", "6",
+                       "--device", "cpu", "--cache-dir", str(env.cache)])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["rank"] == 1 and doc["world_size"] == 2 and doc["personas"] == 1
+    assert extract_main(["--persona-dir", str(env.root / "nowhere"), "--device", "cpu"]) == 2
+
+
 def test_cli_validate_json_and_bad_arguments(env, capsys, monkeypatch):
     from dpomath.cli import main
 
