@@ -175,7 +175,8 @@ def test_killed_extraction_resumes_and_equals_an_uninterrupted_run(env, tmp_path
     assert np.array_equal(a.lines, b.lines) and np.array_equal(a.feats, b.feats) and np.array_equal(a.lse, b.lse)
 
 
-def test_corrupted_chunks_are_detected_and_rebuilt(env, tmp_path):
+def test_corrupted_chunks_are_detected_and_rebuilt(env, tmp_path, monkeypatch):
+    monkeypatch.setenv("DPOMATH_THREADS", "1")  # same thread count in every run: bitwise equality
     pdir, name = _small_persona_dir(env, tmp_path, 8)
     f = D.read_persona_file(pdir / f"{name}.jsonl")
     first = F.build_feature_bank(env.spec, [f], template=D.DEFAULT_TEMPLATE, cache_root=tmp_path / "c", batch_size=4)

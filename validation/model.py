@@ -18,10 +18,9 @@ torch and transformers are imported inside functions only.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
