@@ -36,10 +36,11 @@ def main() -> None:
     ap.add_argument("--gd-steps", type=int, default=8, help="n (GD runs n and 2n steps)")
     args = ap.parse_args()
 
-    from dpomath.clusters import sample_clusters
-    from dpomath.guarantees import tau1
+    from dpomath.lastlayer.clusters import sample_clusters
+    from dpomath.lastlayer.theorem42 import tau1
     from dpomath.losses import margin_weight
-    from dpomath.margins import gradient_descent, solve_margins
+    from dpomath.lastlayer.descent import gradient_descent
+    from dpomath.lastlayer.margins import solve_margins
 
     K, Q, d = args.K, args.Q, args.d
     beta, tau = 0.01, 1.0

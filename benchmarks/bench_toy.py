@@ -30,8 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("--loop-runs", type=int, default=12, help="runs timed one at a time (default 12)")
     args = ap.parse_args(argv)
 
-    from dpomath import toy
-    from dpomath.progress import set_quiet
+    from dpomath.toys import mlp as toy
+    from dpomath.verify.progress import set_quiet
 
     set_quiet(True)
     spec = toy.QUICK if args.quick else toy.FULL

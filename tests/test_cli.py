@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dpomath.cli import main
+from dpomath.verify.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 F_CLAIMS = {"F-T1", "F-C1", "F-R1", "F-R2", "F-FIELD", "F-R3"}
@@ -95,7 +95,7 @@ def test_report_paper_f_is_deterministic(tmp_path, capsys):
 
 
 def test_report_renders_markdown_tables_in_html():
-    from dpomath.report import _md_inline
+    from dpomath.verify.report import _md_inline
 
     html = _md_inline("**Why.** text `code`\n\n| a | b \\| c |\n|---|---|\n| 1 | <2> |\nafter")
     assert "<b>Why.</b>" in html and "<code>code</code>" in html

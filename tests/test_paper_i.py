@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from dpomath import ledger
-from dpomath.guarantees import (mean_field_margin, probability_bound_nonvacuous_Q,
-                                theorem42_conditions, theorem42_outcome)
+from dpomath.verify import ledger
+from dpomath.lastlayer.theorem42 import mean_field_margin, probability_bound_nonvacuous_Q, theorem42_conditions
+from dpomath.lastlayer.runs import theorem42_outcome
 from dpomath.strategies import theorem42_params
 
 PAPER_I = ("I-L41", "I-T42", "I-T43", "I-LOGK", "I-875", "I-1.5X", "I-LOG3", "I-GPO", "I-DELTA",
@@ -20,7 +20,7 @@ def test_theorem42_window_holds_inside_the_conditions(p):
     assert all(c["holds"] for c in theorem42_conditions(p["K"], p["Q"], p["d"], p["v"], p["l_b"],
                                                         p["Z"]).values())
     out = theorem42_outcome(**p, grid=33)
-    assert out["ok"], out
+    assert out.ok, out
 
 
 @pytest.mark.parametrize("cond", ["Z", "d", "v", "l_b"])
@@ -34,7 +34,7 @@ def test_breaking_strategies_break_exactly_one_condition(cond, data):
 def test_a_broken_condition_can_break_the_window():
     # d far above 5Q with v at its limit: the mean initial rate 1 + v²d/(2Q) passes 5
     out = theorem42_outcome(K=1, Q=1, d=12288, v=1 / 32, l_b=0.25)
-    assert not out["ok_upper"] and out["slope0_max"] > 5
+    assert not out.ok_upper and out.slope0_max > 5
 
 
 def test_conditions_report_values():
@@ -66,7 +66,7 @@ def test_mean_field_closed_forms_solve_their_odes(loss):
 
 
 def test_derive_lemma_41_prints(capsys):
-    from dpomath.cli import main
+    from dpomath.verify.cli import main
 
     assert main(["derive", "lemma-4.1"]) == 0
     out = capsys.readouterr().out
@@ -87,7 +87,7 @@ def test_all_paper_i_claims_run_in_quick_mode():
 def lemma41_mp():
     import sympy as sp
 
-    from dpomath.derivations_i import lemma41_dpo_pair
+    from dpomath.lastlayer.derivations import lemma41_dpo_pair
 
     lhs, rhs, syms = lemma41_dpo_pair(1)
     return syms, sp.lambdify(syms, lhs, "mpmath"), sp.lambdify(syms, rhs, "mpmath")

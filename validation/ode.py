@@ -97,7 +97,7 @@ def compare_ode_gd(head_rows, train: PreferenceSplit, test: PreferenceSplit | No
     compare the margins at ``n_points`` common times."""
     import time
 
-    from dpomath.margins import solve_margins  # the dynamics module (Lemma 4.1)
+    from dpomath.lastlayer.margins import solve_margins  # the dynamics module (Lemma 4.1)
 
     tokens = np.array(sorted(set(train.chosen.tolist()) | set(train.rejected.tolist())
                              | (set(test.chosen.tolist()) | set(test.rejected.tolist()) if test else set())),

@@ -53,9 +53,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import _args
-from . import losses as L
-from .ops import NUMPY, is_torch
+from .. import _args
+from .. import losses as L
+from .._args import is_torch
+from .._torch import num_threads
+from ..losses.ops import NUMPY
 
 __all__ = ["check_preference_loss", "ConformanceReport", "symmetries", "SHIFT_INVARIANT",
            "SWAP_IDENTITIES"]
@@ -66,54 +68,20 @@ _SHORT = ("πθ(y_w)", "πθ(y_l)", "π_ref(y_w)", "π_ref(y_l)")
 
 # ---------------------------------------------------------------- the symmetries of each member
 
-#: Members with L(h_w + c, h_l + c) = L(h_w, h_l) for every c: those that depend on the pair only
-#: through h_w − h_l (the margin members), and SFT-DPO when c enters through the reference
-#: log-probabilities (its extra term −γ log πθ(y_w) sees the policy only). Proved with SymPy in
-#: tests/test_testing.py; every other member is shown not invariant there by a counterexample.
-SHIFT_INVARIANT = frozenset({k for k, s in L.LOSSES.items() if s.is_margin_loss} | {"sft"})
-
-
-def _tanh_half(o, x):
-    """tanh(x/2) = σ(x) − σ(−x)."""
-    return o.sigmoid(x) - o.sigmoid(-x)
-
+#: Members with L(h_w + c, h_l + c) = L(h_w, h_l) for every c (``LossSpec.shift_invariant``):
+#: those that depend on the pair only through h_w − h_l (the margin members), and SFT-DPO when c
+#: enters through the reference log-probabilities (its extra term −γ log πθ(y_w) sees the policy
+#: only). Proved with SymPy in tests/test_testing.py; every other member is shown not invariant
+#: there by a counterexample.
+SHIFT_INVARIANT = frozenset(k for k, s in L.LOSSES.items() if s.shift_invariant)
 
 #: kind → (the identity in words, g(o, h_w, h_l, β, **params)) with
-#: L(h_l, h_w) − L(h_w, h_l) = g: what exchanging chosen and rejected does to the loss (for the
-#: length-normalised members the lengths are exchanged too). Proved with SymPy in the tests.
-#: Members not listed have no short closed form (hinge, truncated-quadratic, flex, sft,
-#: nca-pair, discopop); their swap behaviour is covered by the value check alone.
-SWAP_IDENTITIES: dict[str, tuple[str, Callable]] = {
-    "sigmoid": ("L(swap) − L = ρ", lambda o, hw, hl, b: b * (hw - hl)),
-    "reward-model": ("L(swap) − L = ρ", lambda o, hw, hl, b: b * (hw - hl)),
-    "bco-pair": ("L(swap) − L = ρ (for every δ)", lambda o, hw, hl, b, delta: b * (hw - hl)),
-    "cdpo": ("L(swap) − L = (1 − 2ε)ρ",
-             lambda o, hw, hl, b, label_smoothing: (1 - 2 * label_smoothing) * b * (hw - hl)),
-    "robust": ("L(swap) − L = ρ/(1 − 2ε)",
-               lambda o, hw, hl, b, label_smoothing: b * (hw - hl) / (1 - 2 * label_smoothing)),
-    "ipo": ("L(swap) − L = 2ρ/β² = 2(h_w − h_l)/β", lambda o, hw, hl, b: 2 * (hw - hl) / b),
-    "sppo-hard": ("L(swap) − L = 2(h_w − h_l)/β", lambda o, hw, hl, b: 2 * (hw - hl) / b),
-    "ipo-margin": ("L(swap) − L = 4ρ", lambda o, hw, hl, b: 4 * b * (hw - hl)),
-    "exponential": ("L(swap) − L = e^ρ − e^−ρ = 2 sinh ρ",
-                    lambda o, hw, hl, b: o.exp(b * (hw - hl)) - o.exp(-b * (hw - hl))),
-    "savage": ("L(swap) − L = tanh(ρ/2)", lambda o, hw, hl, b: _tanh_half(o, b * (hw - hl))),
-    "exo-pair": ("L(swap) − L = tanh(ρ/2)·log((1 − ε)/ε)",
-                 lambda o, hw, hl, b, label_smoothing: _tanh_half(o, b * (hw - hl)) * (
-                     L._log(o, 1 - label_smoothing) - L._log(o, label_smoothing))),
-    "apo-zero": ("L(swap) − L = tanh(βh_w/2) − tanh(βh_l/2)",
-                 lambda o, hw, hl, b: _tanh_half(o, b * hw) - _tanh_half(o, b * hl)),
-    "apo-down": ("L(swap) − L = tanh(ρ/2) − (σ(βh_w) − σ(βh_l))",
-                 lambda o, hw, hl, b: _tanh_half(o, b * (hw - hl)) - o.sigmoid(b * hw) + o.sigmoid(b * hl)),
-    "sigmoid-norm": ("L(swap) − L = β(h_w/n_w − h_l/n_l) (lengths exchanged too)",
-                     lambda o, hw, hl, b, chosen_lengths, rejected_lengths:
-                     b * (hw / chosen_lengths - hl / rejected_lengths)),
-    "ipo-norm": ("L(swap) − L = 2(h_w/n_w − h_l/n_l)/β (lengths exchanged too)",
-                 lambda o, hw, hl, b, chosen_lengths, rejected_lengths:
-                 2 * (hw / chosen_lengths - hl / rejected_lengths) / b),
-}
-
-#: Where a member is not differentiable (its margin ρ at a kink): gradients are not compared there.
-_KINKS = {"hinge": (1.0,)}
+#: L(h_l, h_w) − L(h_w, h_l) = g (``LossSpec.swap``): what exchanging chosen and rejected does
+#: to the loss (for the length-normalised members the lengths are exchanged too). Proved with
+#: SymPy in the tests. Members without one have no short closed form (hinge,
+#: truncated-quadratic, flex, sft, nca-pair, discopop); their swap behaviour is covered by the
+#: value check alone.
+SWAP_IDENTITIES: dict[str, tuple[str, Callable]] = {k: s.swap for k, s in L.LOSSES.items() if s.swap}
 
 
 def symmetries(kind: str) -> dict[str, str]:
@@ -668,7 +636,7 @@ class _Kit:
         grads = self.fd_grads(case) if fd else self.torch_grads(case)
         rho = case.beta * (case.hw - case.hl)
         smooth = np.ones(case.n, bool)
-        for k in _KINKS.get(self.kind, ()):
+        for k in self.spec.kinks:
             smooth &= np.abs(rho - k) > (1e-4 if fd else 1e-12) * max(1.0, abs(k))
         rtol = self.rtol_user if self.rtol_user is not None else (
             1e-4 if fd else max(1000 * self.out_eps, 1e-9))
@@ -918,8 +886,7 @@ def check_preference_loss(fn: Callable, kind: str = "sigmoid", beta: float | Non
         if p.array and name in params:
             raise _args.BadValue(f"{name}: supplied by the kit (drawn per batch, or the policy "
                                  f"log-probabilities), not a parameter of check_preference_loss")
-    scalar = {k: v for k, v in spec.params.items() if not v.array}
-    checked = L._check_params(L.LossSpec(spec.kind, "", "", "", spec.loss, params=scalar), params)
+    checked = spec.check_params(params, arrays=False)
     if backend == "torch":
         try:
             import torch  # noqa: F401
@@ -927,14 +894,10 @@ def check_preference_loss(fn: Callable, kind: str = "sigmoid", beta: float | Non
             raise _args.BadValue("backend: 'torch' asked for but torch is not installed") from None
 
     kit = _Kit(fn, spec.kind, beta, checked, examples, backend, dtype, rtol, max_size, max_margin)
-    threads = kit.torch.get_num_threads() if kit.torch is not None else None
-    if threads is not None and threads != 1:
-        kit.torch.set_num_threads(1)  # tiny tensors: thread hand-offs would cost 1000× the work
-    try:
+    if kit.torch is None:
         return _run_checks(kit, spec, examples)
-    finally:
-        if threads is not None and threads != 1:
-            kit.torch.set_num_threads(threads)
+    with num_threads(1):  # tiny tensors: thread hand-offs would cost 1000× the work
+        return _run_checks(kit, spec, examples)
 
 
 def _run_checks(kit: _Kit, spec: L.LossSpec, examples: int) -> ConformanceReport:
