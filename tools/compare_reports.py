@@ -1,6 +1,6 @@
 """Compare two ``report.json`` files of ``dpomath report``: the same claims, statuses, summaries
-and evidence, apart from timings (``duration_s``) and the fields one of them lacks (``source``,
-added when claims learned where they are defined).
+and evidence, apart from timings (``duration_s``, evidence keys ending in ``seconds``) and the fields one of
+them lacks (``source``, added when claims learned where they are defined).
 
     python tools/compare_reports.py BEFORE/report.json AFTER/report.json [--rtol 0]
 
@@ -19,8 +19,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: Fields that differ between runs by design.
+#: Fields that differ between runs by design: timings (also inside the evidence, any key that
+#: ends in "seconds").
 IGNORED = {"duration_s"}
+
+
+def _ignored(key: str) -> bool:
+    return key in IGNORED or key.endswith("seconds")
 #: Fields added after a report was written (present on one side only: not a difference).
 NEW_FIELDS = {"source"}
 #: Claim fields that are the result; a difference there fails the comparison.
@@ -34,7 +39,7 @@ def _diff(a: Any, b: Any, path: str, rtol: float, out: list[tuple[str, str, bool
     """Append (path, description, within_tolerance) for every difference of a and b."""
     if isinstance(a, dict) and isinstance(b, dict):
         for k in list(a) + [k for k in b if k not in a]:
-            if k in IGNORED:
+            if _ignored(k):
                 continue
             if k not in b:
                 if k not in NEW_FIELDS:
@@ -108,8 +113,8 @@ def compare(before: dict, after: dict, rtol: float = 0.0) -> tuple[list[str], bo
             mark = "~" if tol else ("t" if text else "!")
             lines.append(f"{mark} {path}: {what}")
             ok &= tol or text
-    lines.append(f"{n_same}/{len(ids_a)} claims identical apart from "
-                 f"{', '.join(sorted(IGNORED | NEW_FIELDS))}; "
+    lines.append(f"{n_same}/{len(ids_a)} claims identical apart from timings "
+                 f"({', '.join(sorted(IGNORED))}, *seconds) and new fields ({', '.join(sorted(NEW_FIELDS))}); "
                  f"{'SAME results' if ok else 'DIFFERENT results'}"
                  + (f" (numbers within relative {rtol:g})" if rtol else " (numbers compared exactly)"))
     return lines, ok
