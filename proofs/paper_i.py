@@ -12,7 +12,7 @@ import random
 
 import numpy as np
 
-from dpomath.lastlayer.theorem42 import LOG3, v_limit
+from dpomath.lastlayer.theorem42 import LOG3, d_limit, v_limit, z_limit
 from dpomath.verify.ledger import Verdict, claim
 BETA, TAU = 0.01, 1.0  # β and τ only rescale time (τṙ ∝ β²): fixed at the paper's β
 
@@ -269,7 +269,7 @@ def _figure_trajectories(path, quick: bool):
     Q = 8 if quick else 20
     curves = {}
     for K in (1, 2, 4, 8, 16):
-        data = sample_clusters(K, Q, max(K + 1, 5 * Q), v=v_limit(Q), l_b=0.25, seed=K)
+        data = sample_clusters(K, Q, max(K + 1, d_limit(Q)), v=v_limit(Q), l_b=0.25, seed=K)
         T = tau1(K, BETA, TAU)
         ts = np.linspace(0, 1.5 * T, 80)
         sol = solve_margins(data.features, data.chosen, data.rejected, beta=BETA, tau=TAU,
@@ -607,7 +607,7 @@ def check_log3(ctx):
     for k in range(n):
         K = int(ctx.rng.integers(1, 5))
         Q = int(ctx.rng.integers(max(1, -(-(K + 1) // 5)), 10))
-        d = int(ctx.rng.integers(K + 1, 5 * Q + 1))
+        d = int(ctx.rng.integers(K + 1, d_limit(Q) + 1))
         data = sample_clusters(K, Q, d, v=v_limit(Q), l_b=0.25,
                                seed=int(ctx.rng.integers(2 ** 31)))
         T = tau1(K, BETA, TAU)
@@ -682,7 +682,7 @@ def check_gpo(ctx):
         for K in Ks:
             for _ in range(n):
                 Q = int(ctx.rng.integers(max(1, -(-(K + 1) // 5)), 10))
-                d = int(ctx.rng.integers(K + 1, 5 * Q + 1))
+                d = int(ctx.rng.integers(K + 1, d_limit(Q) + 1))
                 o = theorem42_outcome(K, Q, d, v_limit(Q), float(ctx.rng.uniform(0.25, 0.5)),
                                       1, int(ctx.rng.integers(2 ** 31)), loss=kind, beta=BETA, tau=TAU)
                 oks.append(o.ok)
@@ -777,10 +777,10 @@ def check_delta(ctx):
             for _ in range(n):
                 K = int(ctx.rng.integers(2, 5))
                 Q = int(ctx.rng.integers(max(1, -(-(K + 2) // 5)), 10))
-                d = int(ctx.rng.integers(K + 2, 5 * Q + 1)) if 5 * Q >= K + 2 else K + 2
+                d = int(ctx.rng.integers(K + 2, d_limit(Q) + 1)) if d_limit(Q) >= K + 2 else K + 2
                 v = v_limit(Q)
                 l_b = float(ctx.rng.uniform(0.25, 0.5))
-                Z = int(ctx.rng.integers(1, min(K, int(1 / (4 * l_b * l_b))) + 1))
+                Z = int(ctx.rng.integers(1, min(K, int(z_limit(l_b))) + 1))
                 delta = min(v / 8, 0.25) if delta_kind == "allowed" else delta_kind
                 o = theorem42_outcome(K, Q, d, v, l_b, Z, int(ctx.rng.integers(2 ** 31)), delta=delta,
                                       delta_mode=mode, window_low=LOG3 / 80, beta=BETA, tau=TAU)

@@ -25,8 +25,8 @@ from .._results import Record
 from ..verify.stats import clopper_pearson
 from .clusters import sample_clusters
 from .margins import solve_margins
-from .theorem42 import (r_lower, r_upper, tau1, theorem42_conditions, typical_margin, v_limit,
-                        window)
+from .theorem42 import (d_limit, r_lower, r_upper, tau1, theorem42_conditions, typical_margin,
+                        v_limit, window)
 from .theorem43 import risk_bound
 
 __all__ = ["RTOL", "ATOL", "Theorem42Outcome", "theorem42_outcome", "Simulation", "simulate",
@@ -260,9 +260,9 @@ def simulate(K: int, Q: int, d: int | None = None, beta: float = 0.01, loss: str
     Q = _args.integer("Q", Q, lo=1)
     d_note = None
     if d is None:
-        d = 5 * Q
+        d = d_limit(Q)
         if d < K + 1:
-            d, d_note = K + 1, f"5Q = {5 * Q} < K + 1: d raised to {K + 1}"
+            d, d_note = K + 1, f"5Q = {d_limit(Q)} < K + 1: d raised to {K + 1}"
     d = _args.integer("d", d, lo=1)
     v = v_limit(Q) if v is None else _args.real("v", v, lo=0.0)
     beta = _args.positive("beta", beta)
@@ -375,7 +375,7 @@ def mc_risk(K: int, Q: int, *, d: int | None = None, v: float | None = None, l_b
     """
     K = _args.integer("K", K, lo=1)
     Q = _args.integer("Q", Q, lo=1)
-    d = max(K + 1, min(5 * Q, 64)) if d is None else _args.integer("d", d, lo=K + 1)
+    d = max(K + 1, min(d_limit(Q), 64)) if d is None else _args.integer("d", d, lo=K + 1)
     v = v_limit(Q) if v is None else _args.real("v", v, lo=0.0)
     draws = _args.integer("draws", draws, lo=1)
     runs = [risk_at_tau1(K, Q, d, v, l_b=l_b, Z=Z, beta=beta, seed=int(s),
