@@ -31,13 +31,14 @@ def forward(old: str, new: Sequence[str], renamed: Mapping[str, str] | None = No
             value = getattr(importlib.import_module(mod), new_name)
             where = f"{mod}.{new_name}"
         else:
-            for mod in new:
-                m = importlib.import_module(mod)
-                if hasattr(m, name):
-                    value, where = getattr(m, name), f"{mod}.{name}"
-                    break
-            else:
+            found = [(mod, getattr(importlib.import_module(mod), name)) for mod in new
+                     if hasattr(importlib.import_module(mod), name)]
+            if not found:
                 raise AttributeError(f"module {old!r} has no attribute {name!r}")
+            # name the module that defines it (others may only re-export it)
+            mod, value = next(((m, v) for m, v in found if getattr(v, "__module__", None) == m),
+                              found[0])
+            where = f"{mod}.{name}"
         warnings.warn(f"{old}.{name} is deprecated: use {where} (the module {old} will be removed "
                       f"in {REMOVAL})", DeprecationWarning, stacklevel=2)
         return value
