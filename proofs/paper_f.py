@@ -3,7 +3,7 @@ a theoretical perspective" (arXiv 2404.04626): the DPO gradient field in probabi
 coordinates x1 = πθ(y_w)/π_ref(y_w), x2 = πθ(y_l)/π_ref(y_l).
 
 Claims F-T1, F-C1, F-R1, F-R2, F-FIELD, F-R3 (THEORY.md). The loss is DPO's member of
-:mod:`dpomath.losses` pulled back to (x1, x2) (:mod:`dpomath.symbolic`); every symbolic result
+:mod:`dpomath.losses` pulled back to (x1, x2) (:mod:`dpomath.gradients.formulas`); every symbolic result
 has a 50-digit numeric twin at points drawn from the claim's seeded generator.
 """
 from __future__ import annotations

@@ -2,8 +2,9 @@
 scaling law and their corollaries, checked on the cluster model.
 
 Every check states its criterion before it runs; the numbers behind each verdict are in its
-evidence. The heavy lifting lives in ``dpomath.margins`` (Lemma 4.1's ODE), ``dpomath.guarantees``
-(Theorem 4.2), ``dpomath.scaling`` (Theorem 4.3, Q*) and ``dpomath.derivations_i`` (Lemma 4.1).
+evidence. The heavy lifting lives in :mod:`dpomath.lastlayer`: ``margins`` (Lemma 4.1's ODE),
+``theorem42`` (Theorem 4.2), ``theorem43`` (Theorem 4.3, Q*), ``runs`` (the experiments) and
+``derivations`` (Lemma 4.1).
 """
 from __future__ import annotations
 

@@ -233,7 +233,7 @@ DEFINITIONS = {
               "prevents degradation altogether (no degraded prompt), and ends with a higher p_c than DPO"),
 }
 
-#: What the free-logit model (dpomath.tabular, claims G-TABULAR and G-SQUEEZE) says about each
+#: What the free-logit model (dpomath.toys.free_logit, claims G-TABULAR and G-SQUEEZE) says about each
 #: property: forced by the objective, or left to the network / the optimizer.
 EXPLANATION = {
     "Y-P1": ("Free-logit model, gradient descent: one DPO step moves log π(chosen) by ηβs(1 − π_c + π_r) "

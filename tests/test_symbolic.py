@@ -1,4 +1,4 @@
-"""The REPL objects of papers F and Y (dpomath.symbolic) and the numeric field (dpomath.field):
+"""The REPL objects of papers F and Y (dpomath.gradients.formulas) and the numeric field (dpomath.field):
 every symbolic identity checked at Hypothesis-drawn points with mpmath at 50 digits; the float
 forms against the symbolic ones; bad input named."""
 import functools

@@ -254,4 +254,4 @@ def test_claims_run_in_the_ledger(env, tmp_path, monkeypatch):
         if r.verdict.status.value not in ("SKIPPED",):
             assert "criterion" in r.verdict.evidence
         if cid == "V-ODE" and r.verdict.status.value == "SKIPPED":
-            assert "dpomath.margins" in r.verdict.summary
+            assert "dpomath.lastlayer.margins" in r.verdict.summary

@@ -113,7 +113,7 @@ def test_growth_rate_is_the_slope_of_the_mean_margin():
 # ---------------------------------------------------------------- V-ODE machinery
 
 def _reference_solver():
-    """A plain Lemma 4.1 integrator, used only when dpomath.margins is not in this build."""
+    """A plain Lemma 4.1 integrator, used only when dpomath.lastlayer.margins is not in this build."""
     from scipy.integrate import solve_ivp
     from scipy.special import expit
 
@@ -150,11 +150,11 @@ def _reference_solver():
 def margins_module(monkeypatch):
     try:
         from dpomath.lastlayer.margins import solve_margins  # noqa: F401
-        return "dpomath.margins"
+        return "dpomath.lastlayer.margins"
     except (ImportError, AttributeError):
-        mod = types.ModuleType("dpomath.margins")
+        mod = types.ModuleType("dpomath.lastlayer.margins")
         mod.solve_margins = _reference_solver()
-        monkeypatch.setitem(sys.modules, "dpomath.margins", mod)
+        monkeypatch.setitem(sys.modules, "dpomath.lastlayer.margins", mod)
         return "reference"
 
 

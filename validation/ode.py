@@ -2,7 +2,7 @@
 
 Gradient flow τ Ẇ = −∇_W L with τ = 1 is the continuous limit of gradient descent
 W ← W − η ∇L at time t = η · step, so the margins of GD on the response-token rows must
-follow the solution of Lemma 4.1's ODE (``dpomath.margins.solve_margins``) up to an O(η)
+follow the solution of Lemma 4.1's ODE (``dpomath.lastlayer.margins.solve_margins``) up to an O(η)
 discretisation error. :func:`compare_ode_gd` measures that error at η and η/2.
 
 The step size is chosen from the data, before any comparison: the time scale is

@@ -59,8 +59,9 @@ def gradient_field(u, v, beta: float, coords: str = "probability", kind: str = "
     """(∂L/∂u, ∂L/∂v) of loss ``kind`` at (u, v) = (x1, x2) (``coords="probability"``, both > 0)
     or (h_w, h_l) (``coords="log"``). Paper F, Theorem 1 (DPO) and its generalisation G-RATIO.
 
-    >>> gradient_field(1.0, 1.0, beta=0.5)   # at the reference: (−β/2, β/2)
-    (array(-0.25), array(0.25))
+    >>> g1, g2 = gradient_field(1.0, 1.0, beta=0.5)   # at the reference: (−β/2, β/2)
+    >>> float(g1), float(g2)
+    (-0.25, 0.25)
     """
     beta = _args.positive("beta", beta)
     coords = _args.choice("coords", coords, COORDS)

@@ -12,7 +12,7 @@ set. Z is the largest number of pairs whose response sets contain one token (Z =
 has two tokens of its own; Z ≥ 2: one "hub" token is shared by the first Z pairs). Theorem 4.2
 asks Z ≤ 1/(4 l_b²), which is ≥ 1 exactly when l_b ≤ 1/2.
 
->>> from dpomath.clusters import sample_clusters
+>>> from dpomath.lastlayer.clusters import sample_clusters
 >>> data = sample_clusters(K=2, Q=3, d=4, v=0.01, l_b=0.25, seed=0)
 >>> data.features.shape, data.chosen.tolist(), data.rejected.tolist()
 ((12, 4), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3], [1, 1, 1, 0, 0, 0, 3, 3, 3, 2, 2, 2])

@@ -244,7 +244,7 @@ def symbolic_loss(kind: str, hw=None, hl=None, b=None, **params):
     sympy.Expr
 
     >>> symbolic_loss("sigmoid")
-    log(1 + exp(-beta*(h_w - h_l)))
+    log(1 + exp(-beta*(-h_l + h_w)))
     """
     from .. import symbols as S
 

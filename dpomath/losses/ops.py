@@ -14,7 +14,7 @@ Each backend is built on first use (SymPy, SciPy and torch are imported then), s
 loss family costs NumPy only.
 
 >>> import sympy as sp
->>> SYMPY.softplus(sp.Symbol("x"))
+>>> sympy_ops().softplus(sp.Symbol("x"))
 log(exp(x) + 1)
 """
 from __future__ import annotations

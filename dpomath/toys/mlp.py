@@ -8,7 +8,7 @@ drawn once per seed. Everything here counts responses from 0 (response 1 is inde
 
 The policy is a 3-layer MLP (Linear(4, H) → ReLU → Linear(H, H) → ReLU → Linear(H, 10)) with a
 softmax output, or (``width=0``) the free-logit (tabular) policy whose parameters are the 4 × 10
-logits themselves (the control analysed in :mod:`dpomath.tabular`).
+logits themselves (the control analysed in :mod:`dpomath.toys.free_logit`).
 
 Training, as in the paper:
 
