@@ -42,7 +42,20 @@ def _positive_array(name: str, x) -> np.ndarray:
 def probability_ratios(policy_chosen, policy_rejected, reference_chosen=1.0,
                        reference_rejected=1.0) -> tuple[np.ndarray, np.ndarray]:
     """Paper F's coordinates (x1, x2) = (πθ(y_w)/π_ref(y_w), πθ(y_l)/π_ref(y_l)) from
-    probabilities in (0, 1] (the reference defaults to 1, as in paper F's Figure 1)."""
+    probabilities in (0, 1] (the reference defaults to 1, as in paper F's Figure 1).
+
+    Parameters
+    ----------
+    policy_chosen, policy_rejected : array_like
+        πθ(y_w|x), πθ(y_l|x), in (0, 1].
+    reference_chosen, reference_rejected : array_like
+        π_ref(y_w|x), π_ref(y_l|x), in (0, 1] (default 1).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        x1 and x2.
+    """
     pw = _args.probability("policy_chosen", policy_chosen)
     pl = _args.probability("policy_rejected", policy_rejected)
     rw = _args.probability("reference_chosen", reference_chosen)
@@ -58,6 +71,21 @@ def gradient_field(u, v, beta: float, coords: str = "probability", kind: str = "
                    **params) -> tuple[np.ndarray, np.ndarray]:
     """(∂L/∂u, ∂L/∂v) of loss ``kind`` at (u, v) = (x1, x2) (``coords="probability"``, both > 0)
     or (h_w, h_l) (``coords="log"``). Paper F, Theorem 1 (DPO) and its generalisation G-RATIO.
+
+    Parameters
+    ----------
+    u, v : array_like
+        (x1, x2) > 0 or (h_w, h_l).
+    beta : float
+        β > 0.
+    coords : {"probability", "log"}
+    kind : str
+        A margin member of the loss family (default DPO); ``params`` its parameters.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ∂L/∂u and ∂L/∂v.
 
     >>> g1, g2 = gradient_field(1.0, 1.0, beta=0.5)   # at the reference: (−β/2, β/2)
     >>> float(g1), float(g2)
@@ -121,6 +149,25 @@ def gradient_flow(start, beta: float, coords: str = "probability", stop_margin: 
     ``coords="log"``: y = (h_w, h_l), ḣ_w = −β f′(ρ) = −ḣ_l, the coordinates models train in.
     The flow stops when the margin ρ = β(h_w − h_l) reaches ``stop_margin`` (terminal event)
     or at ``t_max``. ``rtol``/``atol`` apply to the solver's state.
+
+    Parameters
+    ----------
+    start : (float, float)
+        The start, in the flow's coordinates.
+    beta : float
+        β > 0.
+    coords : {"probability", "log"}
+    stop_margin : float, optional
+        Stop when ρ reaches it (must exceed the start's margin).
+    t_max, rtol, atol : float
+        The time limit and the solver's tolerances.
+    kind : str
+        A margin member; ``params`` its parameters.
+
+    Returns
+    -------
+    Flow
+        The dense solution (``at(t)``), where and when it stopped, ``nfev``.
     """
     from scipy.integrate import solve_ivp
 
@@ -192,7 +239,25 @@ def field_grid(beta: float, coords: str = "probability", lo: float = 0.02, hi: f
     [lo, hi]² (default: paper F's unit square, reference probabilities 1), or log coordinates
     over the image [log lo, log hi]² of the same square.
 
-    Returns ``{"u", "v", "loss", "du", "dv"}`` (meshgrids, ``indexing="xy"``)."""
+    Returns ``{"u", "v", "loss", "du", "dv"}`` (meshgrids, ``indexing="xy"``).
+
+    Parameters
+    ----------
+    beta : float
+        β > 0.
+    coords : {"probability", "log"}
+    lo, hi : float
+        The square [lo, hi]² of probability ratios (0 < lo < hi).
+    n : int
+        Grid points per side (≥ 2).
+    kind : str
+        A margin member of the loss family; ``params`` its parameters.
+
+    Returns
+    -------
+    dict
+        ``"u"``, ``"v"`` (meshgrids, ``indexing="xy"``), ``"loss"``, ``"du"``, ``"dv"``.
+    """
     from ..losses import preference_loss
 
     beta = _args.positive("beta", beta)

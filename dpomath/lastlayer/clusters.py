@@ -174,6 +174,22 @@ def sample_clusters(K: int, Q: int, d: int, *, v: float, l_b: float = 0.25, Z: i
     K ≥ 1 values; Q ≥ 1 samples per cluster; d ≥ K + 1 (b ⟂ every c_i); v ≥ 0 (v = 0 puts
     every sample at its cluster mean); l_b ≥ 0 = ‖b‖; Z ∈ [1, K] the largest token
     multiplicity; δ ∈ [0, 1/2) Appendix C's approximate orthogonality. Deterministic for a seed.
+
+    Parameters
+    ----------
+    K, Q, d : int
+        Values, samples per cluster, feature dimension.
+    v, l_b : float
+        Cluster spread and ‖b‖.
+    Z : int
+        The largest token multiplicity.
+    delta : float
+        Appendix C's δ; ``delta_mode`` how the concepts tilt.
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    ClusterData
     """
     K = _args.integer("K", K, lo=1)
     Q = _args.integer("Q", Q, lo=1)

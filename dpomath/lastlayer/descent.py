@@ -41,6 +41,23 @@ def gradient_descent(train_features, train_chosen, train_rejected, *, beta: floa
     tokens, reference W0), the loss from :func:`dpomath.losses.preference_loss`. As h → 0 it
     converges to the ODE with error O(h). ``record`` margins at that many evenly spaced steps
     (default: every step). W0 defaults to a seeded N(0, 1) matrix (margins do not depend on it).
+
+    Parameters
+    ----------
+    train_features, train_chosen, train_rejected
+        As for :func:`~dpomath.lastlayer.margins.solve_margins`.
+    beta, tau, t_end : float
+    steps : int
+        h = t_end/steps.
+    loss : str
+        Any member; ``loss_params`` its parameters.
+    W0 : array_like, optional
+        (V, d); default a seeded N(0, 1) matrix.
+    vocab_size, record, seed : int, optional
+
+    Returns
+    -------
+    GDResult
     """
     import torch
 

@@ -287,6 +287,36 @@ def solve_margins(train_features, train_chosen, train_rejected, *, beta: float, 
     The first step is sized to move the fastest margin by 0.5 (``first_step`` overrides; the
     error control shrinks it if needed): SciPy's own guess scales with ``atol`` when the state
     starts at 0 and wastes a dozen steps growing from 1e-6.
+
+    Parameters
+    ----------
+    train_features : array_like, (N, d)
+        The features g(x_i) (numpy or torch).
+    train_chosen, train_rejected : array_like of int, (N,)
+        Token ids y_w, y_l.
+    beta, tau : float
+        β > 0 and the time constant τ > 0.
+    t_end : float
+        Integrate on [0, t_end].
+    loss : str
+        A margin member of the loss family; ``loss_params`` its parameters.
+    test_features, test_chosen, test_rejected : array_like, optional
+        Test samples (all three or none).
+    t_eval : array_like, optional
+        Times to report (sorted, within [0, t_end]).
+    rtol, atol, method, first_step
+        ``solve_ivp``'s tolerances, method and first step.
+    track_weights : bool
+        Also integrate A_i = ∫ w(r_i) dt (to rebuild W − W0).
+    terminal : bool
+        Stop at the log 3 event.
+    strategy : {"auto", "grouped", "sparse"}
+        The O(N·d) kernel.
+
+    Returns
+    -------
+    MarginSolution
+        Margins at ``t``, the event time, the dense output, ``nfev``.
     """
     from scipy.integrate import solve_ivp
 
@@ -332,7 +362,22 @@ def solve_margins(train_features, train_chosen, train_rejected, *, beta: float, 
 
 def margin_rhs(train_features, train_chosen, train_rejected, margins, *, beta: float,
                tau: float = 1.0, loss: str = "sigmoid", loss_params: dict | None = None) -> np.ndarray:
-    """ṙ (N,) of Lemma 4.1 at the given training margins (the O(N·d) evaluation)."""
+    """ṙ (N,) of Lemma 4.1 at the given training margins (the O(N·d) evaluation).
+
+    Parameters
+    ----------
+    train_features : array_like, (N, d)
+    train_chosen, train_rejected : array_like of int, (N,)
+    margins : array_like, (N,)
+        The training margins r.
+    beta, tau : float
+    loss : str
+        A margin member; ``loss_params`` its parameters.
+
+    Returns
+    -------
+    numpy.ndarray, (N,)
+    """
     f = MarginField(train_features, train_chosen, train_rejected, beta=beta, tau=tau, loss=loss,
                     loss_params=loss_params)
     r = _args.array("margins", margins)

@@ -317,6 +317,23 @@ def risk_at_tau1(K: int, Q: int, d: int, v: float, *, l_b: float = 0.25, Z: int 
     (1/2K) Σ_c Φ(−a_c·μ_c/(v‖a_c‖)) (``log10_risk_exact`` via log Φ, exact even at 1e-300).
     Beside it, ``test_per_cluster`` fresh samples per cluster are pushed through the model and
     counted: ``errors`` of ``n_test`` with a Clopper–Pearson interval for this model's risk.
+
+    Parameters
+    ----------
+    K, Q, d : int
+    v, l_b : float
+    Z, seed, test_per_cluster : int
+    beta, tau, delta : float
+    delta_mode : str
+    t : float, optional
+        Another time than τ1.
+    rtol, atol : float
+
+    Returns
+    -------
+    dict
+        ``log10_risk_exact``, ``risk_exact``, ``errors``, ``n_test``, ``risk_mc``,
+        ``cp_low``, ``cp_high``, the margins, ``bound``, ``nfev``.
     """
     from scipy.special import log_ndtr, logsumexp
 
@@ -372,6 +389,23 @@ def mc_risk(K: int, Q: int, *, d: int | None = None, v: float | None = None, l_b
     ``risk_exact_se`` is the between-draw standard error of the exact conditional risks,
     ``risk_exact_mean`` their mean; ``cp_high_max`` is the largest per-draw upper limit.
     Compare with ``bound`` = 2KQ²e^{−Q/45}.
+
+    Parameters
+    ----------
+    K, Q : int
+    d : int, optional
+    v : float, optional
+    l_b : float
+    Z, draws, test_per_cluster, seed : int
+    beta, alpha : float
+        β and 1 − the interval's confidence.
+    **kw
+        Passed to :func:`risk_at_tau1`.
+
+    Returns
+    -------
+    dict
+        The keys named above, ``errors``, ``n_test``, ``risk_mc``, ``cp_low``, ``cp_high``.
     """
     K = _args.integer("K", K, lo=1)
     Q = _args.integer("Q", Q, lo=1)

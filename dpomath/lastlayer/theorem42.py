@@ -61,19 +61,53 @@ def v_limit(Q: int) -> float:
 
 
 def tau1(K: int, beta: float, tau: float = 1.0) -> float:
-    """τ1 = Kτ log 3/(5β²), the end of the guaranteed window."""
+    """τ1 = Kτ log 3/(5β²), the end of the guaranteed window.
+
+    Parameters
+    ----------
+    K : int
+        Values, K ≥ 1.
+    beta, tau : float
+        β > 0, τ > 0.
+
+    Returns
+    -------
+    float
+    """
     K = _args.integer("K", K, lo=1)
     return K * _args.positive("tau", tau) * LOG3 / (5.0 * _args.positive("beta", beta) ** 2)
 
 
 def r_lower(t, K: int, beta: float, tau: float = 1.0):
-    """r_L(t) = β² t/(8Kτ)."""
+    """r_L(t) = β² t/(8Kτ).
+
+    Parameters
+    ----------
+    t : array_like
+    K : int
+    beta, tau : float
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     return _args.positive("beta", beta) ** 2 * np.asarray(t, float) / (
         8.0 * _args.integer("K", K, lo=1) * _args.positive("tau", tau))
 
 
 def r_upper(t, K: int, beta: float, tau: float = 1.0):
-    """r_U(t) = 5β² t/(Kτ)."""
+    """r_U(t) = 5β² t/(Kτ).
+
+    Parameters
+    ----------
+    t : array_like
+    K : int
+    beta, tau : float
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     return 5.0 * _args.positive("beta", beta) ** 2 * np.asarray(t, float) / (
         _args.integer("K", K, lo=1) * _args.positive("tau", tau))
 
@@ -92,6 +126,16 @@ def theorem42_conditions(K: int, Q: int, d: int, v: float, l_b: float, Z: int = 
 
     Returns ``{name: {"holds": bool, "value": float, "limit": float or [lo, hi], "text": str}}``
     for ``Z`` (Z ≤ 1/(4 l_b²)), ``d`` (d ≤ 5Q), ``v`` (v ≤ 1/(32√Q)), ``l_b`` (1/4 ≤ l_b ≤ 1/2).
+
+    Parameters
+    ----------
+    K, Q, d : int
+    v, l_b : float
+    Z : int
+
+    Returns
+    -------
+    dict
 
     >>> c = theorem42_conditions(K=4, Q=50, d=300, v=0.001, l_b=0.25)
     >>> [k for k, x in c.items() if not x["holds"]], c["d"]["text"]
@@ -161,7 +205,20 @@ def mean_field_margin(t, K: int, beta: float, tau: float = 1.0, loss: str = "sig
                       rate: float = 1.0):
     """The exact margin when every sample sits at its cluster mean: τṙ = (2β²/K)·rate·w(r),
     r(0) = 0. DPO: c − ω(c), c = 1 + 2·rate·β²t/(Kτ); ipo-margin: 1 − e^{−4·rate·β²t/(Kτ)};
-    hinge: min(1, 2·rate·β²t/(Kτ))."""
+    hinge: min(1, 2·rate·β²t/(Kτ)).
+
+    Parameters
+    ----------
+    t : array_like
+    K : int
+    beta, tau, rate : float
+    loss : str
+        A member with a mean-field closed form (``LossSpec.mean_field``).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     from ..losses import LOSSES, get_loss
 
     spec = get_loss(loss)
@@ -175,6 +232,20 @@ def mean_field_margin(t, K: int, beta: float, tau: float = 1.0, loss: str = "sig
 
 def typical_margin(t, K: int, beta: float, tau: float = 1.0, rate: float = 1.0):
     """The mean-field DPO margin r(t) = c − ω(c), c = 1 + 2·rate·β²t/(Kτ); at τ1 with rate 1:
-    c* − ω(c*), c* = 1 + (2/5) log 3 ≈ 1.4394, r ≈ 0.2081."""
+    c* − ω(c*), c* = 1 + (2/5) log 3 ≈ 1.4394, r ≈ 0.2081.
+
+    Parameters
+    ----------
+    t : array_like
+        Times.
+    K : int
+    beta, tau : float
+    rate : float
+        The initial growth rate in units of β²/(Kτ) (1 at the cluster means).
+
+    Returns
+    -------
+    float or numpy.ndarray
+    """
     out = mean_field_margin(t, K, beta, tau, "sigmoid", rate)
     return float(out) if np.ndim(out) == 0 else out

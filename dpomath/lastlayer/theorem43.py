@@ -73,7 +73,17 @@ def log_risk_bound(K, Q):
 
 
 def risk_bound(K, Q):
-    """Theorem 4.3's bound 2KQ²e^{−Q/45} (≥ 1 means vacuous)."""
+    """Theorem 4.3's bound 2KQ²e^{−Q/45} (≥ 1 means vacuous).
+
+    Parameters
+    ----------
+    K, Q : array_like
+        K ≥ 1, Q > 0.
+
+    Returns
+    -------
+    float or numpy.ndarray
+    """
     out = np.exp(log_risk_bound(K, Q))
     return float(out) if np.ndim(out) == 0 else out
 

@@ -257,7 +257,25 @@ _ORDER_SEEN: list[str] = []  # registration order
 
 def claim(id: str, *, paper: str, place: str, statement: str, method: str,
           latex: str = "") -> Callable[[Callable[[Context], Verdict]], Callable[[Context], Verdict]]:
-    """Register the decorated function as the check of claim ``id``."""
+    """Register the decorated function as the check of claim ``id``.
+
+    Parameters
+    ----------
+    id : str
+        The ID from THEORY.md, starting with its paper letter (``"F-T1"``).
+    paper : str
+        A letter of :data:`PAPERS`.
+    place : str
+        Where in the paper ("Theorem 4.2").
+    statement, latex : str
+        The claim in words and in LaTeX.
+    method : {"symbolic", "numeric", "property", "empirical"}
+
+    Returns
+    -------
+    callable
+        The decorator (it returns the function unchanged).
+    """
     if paper not in PAPERS:
         raise ValueError(f"paper: must be one of {sorted(PAPERS)}, got {paper!r}")
     if method not in METHODS:
@@ -336,7 +354,13 @@ def _id_key(cid: str) -> tuple:
 
 
 def registry() -> dict[str, Claim]:
-    """All registered claims, by ID, in report order (see :func:`_id_key`)."""
+    """All registered claims, by ID, in report order (see :func:`_id_key`).
+
+    Returns
+    -------
+    dict
+        ID → :class:`Claim`.
+    """
     discover()
     return {cid: _REGISTRY[cid] for cid in sorted(_REGISTRY, key=_id_key)}
 
@@ -353,7 +377,19 @@ def get_claim(cid: str) -> Claim:
 
 
 def select(papers: Iterable[str] | None = None, ids: Iterable[str] | None = None) -> list[Claim]:
-    """Claims of the given papers and/or IDs (validated), in report order."""
+    """Claims of the given papers and/or IDs (validated), in report order.
+
+    Parameters
+    ----------
+    papers : iterable of str, optional
+        Paper letters.
+    ids : iterable of str, optional
+        Claim IDs.
+
+    Returns
+    -------
+    list of Claim
+    """
     claims = registry()
     out = list(claims.values())
     if papers:

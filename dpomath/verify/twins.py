@@ -50,6 +50,22 @@ def numeric_twin(a: sp.Expr, b: sp.Expr, points: Iterable[Mapping[sp.Symbol, obj
     """Evaluate a − b at every point; evidence dict with the worst relative difference.
 
     ``ok`` is True when every point agrees to ``tol`` (relative, 50-digit arithmetic).
+
+    Parameters
+    ----------
+    a, b : sympy.Expr
+    points : iterable of dict
+        symbol → value.
+    dps : int
+        Digits.
+    tol : float
+        The relative tolerance.
+
+    Returns
+    -------
+    dict
+        ``twin_points``, ``twin_max_rel_diff``, ``twin_dps``, ``twin_tol``, ``ok``,
+        ``twin_worst_point``.
     """
     worst, worst_point, n = 0.0, None, 0
     for pt in points:
