@@ -190,9 +190,13 @@ def test_papers_table_is_the_one_source_of_letters():
 
     letters = ledger.paper_letters()
     assert letters == list(ledger.PAPERS) == ["F", "Y", "G", "I", "V"]
+    import dpomath.validation.claims  # noqa: F401  (imported before proofs: the order must not change)
+
     ids = list(ledger.registry())
     papers = [i.split("-")[0] for i in ids]
     assert papers == sorted(papers, key=letters.index)  # report order follows the table
+    i_ids = [i for i in ids if i.startswith("I-")]
+    assert i_ids[0] == "I-L41" and i_ids.index("I-EMP-RATE") > i_ids.index("I-RATE-THEORY")
     verify = _build_parser()._subparsers._group_actions[0].choices["verify"]
     paper = next(a for a in verify._actions if a.dest == "paper")
     assert list(paper.choices) == letters

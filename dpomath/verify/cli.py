@@ -91,6 +91,8 @@ def register(name: str, *, help: str, arguments: Callable[[argparse.ArgumentPars
 
 
 def _load_commands() -> dict[str, Command]:
+    """Every registered command, in the order of :data:`COMMAND_MODULES` (whatever imported
+    them first), then the order each module registers them."""
     for mod in COMMAND_MODULES:
         if mod in _LOAD_ERRORS:
             continue
@@ -98,7 +100,13 @@ def _load_commands() -> dict[str, Command]:
             importlib.import_module(mod)
         except ImportError as e:  # e.g. dpomath.validation absent from a plain checkout
             _LOAD_ERRORS[mod] = str(e)
-    return _COMMANDS
+    seen = list(_COMMANDS)
+
+    def rank(name: str) -> tuple:
+        mod = _COMMANDS[name].run.__module__
+        return (COMMAND_MODULES.index(mod) if mod in COMMAND_MODULES else len(COMMAND_MODULES),
+                seen.index(name))
+    return {name: _COMMANDS[name] for name in sorted(_COMMANDS, key=rank)}
 
 
 # ---------------------------------------------------------------- argument types

@@ -346,11 +346,18 @@ def discover() -> dict[str, str]:
 
 
 def _id_key(cid: str) -> tuple:
-    """Report order: papers in the order of :data:`PAPERS`; within a paper, the order the claims
-    are defined in their modules (which follows THEORY.md), modules taken alphabetically."""
+    """Report order: papers in the order of :data:`PAPERS`; within a paper, the claim packages
+    in the order of :data:`CLAIM_PACKAGES`, their modules alphabetically, and in a module the
+    order the claims are defined (which follows THEORY.md) — the order :func:`discover`
+    imports them in, whatever imported them first."""
     order = paper_letters()
     paper = cid.split("-", 1)[0]
-    return (order.index(paper) if paper in order else len(order), _ORDER_SEEN.index(cid))
+    c = _REGISTRY[cid]
+    pkg = next((i for i, p in enumerate(CLAIM_PACKAGES) if c.module.startswith(p + ".")),
+               len(CLAIM_PACKAGES))
+    line = int(c.source.rsplit(":", 1)[1]) if ":" in c.source else 0
+    return (order.index(paper) if paper in order else len(order), pkg, c.module, line,
+            _ORDER_SEEN.index(cid))
 
 
 def registry() -> dict[str, Claim]:
