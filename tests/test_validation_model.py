@@ -224,6 +224,7 @@ def test_extract_entry_point(env, capsys, monkeypatch):
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and doc["rank"] == 1 and doc["world_size"] == 2 and doc["personas"] == 1
     assert extract_main(["--persona-dir", str(env.root / "nowhere"), "--device", "cpu"]) == 2
+    capsys.readouterr()
     for bad in (["--K", "a"], ["--per-persona", "0"]):  # one line, exit 2, no traceback
         assert extract_main(bad) == 2
         err = capsys.readouterr().err.strip().splitlines()
