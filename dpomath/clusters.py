@@ -1,6 +1,9 @@
-"""Deprecated: ``dpomath.clusters`` moved to ``dpomath.lastlayer.clusters`` (dpomath's layout by domain).
-Names read from here are forwarded with a DeprecationWarning; this module will be removed in
-dpomath 0.2."""
+"""Deprecated: ``dpomath.clusters`` moved to ``dpomath.lastlayer.clusters`` (dpomath's layout by
+domain). Names read from here are forwarded with a DeprecationWarning; this module will be
+removed in dpomath 0.2."""
 from dpomath._deprecated import forward
 
-__getattr__, __dir__ = forward('dpomath.clusters', ['dpomath.lastlayer.clusters'])
+__getattr__, __dir__ = forward(
+    "dpomath.clusters",
+    ["dpomath.lastlayer.clusters"],
+)

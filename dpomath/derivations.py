@@ -1,6 +1,9 @@
-"""Deprecated: ``dpomath.derivations`` moved to ``dpomath.verify.derive`` (dpomath's layout by domain).
-Names read from here are forwarded with a DeprecationWarning; this module will be removed in
-dpomath 0.2."""
+"""Deprecated: ``dpomath.derivations`` moved to ``dpomath.verify.derive`` (dpomath's layout by
+domain). Names read from here are forwarded with a DeprecationWarning; this module will be
+removed in dpomath 0.2."""
 from dpomath._deprecated import forward
 
-__getattr__, __dir__ = forward('dpomath.derivations', ['dpomath.verify.derive'])
+__getattr__, __dir__ = forward(
+    "dpomath.derivations",
+    ["dpomath.verify.derive"],
+)

@@ -1,6 +1,9 @@
-"""Deprecated: ``dpomath.derivations_f`` moved to ``dpomath.gradients.derivations`` (dpomath's layout by domain).
-Names read from here are forwarded with a DeprecationWarning; this module will be removed in
-dpomath 0.2."""
+"""Deprecated: ``dpomath.derivations_f`` moved to ``dpomath.gradients.derivations`` (dpomath's
+layout by domain). Names read from here are forwarded with a DeprecationWarning; this module
+will be removed in dpomath 0.2."""
 from dpomath._deprecated import forward
 
-__getattr__, __dir__ = forward('dpomath.derivations_f', ['dpomath.gradients.derivations'])
+__getattr__, __dir__ = forward(
+    "dpomath.derivations_f",
+    ["dpomath.gradients.derivations"],
+)

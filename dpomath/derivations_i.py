@@ -1,6 +1,9 @@
-"""Deprecated: ``dpomath.derivations_i`` moved to ``dpomath.lastlayer.derivations``, ``dpomath.lastlayer.descent`` (dpomath's layout by domain).
-Names read from here are forwarded with a DeprecationWarning; this module will be removed in
-dpomath 0.2."""
+"""Deprecated: ``dpomath.derivations_i`` moved to ``dpomath.lastlayer.derivations``,
+``dpomath.lastlayer.descent`` (dpomath's layout by domain). Names read from here are forwarded
+with a DeprecationWarning; this module will be removed in dpomath 0.2."""
 from dpomath._deprecated import forward
 
-__getattr__, __dir__ = forward('dpomath.derivations_i', ['dpomath.lastlayer.derivations', 'dpomath.lastlayer.descent'])
+__getattr__, __dir__ = forward(
+    "dpomath.derivations_i",
+    ["dpomath.lastlayer.derivations", "dpomath.lastlayer.descent"],
+)

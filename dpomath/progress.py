@@ -1,6 +1,9 @@
-"""Deprecated: ``dpomath.progress`` moved to ``dpomath.verify.progress`` (dpomath's layout by domain).
-Names read from here are forwarded with a DeprecationWarning; this module will be removed in
-dpomath 0.2."""
+"""Deprecated: ``dpomath.progress`` moved to ``dpomath.verify.progress`` (dpomath's layout by
+domain). Names read from here are forwarded with a DeprecationWarning; this module will be
+removed in dpomath 0.2."""
 from dpomath._deprecated import forward
 
-__getattr__, __dir__ = forward('dpomath.progress', ['dpomath.verify.progress'])
+__getattr__, __dir__ = forward(
+    "dpomath.progress",
+    ["dpomath.verify.progress"],
+)

@@ -1,6 +1,9 @@
-"""Deprecated: ``dpomath.scaling`` moved to ``dpomath.lastlayer.theorem43``, ``dpomath.lastlayer.runs``, ``dpomath.verify.stats`` (dpomath's layout by domain).
-Names read from here are forwarded with a DeprecationWarning; this module will be removed in
-dpomath 0.2."""
+"""Deprecated: ``dpomath.scaling`` moved to ``dpomath.lastlayer.theorem43``,
+``dpomath.lastlayer.runs``, ``dpomath.verify.stats`` (dpomath's layout by domain). Names read
+from here are forwarded with a DeprecationWarning; this module will be removed in dpomath 0.2."""
 from dpomath._deprecated import forward
 
-__getattr__, __dir__ = forward('dpomath.scaling', ['dpomath.lastlayer.theorem43', 'dpomath.lastlayer.runs', 'dpomath.verify.stats'])
+__getattr__, __dir__ = forward(
+    "dpomath.scaling",
+    ["dpomath.lastlayer.theorem43", "dpomath.lastlayer.runs", "dpomath.verify.stats"],
+)

@@ -3,4 +3,7 @@ Names read from here are forwarded with a DeprecationWarning; this module will b
 dpomath 0.2."""
 from dpomath._deprecated import forward
 
-__getattr__, __dir__ = forward('dpomath.twins', ['dpomath.verify.twins'])
+__getattr__, __dir__ = forward(
+    "dpomath.twins",
+    ["dpomath.verify.twins"],
+)

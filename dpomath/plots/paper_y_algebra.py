@@ -1,6 +1,9 @@
-"""Deprecated: ``dpomath.plots.paper_y_algebra`` moved to ``dpomath.plots.paper_y`` (dpomath's layout by domain).
-Names read from here are forwarded with a DeprecationWarning; this module will be removed in
-dpomath 0.2."""
+"""Deprecated: ``dpomath.plots.paper_y_algebra`` moved to ``dpomath.plots.paper_y`` (dpomath's
+layout by domain). Names read from here are forwarded with a DeprecationWarning; this module
+will be removed in dpomath 0.2."""
 from dpomath._deprecated import forward
 
-__getattr__, __dir__ = forward('dpomath.plots.paper_y_algebra', ['dpomath.plots.paper_y'])
+__getattr__, __dir__ = forward(
+    "dpomath.plots.paper_y_algebra",
+    ["dpomath.plots.paper_y"],
+)
