@@ -81,7 +81,7 @@ _SWAP_TARGET_MARGIN = ("L(swap) − L = softplus(γ + ρ) − softplus(γ − ρ
                        _swap_target_margin)
 
 _add(margin_member(
-    "sigmoid", "DPO", "−log σ(ρ − γ) (γ = 0: DPO; γ > 0: a target margin)",
+    "sigmoid", "DPO", "−log σ(ρ − γ), γ = 0 unless a target margin is given",
     "Rafailov et al. 2023, eq. 7; the target margin γ of SimPO (Meng et al. 2024) and CPO",
     f=lambda o, r, b, gamma: o.softplus(-(r - gamma)),
     df=lambda o, r, b, gamma: -o.sigmoid(-(r - gamma)),
