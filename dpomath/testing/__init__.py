@@ -136,6 +136,7 @@ def _harness(fn, kind, beta, examples, backend, dtype, rtol, max_size, max_margi
                 max_margin, conv)
     h.report.params = {k: v for k, v in checked.items()  # DPO's γ = 0 only when asked for
                        if k in params or not spec.params[k].symbolic_default}
+    h.given = set(params)
     return h
 
 

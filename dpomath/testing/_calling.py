@@ -350,7 +350,7 @@ def detect(fn, spec, beta, params: Mapping[str, Any], argmap: Mapping[str, Any] 
         at = next((n for n in names if n in named and n not in where.values()), None)
         if at is not None:
             conv.params[p] = at
-        elif p in given or not spec.params[p].symbolic_default:  # not DPO's γ = 0 of every DPO
+        elif p in given or spec.params[p].default:  # given, or a default that is not "none"
             unpassed.append(f"{p} = {params[p]!r}")
     conv.unpassed = tuple(unpassed)
     if FULL_TARGET in named and FULL_TARGET not in where.values():

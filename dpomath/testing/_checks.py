@@ -215,7 +215,7 @@ def check_reference_point(h):
         z = np.zeros(4)
         x = (logp, logp.copy(), z, z.copy())
         where, words = (("r₊ = r₋", "At r₊ = r₋ (a tie)") if h.mode == "rewards" else
-                        ("πθ(y_w) = πθ(y_l)", "At a tie, πθ(y_w) = πθ(y_l),"))
+                        ("πθ(y_w) = πθ(y_l)", "At a tie, πθ(y_w) = πθ(y_l)"))
     case = h.case(x, beta, lengths=([1.0, 2.0, 7.0, 30.0], [5.0, 1.0, 3.0, 9.0]))
     got, eps = h.call(case, what=f"a batch with {where}")
     ref = h.ref(case)
@@ -274,7 +274,9 @@ def check_extreme_margins(h):
             rows = (f"Called alone, {len(at_fault)} of the {case.n} rows return inf or NaN: rows "
                     f"{', '.join(map(str, at_fault[:12]))}{' …' if len(at_fault) > 12 else ''} "
                     f"(margins ρ = {fmt(case.rho[at_fault[:12]])}).\n" if at_fault else "")
-        where = (f"at margin ρ = {case.rho[i]:g} (h_w = {case.hw[i]:g}, h_l = {case.hl[i]:g}), "
+        a, b = {"rewards": ("r₊", "r₋"), "reference-free": ("log πθ(y_w)", "log πθ(y_l)")}.get(
+            h.mode, ("h_w", "h_l"))
+        where = (f"at margin ρ = {case.rho[i]:g} ({a} = {case.hw[i]:g}, {b} = {case.hl[i]:g}), "
                  f"where the loss is {ref[i]:.6g}")
         shown = (fmt(np.atleast_1d(got)[i]) + " " + where if h.reduction == "per-sample"
                  else fmt(got) + " for the batch mean; the first row at fault is sample "
@@ -431,6 +433,7 @@ def check_gradients(h, case: Case):
                 hint = (f" They agree to {rel:.1g} relative: a precision difference (a float32 "
                         "constant or intermediate?), not another formula."
                         if rel < 1e-5 and np.all(np.isfinite(grads[j])) else
+                        " The values differ too (see the value check)." if h.value_failed else
                         " The loss values agree, so the gradient is computed differently from "
                         "the value — a custom backward, a detached term or a straight-through trick?")
                 fail(f"∂L/∂{names[j]} differs from dpomath's",
@@ -521,6 +524,7 @@ def run_checks(h: Harness, raise_on_failure: bool = True) -> ConformanceReport:
             run_one(h, c)
         except Fail as e:
             h.report.failures.append((c.name, str(e)))
+            h.value_failed |= c.name in ("reference point", "value", "extreme margins")
             if c.name == "probe":
                 probe_failed = "the probe failed: the function could not be called or read"
     h.report.convention = h.conv.words(h.beta)

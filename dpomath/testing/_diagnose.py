@@ -84,10 +84,12 @@ def _candidates(h: Harness, beta: float):
                 out.append((f"it equals the `{h.kind}` loss with {other} = {v:g} ({words}) rather "
                             f"than {given} = {v:g}", None,
                             lambda c, p1=p1: h.ref(c, params=_member_params(h, h.spec, c, p1))))
+    given = h.given  # the parameters the user gave
     for k, spec in L.LOSSES.items():
-        if k == h.kind:
-            continue
-        p = {n: v for n, v in h.params.items() if n in spec.params}
+        if k == h.kind or (h.mode == "reference-free" and not spec.reference_free) or (
+                h.mode == "rewards" and not spec.rewards):
+            continue  # a member the function could not be checked as
+        p = {n: v for n, v in h.params.items() if n in spec.params and n in given}
         for n in spec.needs_one_of[:1]:
             if not any(m in p for m in spec.needs_one_of):
                 p[n] = 0.0
@@ -96,8 +98,10 @@ def _candidates(h: Harness, beta: float):
                     and not h.uses_lengths) or ("chosen_logps" in spec.params):
             continue
         shown = "".join(f", {n}={v:g}" for n, v in p.items() if v != spec.params[n].default)
+        # named beside an equal member only when none of its parameters was filled in here
+        plain = all(n in given or q.symbolic_default or q.array for n, q in spec.params.items())
         out.append((f"it equals dpomath's `{k}` loss{' (' + shown[2:] + ')' if shown else ''} "
-                    f"({spec.formula})", k,
+                    f"({spec.formula})", (k, plain),
                     lambda c, k=k, spec=spec, p=p: h.ref(c, kind=k, params=_lengths(h, spec, c, p))))
     return out
 
@@ -137,9 +141,9 @@ def diagnose(h: Harness, got, eps, case: Case) -> list[str]:
             out.append(nonfinite_cause(h, case, i))
             return out
         if np.all(np.isfinite(got)) and np.all(np.isfinite(want)):
-            scale = np.abs(h.ref(case)) + h.sensitivity(case) + 1.0
-            scale = scale if h.reduction == "per-sample" else np.mean(scale)
-            rel = float(np.max(np.abs(np.atleast_1d(got) - np.atleast_1d(want)) / scale))
+            g, w = np.atleast_1d(got), np.atleast_1d(want)
+            nz = w != 0
+            rel = float(np.max(np.abs(g - w)[nz] / np.abs(w[nz]), initial=0.0)) if nz.any() else np.inf
             if rel <= 1e-5:
                 why = ("a float32 constant or intermediate in float64 code (torch.tensor(ε) "
                        "without dtype, say; float32 rounds at 6e-8)" if rel >= 1e-9 else
@@ -166,12 +170,12 @@ def diagnose(h: Harness, got, eps, case: Case) -> list[str]:
                 continue
         # members that are the same function (sigmoid and reward-model): one diagnosis
         while members:
-            group, words, vals = members.pop(0)
+            (group, _), words, vals = members.pop(0)
             same = [m for m in members if _same_function(m[2], vals)]
             members = [m for m in members if m not in same]
-            names = [group] + [m[0] for m in same]
-            if same:
-                words += " — the same function as " + ", ".join(f"`{n}`" for n in names[1:])
+            names = [m[0][0] for m in same if m[0][1]]
+            if names:
+                words += " — the same function as " + ", ".join(f"`{n}`" for n in names)
             out.append(words + f" — is kind={group!r} what you meant?")
     return out
 

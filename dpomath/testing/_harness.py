@@ -58,9 +58,9 @@ class ConformanceReport:
         what = (f"{self.function} conforms to dpomath's `{self.kind}` loss ({spec.formula})"
                 if self.passed else
                 f"{self.function} does not conform to dpomath's `{self.kind}` loss "
-                f"({spec.formula}; {spec.reference}): {len(self.failures)} of "
-                f"{len(self.failures) + len(self.checks) + len(self.not_run)} checks failed "
-                f"({', '.join(n for n, _ in self.failures)})")
+                f"({spec.formula}; {spec.reference}): {len(self.failures)} of the "
+                f"{len(self.failures) + len(self.checks) + len(self.not_run)} checks that apply "
+                f"failed ({', '.join(n for n, _ in self.failures)})")
         return (what + f", beta {self.beta}"
                 + (f", {', '.join(f'{k}={v}' for k, v in self.params.items())}" if self.params else ""))
 
@@ -147,6 +147,8 @@ class Harness:
         self.out_eps = None
         self.out_dtype = None
         self.nonfinite_seen = False  # an earlier check saw inf/NaN: later ones leave those batches out
+        self.value_failed = False    # an earlier check found the values wrong
+        self.given = set(params)     # the parameters the user gave (set by the caller)
         self.left_out = 0
         self.report = ConformanceReport(
             function=self.fname, kind=self.kind,
