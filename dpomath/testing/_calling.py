@@ -106,6 +106,8 @@ class Convention:
     returned: str = ""              # what the probe saw it return, in words
     beta_note: str = ""
     length_note: str = ""
+    derived: dict = field(default_factory=dict)  # argument → (words, f(params, β)): SimPO's γ ↔ γ/β
+    beta_fixed: float | None = None
 
     # ---- calling
 
@@ -127,6 +129,8 @@ class Convention:
             args.append(positional[i])
         for p, at in self.params.items():
             kwargs[at] = params[p]
+        for at, (_, value) in self.derived.items():
+            kwargs[at] = value(params, values.get("beta", self.beta_fixed))
         if self.full_target:
             kwargs[self.full_target] = (torch.empty(2 * n) if backend == "torch" else np.empty(2 * n))
         out = fn(*args, **kwargs)
@@ -171,6 +175,7 @@ class Convention:
                 what = "0"
             arg.append(f"{at}={what}" if isinstance(at, str) else what)
         arg += [f"{at}={p}" for p, at in self.params.items()]
+        arg += [f"{at}={words}" for at, (words, _) in self.derived.items()]
         if self.full_target:
             arg.append(f"{self.full_target}=<empty, length 2n>")
         lines = [f"Called as {self.fname}({', '.join(arg)})"
@@ -352,6 +357,20 @@ def detect(fn, spec, beta, params: Mapping[str, Any], argmap: Mapping[str, Any] 
             conv.params[p] = at
         elif p in given or spec.params[p].default:  # given, or a default that is not "none"
             unpassed.append(f"{p} = {params[p]!r}")
+    # SimPO's target margin, absolute (γ: TRL's simpo_gamma, liger's gamma) or over β (γ_r: the
+    # SimPO code's gamma_beta_ratio): z = β(Δ − γ_r) − γ, so a function taking one of them gets
+    # the whole margin in its own terms, γ + βγ_r or γ_r + γ/β
+    if {"gamma", "gamma_beta_ratio"} <= set(spec.params):
+        a, r = conv.params.get("gamma"), conv.params.get("gamma_beta_ratio")
+        if a and not r and "gamma_beta_ratio" in given:
+            del conv.params["gamma"]
+            conv.derived[a] = ("γ + β·γ_r", lambda p, b: p["gamma"] + b * p["gamma_beta_ratio"])
+            unpassed = [u for u in unpassed if not u.startswith("gamma_beta_ratio ")]
+        elif r and not a and "gamma" in given:
+            del conv.params["gamma_beta_ratio"]
+            conv.derived[r] = ("γ_r + γ/β", lambda p, b: p["gamma_beta_ratio"] + p["gamma"] / b)
+            unpassed = [u for u in unpassed if not u.startswith("gamma ")]
+    conv.beta_fixed = beta
     conv.unpassed = tuple(unpassed)
     if FULL_TARGET in named and FULL_TARGET not in where.values():
         conv.full_target = FULL_TARGET
