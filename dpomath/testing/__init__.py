@@ -243,6 +243,7 @@ class _CheckItem:
                      opts.get("backend", "auto"), opts.get("dtype", "float64"), opts.get("rtol"),
                      opts.get("max_size", 8), opts.get("max_margin", 1e4), opts.get("argmap"),
                      opts.get("output"), kw)
+        h.isolated = True  # the other checks' findings are not known here
         with num_threads(1):
             for c in yield_checks(h):
                 if c.name != "probe" and c.name != self.name:
@@ -252,6 +253,7 @@ class _CheckItem:
                 try:
                     run_one(h, c)
                 except Fail as e:
+                    h.report.failures.append((c.name, str(e)))
                     head = h.report.headline() if c.name == self.name else (
                         f"{h.fname}: the probe failed, so the {self.name} check cannot run")
                     raise AssertionError(f"{head}\n{h.conv.words(h.beta)}\n{e}") from None

@@ -85,7 +85,8 @@ def _name(fn) -> str:
     base = getattr(fn, "func", None)  # functools.partial
     if base is not None:
         return "partial(" + _name(base) + ")"
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return name.rsplit("<locals>.", 1)[-1]  # a function defined in a test: its own name
 
 
 @dataclass
@@ -374,7 +375,8 @@ def detect(fn, spec, beta, params: Mapping[str, Any], argmap: Mapping[str, Any] 
     conv.unpassed = tuple(unpassed)
     if FULL_TARGET in named and FULL_TARGET not in where.values():
         conv.full_target = FULL_TARGET
-    used = set(v for v in where.values() if isinstance(v, str)) | set(conv.params.values())
+    used = (set(v for v in where.values() if isinstance(v, str)) | set(conv.params.values())
+            | set(conv.derived))
     if conv.full_target:
         used.add(conv.full_target)
     left = [p.name for p in ps if p.kind in (*_POSITIONAL, inspect.Parameter.KEYWORD_ONLY)

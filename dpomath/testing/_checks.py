@@ -162,8 +162,10 @@ def check_probe(h):
         if detached:
             raise Fail(h.head("its output carries no gradient") + h.describe(case) +
                        "Called with torch tensors that require grad it returned a tensor "
-                       "without gradient (a .detach(), .item() or numpy round trip inside?), "
-                       "and it does not run on numpy arrays: " + tried[-1][1] + "\n")
+                       "without gradient (a .detach(), .item() or numpy round trip inside?)"
+                       + (f"; it returned {h.conv.returned} — if the losses are another "
+                          "element, say which with output=" if h.conv.returned else "")
+                       + ". (With numpy arrays it " + tried[-1][1] + ".)\n")
         first = tried[0]
         others = [t for t in tried[1:] if t[1] != first[1]]
         raise Fail(h.head("calling it raised an exception" if first[1].startswith("raised")
@@ -434,8 +436,11 @@ def check_gradients(h, case: Case):
                         "constant or intermediate?), not another formula."
                         if rel < 1e-5 and np.all(np.isfinite(grads[j])) else
                         " The values differ too (see the value check)." if h.value_failed else
-                        " The loss values agree, so the gradient is computed differently from "
-                        "the value — a custom backward, a detached term or a straight-through trick?")
+                        (" If the value check passes, the gradient is computed differently from "
+                         "the value" if h.isolated else
+                         " The loss values agree, so the gradient is computed differently from "
+                         "the value") + " — a custom backward, a detached term or a "
+                        "straight-through trick?")
                 fail(f"∂L/∂{names[j]} differs from dpomath's",
                      f"∂L/∂{names[j]}: yours {fmt(grads[j])}\n"
                      f"{'':>{len(names[j]) + 5}}dpomath's {fmt(ref[j])}\n"

@@ -148,6 +148,7 @@ class Harness:
         self.out_dtype = None
         self.nonfinite_seen = False  # an earlier check saw inf/NaN: later ones leave those batches out
         self.value_failed = False    # an earlier check found the values wrong
+        self.isolated = False        # one check alone (a pytest item): the others' findings unknown
         self.given = set(params)     # the parameters the user gave (set by the caller)
         self.left_out = 0
         self.report = ConformanceReport(
