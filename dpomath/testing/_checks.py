@@ -23,7 +23,7 @@ from .._args import is_torch
 from ..losses.ops import numpy_ops
 from ._calling import _SelectError
 from ._diagnose import diagnose, nonfinite_cause, rows_at_fault
-from ._harness import NAMES, SHORT, Case, ConformanceReport, Fail, Harness, fmt
+from ._harness import NAMES, SHORT, Case, ConformanceReport, Fail, Harness, LeftOut, fmt
 
 __all__ = ["symmetries", "check_probe", "check_reference_point", "check_value",
            "check_extreme_margins", "check_reduction", "check_log_ratio", "check_shift",
@@ -114,6 +114,8 @@ def _invariance(h, case, moved: Case, what: str, why: str, want_delta=None):
     """The output changes by ``want_delta`` (per sample; 0 by default) from case to moved."""
     got, eps = h.call(case)
     got2, _ = h.call(moved)
+    if h.nonfinite_seen and not (np.all(np.isfinite(got)) and np.all(np.isfinite(got2))):
+        raise LeftOut  # inf/NaN where the loss is finite: reported by the value checks
     delta = np.zeros(case.n) if want_delta is None else want_delta
     tol = h.tolerance(case, h.ref(case), eps) + h.tolerance(moved, h.ref(moved), eps)
     tol = tol if h.reduction == "per-sample" else np.mean(tol)
@@ -367,10 +369,11 @@ def check_swap(h, case):
         delta = np.asarray(g(numpy_ops(), hw, hl, case.beta, **p), dtype=np.float64)
     if not np.all(np.isfinite(delta)):
         return
+    what = ["policy and reference"] if h.mode == "log-ratios" else []
+    what += ["the lengths"] if h.conv.lengths else []
     _invariance(h, case, moved, "swap identity",
-                f"Exchanging chosen and rejected (" + ("policy and reference, " if h.mode == "log-ratios"
-                                                       else "") + "and the lengths) "
-                f"must change the `{h.kind}` loss by exactly {words.split(' = ', 1)[1]}: "
+                "Exchanging chosen and rejected" + (f" ({' and '.join(what)})" if what else "")
+                + f" must change the `{h.kind}` loss by exactly {words.split(' = ', 1)[1]}: "
                 f"{words} (ρ = β(h_w − h_l)).", want_delta=delta)
 
 
