@@ -44,6 +44,8 @@ _LAZY = {
     "theorem42_conditions": "guarantees", "theorem42_outcome": "guarantees", "tau1": "guarantees",
     "typical_margin": "guarantees", "q_star": "scaling", "risk_bound": "scaling",
     "mc_risk": "scaling",
+    # how a gradient step moves probability mass (papers R and S)
+    "ches_scores": "displacement.ches",
     # real-model validation (torch/transformers imported on use)
     "validate_command": "validation.experiment", "run_sweep": "validation.experiment",
     "train_rows": "validation.train", "PreferenceSplit": "validation.train",
@@ -52,7 +54,7 @@ _LAZY = {
 
 _MODULES = ("losses", "ledger", "twins", "ops", "strategies", "report", "cli", "testing", "symbolic",
             "field", "derivations", "clusters", "margins", "guarantees", "scaling", "toy",
-            "tabular")
+            "tabular", "displacement")
 
 __all__ = sorted(set(_LAZY) | set(_MODULES) | {"__version__"})
 

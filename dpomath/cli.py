@@ -1,6 +1,6 @@
 """The ``dpomath`` command line (the contract in DESIGN.md).
 
-    dpomath verify [--paper F|Y|I|G|V ...] [--claim ID ...] [--quick] [--json] [--seed N]
+    dpomath verify [--paper F|Y|I|G|R|S|V ...] [--claim ID ...] [--quick] [--json] [--seed N]
     dpomath report [--out DIR] [--quick] [--seed N]
     dpomath derive NAME [--latex]
     dpomath qstar --K K --eps EPS [--json]
@@ -73,7 +73,7 @@ def _build_parser() -> _Parser:
     sub.required = True
 
     v = sub.add_parser("verify", help="run the claims' checks and print the ledger")
-    v.add_argument("--paper", action="append", choices=["F", "Y", "I", "G", "V"],
+    v.add_argument("--paper", action="append", choices=["F", "Y", "I", "G", "R", "S", "V"],
                    help="only this paper's claims (repeatable)")
     v.add_argument("--claim", nargs="+", action="extend", metavar="ID", help="only these claim IDs")
     v.add_argument("--quick", action="store_true", help="smaller sweeps and sample sizes")
@@ -84,7 +84,7 @@ def _build_parser() -> _Parser:
     r.add_argument("--out", type=Path, default=Path("report"), metavar="DIR")
     r.add_argument("--quick", action="store_true")
     r.add_argument("--seed", type=_int_at_least(0), default=0)
-    r.add_argument("--paper", action="append", choices=["F", "Y", "I", "G", "V"],
+    r.add_argument("--paper", action="append", choices=["F", "Y", "I", "G", "R", "S", "V"],
                    help="only this paper's claims (repeatable)")
 
     d = sub.add_parser("derive", help="print a derivation step by step")

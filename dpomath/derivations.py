@@ -34,6 +34,10 @@ DERIVATIONS: dict[str, str] = {
     # paper Y dynamics: the free-logit policy
     "tabular-step": "tabular:derivation",
     "squeezing": "tabular:squeezing_derivation",
+    # paper R: one DPO step with the hidden state and the unembedding trained
+    "likelihood-displacement": "displacement.single_token:derivation",
+    # paper S: the squeezing effect to all orders
+    "squeezing-exact": "displacement.squeezing:derivation",
 }
 
 

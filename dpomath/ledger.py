@@ -46,6 +46,9 @@ PAPERS: dict[str, str] = {
     "Y": "Yan et al., ICLR 2025, the 3D-properties of DPO (arXiv 2406.07327)",
     "I": "Im & Li, NeurIPS 2025, DPO and diverse values: a scaling law (arXiv 2408.03459)",
     "G": "dpomath's own results (beyond the papers)",
+    "R": ("Razin, Malladi, Bhaskar, Chen, Arora & Hanin, ICLR 2025, Unintentional Unalignment: "
+          "Likelihood Displacement in Direct Preference Optimization (arXiv 2410.08847)"),
+    "S": "Ren & Sutherland, ICLR 2025, Learning Dynamics of LLM Finetuning (arXiv 2407.10490)",
     "V": "dpomath's empirical checks on real language models",
 }
 
@@ -289,9 +292,9 @@ def discover() -> dict[str, str]:
 
 
 def _id_key(cid: str) -> tuple:
-    """Report order: papers F, Y, G, I, V; within a paper, the order the claims are defined
+    """Report order: papers F, Y, G, I, R, S, V; within a paper, the order the claims are defined
     in their modules (which follows THEORY.md), modules taken alphabetically."""
-    order = "FYGIV"
+    order = "FYGIRSV"
     paper = cid.split("-", 1)[0]
     return (order.index(paper) if paper in order else len(order), _ORDER_SEEN.index(cid))
 
