@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from . import _args
 
 __all__ = ["betas", "log_ratios", "logps", "probabilities", "probability_ratios",
-           "preference_batches", "loss_kinds", "loss_configs", "theorem42_params"]
+           "preference_batches", "loss_kinds", "loss_configs", "theorem42_params", "probability_vectors"]
 
 
 def betas(min_value: float = 1e-3, max_value: float = 10.0) -> st.SearchStrategy[float]:
@@ -270,3 +270,24 @@ def free_logit_prompts(draw, min_responses: int = 3, max_responses: int = 9):
     rej = draw(st.lists(st.integers(1, n - 1), min_size=1, max_size=n - 1, unique=True))
     w = np.array(draw(st.lists(st.floats(0.05, 1.0), min_size=len(rej), max_size=len(rej))))
     return z, ref, np.array(rej), w / w.sum()
+
+
+@st.composite
+def probability_vectors(draw, min_size: int = 2, max_size: int = 12, max_logit: float = 8.0):
+    """A probability vector π = softmax(z) with 2 ≤ min_size ≤ len(π) ≤ max_size and logits
+    z ∈ [−max_logit, max_logit] (so every entry is > 0 and they sum to 1 up to rounding).
+
+    ::
+
+        @given(p=probability_vectors())
+        def test_sums_to_one(p):
+            assert abs(p.sum() - 1) < 1e-12
+    """
+    lo = _args.integer("min_size", min_size, lo=2)
+    hi = _args.integer("max_size", max_size, lo=lo)
+    m = _args.positive("max_logit", max_logit)
+    n = draw(st.integers(lo, hi))
+    z = np.array(draw(st.lists(st.floats(-m, m, allow_nan=False, allow_infinity=False),
+                               min_size=n, max_size=n)))
+    p = np.exp(z - z.max())
+    return p / p.sum()
