@@ -20,7 +20,16 @@ import math
 
 import numpy as np
 
-from dpomath.ledger import Verdict, claim
+from dpomath.ledger import Skip, Verdict, claim
+
+
+def _need_torch() -> None:
+    """The autograd twins need torch (an optional dependency)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise Skip("torch is not installed (the autograd twin needs it)",
+                   enable="pip install 'dpomath[validation]'") from None
 
 #: decision thresholds, fixed before the runs
 EXACT_TOL = 1e-9        # float64 autograd vs an exact closed form (relative, max over cases)
@@ -107,6 +116,7 @@ def _scope_single() -> str:
        latex=r"\Delta z_k = \eta c\,[\langle W_k, D\rangle + \|h\|^2(\mathbb 1_{k=y^+} - \mathbb 1_{k=y^-})]"
              r" + \eta^2c^2\langle h, D\rangle(\mathbb 1_{k=y^+} - \mathbb 1_{k=y^-})")
 def check_step(ctx) -> Verdict:
+    _need_torch()
     import sympy as sp
 
     from dpomath.displacement import single_token as st
@@ -171,6 +181,7 @@ def check_step(ctx) -> Verdict:
        latex=r"\tfrac{d}{dt}\ln\pi(y^+) = -\ell'\,[m - (1-\pi^+ + \pi^-)\langle W_{y^+}, W_{y^-}\rangle"
              r" - \textstyle\sum_{z\ne y^\pm}\pi_z\langle W_z, W_{y^+} - W_{y^-}\rangle]")
 def check_displace(ctx) -> Verdict:
+    _need_torch()
     import sympy as sp
 
     from dpomath.displacement import single_token as st
@@ -243,6 +254,7 @@ def check_displace(ctx) -> Verdict:
                  "the order of that score.",
        latex=r"\tfrac{d}{dt}\ln\pi(z) = -\ell'\,[\langle W_z, W_{y^+} - W_{y^-}\rangle + c(t)]")
 def check_gain(ctx) -> Verdict:
+    _need_torch()
     from dpomath.displacement import single_token as st
 
     proved = {k: v for k, v in st.check_symbolic_facts().items() if k in ("first-order", "theorem5")}
@@ -341,6 +353,7 @@ def autograd_sequence_rate(cs: dict) -> tuple[float, float]:
        latex=r"\tfrac{d}{dt}\ln\pi(y^+) = -\ell'[m + S - \sum\alpha^-_{kk'}\langle h^+_k, h^-_{k'}\rangle"
              r" + \sum\alpha^+_{kk'}\langle h^+_k, h^+_{k'}\rangle]")
 def check_theorem6(ctx) -> Verdict:
+    _need_torch()
     from dpomath.displacement.sequences import theorem6_terms
 
     n = 15 if ctx.quick else 100
@@ -425,6 +438,7 @@ def _ches_batch(rng):
                  "the second-to-last (ches.py's conventions); CHES is Theorem 6's hidden term with every α = 1.",
        latex=r"\mathrm{CHES} = \langle s^+, s^-\rangle - \|s^+\|^2,\ s^\pm = \sum_k h_{x, y^\pm_{<k}}")
 def check_ches(ctx) -> Verdict:
+    _need_torch()
     import torch
 
     from dpomath.displacement.ches import ches_scores

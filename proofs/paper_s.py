@@ -20,7 +20,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from dpomath.ledger import Verdict, claim
+from dpomath.ledger import Skip, Verdict, claim
+
+
+def _need_torch() -> None:
+    """The autograd twins need torch (an optional dependency)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise Skip("torch is not installed (the autograd twin needs it)",
+                   enable="pip install 'dpomath[validation]'") from None
 
 EXACT_TOL = 1e-10       # float64 closed form vs autograd (absolute, log-probabilities of order 1)
 TWIN_TOL = 1e-40        # 50-digit twin
@@ -87,6 +96,7 @@ def autograd_negative_step(W, x, ybar: int, lr: float):
                  "y* = argmax_{i≠ȳ} π_i increases.",
        latex=r"\Delta z = c(\pi - e_{\bar y}) \Rightarrow \pi'(\bar y) < \pi(\bar y),\ \pi'(y^*) > \pi(y^*)")
 def check_squeeze(ctx) -> Verdict:
+    _need_torch()
     from dpomath.displacement import squeezing as sq
 
     names = ("dlogpi-dz", "linear-step", "log-shift", "jensen-mean", "ybar-gap", "mode-exponent")
@@ -498,6 +508,7 @@ def _mlp_errors(case, lr: float, use_A: bool = True):
                  "is exact.",
        latex=r"\Delta\log\pi(\chi_o) = -\eta\,\mathcal A(\chi_o)\mathcal K(\chi_o,\chi_u)\mathcal G(\chi_u) + O(\eta^2)")
 def check_akg(ctx) -> Verdict:
+    _need_torch()
     rng = ctx.rng
     n = 10 if ctx.quick else 60
     eta = 1e-3
