@@ -201,6 +201,7 @@ def check_displace(ctx) -> Verdict:
     n = 40 if ctx.quick else 200
     worst, agree, counted, displaced, ctrl_worst = 0.0, 0, 0, 0, 0.0
     eng_displaced, eng = 0, 0
+    pts = []
     for i in range(n):
         cs = _case(ctx.rng, engineered=bool(i % 2))
         t4 = st.theorem4_terms(cs["W"], cs["h"], cs["yp"], cs["yn"], beta=cs["beta"], ref_margin=cs["r"])
@@ -209,6 +210,7 @@ def check_displace(ctx) -> Verdict:
         _, lp_minus = autograd_step(cs["W"], cs["h"], cs["yp"], cs["yn"], cs["beta"], cs["r"], -eps)
         rate = (lp_plus[cs["yp"]] - lp_minus[cs["yp"]]) / (2 * eps)   # central difference, O(eps²)
         worst = max(worst, abs(rate - t4["rate"]) / max(1.0, abs(t4["rate"])))
+        pts.append((t4["rate"], rate, bool(i % 2)))
         # sign at a small finite step (the outside check's reading)
         _, lp_small = autograd_step(cs["W"], cs["h"], cs["yp"], cs["yn"], cs["beta"], cs["r"], 1e-3)
         if abs(t4["rate"]) > 1e-6:
@@ -236,11 +238,17 @@ def check_displace(ctx) -> Verdict:
           "paper_typo": "Theorem 5-7 print −ℓ(t) where −ℓ′(t) is meant (their side condition says −ℓ′ > 0)"}
     ok = (all(proved.values()) and m_nonneg and slope_negative and worst <= RATE_TOL
           and agree == counted and controls_fail)
+    figures = []
+    if ctx.want_figures:
+        from dpomath.plots.paper_r import displacement_rates
+
+        pr, me, en = zip(*pts)
+        figures.append(str(displacement_rates(pr, me, en, ctx.figure_path("paper_r_theorem4.png"))))
     if ok:
         return Verdict.proved(
             f"Theorem 4 reduces to 0 for general |V|, d; m ≥ 0 and ∂/∂⟨W_{{y⁺}}, W_{{y⁻}}⟩ = −(1 − π⁺ + π⁻) < 0; "
             f"autograd rate agrees to {worst:.1e}; sign agreed {agree}/{counted}; displacement in "
-            f"{eng_displaced}/{eng} engineered cases", evidence=ev,
+            f"{eng_displaced}/{eng} engineered cases", evidence=ev, figures=figures,
             details="ln π(y⁺) falls exactly when the bracket is negative; the only terms that can make it "
                     "negative are the alignment ⟨W_{y⁺}, W_{y⁻}⟩ (weight 1 − π⁺ + π⁻ > 0) and the other "
                     "tokens' alignment with W_{y⁺} − W_{y⁻}.")
@@ -260,6 +268,7 @@ def check_gain(ctx) -> Verdict:
     proved = {k: v for k, v in st.check_symbolic_facts().items() if k in ("first-order", "theorem5")}
     n = 40 if ctx.quick else 200
     worst_rate, order_ok, slope_worst, ctrl_orders_differ = 0.0, 0, 0.0, 0
+    figures = []
     for i in range(n):
         cs = _case(ctx.rng, engineered=bool(i % 2))
         others = [k for k in range(cs["W"].shape[0]) if k not in (cs["yp"], cs["yn"])]
@@ -278,6 +287,10 @@ def check_gain(ctx) -> Verdict:
         resid = gain - lr * c * score
         slope_worst = max(slope_worst, float(np.ptp(resid)) / max(1.0, float(np.max(np.abs(gain)))))
         order_ok += bool(np.all(np.argsort(gain, kind="stable") == np.argsort(score, kind="stable")))
+        if ctx.want_figures and not figures and len(others) >= 8:
+            from dpomath.plots.paper_r import gain_vs_score
+
+            figures.append(str(gain_vs_score(score, gain, ctx.figure_path("paper_r_theorem5.png"), lr)))
         # control: rank by similarity to the preferred token alone, ⟨W_z, W_{y⁺}⟩
         naive = (cs["W"] @ cs["W"][cs["yp"]])[others]
         ctrl_orders_differ += bool(np.any(np.argsort(gain, kind="stable") != np.argsort(naive, kind="stable")))
@@ -295,7 +308,7 @@ def check_gain(ctx) -> Verdict:
         return Verdict.proved(
             f"Theorem 5 reduces to 0 for general |V|, d; autograd agrees to {worst_rate:.1e}; after finite steps "
             f"the gains follow ⟨W_z, W_{{y⁺}} − W_{{y⁻}}⟩ exactly in {order_ok}/{n} cases (ranking by ⟨W_z, W_{{y⁺}}⟩ "
-            f"fails in {ctrl_orders_differ}/{n})", evidence=ev,
+            f"fails in {ctrl_orders_differ}/{n})", evidence=ev, figures=figures,
             details="For z ∉ {y⁺, y⁻} the one-step logit change is exactly ηc⟨W_z, D⟩ (R-STEP), so the change of "
                     "ln π(z) is that minus the common change of the normaliser: an increasing affine function of "
                     "the score, for any step size.")

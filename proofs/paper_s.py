@@ -173,10 +173,18 @@ def check_squeeze(ctx) -> Verdict:
           "relation_to_G_SQUEEZE": "G-SQUEEZE is the first-order version (dpomath.tabular.squeeze_change); this "
                                    "holds for every step size c = η‖x‖², see S-TOPK", **ev_rev}
     ok = all(proved.values()) and worst <= EXACT_TOL and ybar_viol == 0 and mode_viol == 0 and controls_fail
+    figures = []
+    if ctx.want_figures:
+        from dpomath.plots.paper_s import squeeze_bars
+
+        p = _probs(np.random.default_rng(ctx.seed), 30, 2.5)        # an illustrative peaked π
+        r, c = int(np.argsort(p)[3]), 5.0                             # ȳ in the valley
+        after = p * np.exp(sq.squeeze_step(p, r, c=c))
+        figures.append(str(squeeze_bars(p, after, r, ctx.figure_path("paper_s_squeeze.png"), c)))
     if ok:
         return Verdict.proved(
             f"every algebraic step reduces to 0 (general V); closed form = autograd to {worst:.1e}; ȳ fell and y* "
-            f"rose in {n}/{n} random cases (any step size); controls fail", evidence=ev,
+            f"rose in {n}/{n} random cases (any step size); controls fail", evidence=ev, figures=figures,
             details="ȳ: ln Σπ_j e^{a_j} ≥ Σπ_j a_j (Jensen) and Σπ_j a_j − c(π_ȳ − 1) = c[Σ_{j≠ȳ}π_j² + (1 − π_ȳ)²] > 0. "
                     "y*: e^L < (1 − π_ȳ)e^{cπ*} + π_ȳe^{cπ*} because c(π_ȳ − 1) < 0 < cπ*. See `dpomath derive "
                     "squeezing-exact`.")
@@ -304,10 +312,22 @@ def check_small(ctx) -> Verdict:
                "negative_control_violations": int(rev_holds), "negative_control_failed": bool(rev_holds > 0)})
     if viol_star == 0 and viol_rest == 0 and rev_holds > 0:
         return Verdict.confirmed(f"no violation in {n} random draws of either part", evidence=ev)
+    figures = []
+    if ctx.want_figures:
+        from dpomath.plots.paper_s import gain_against_pybar
+
+        grid = np.linspace(0.002, 0.998, 200)
+        curves = {}
+        for k, (V, spread, c) in enumerate(((10, 1.0, 3.0), (10, 3.0, 3.0), (30, 2.0, 10.0))):
+            q = _probs(np.random.default_rng(ctx.seed + k), V - 1, spread)
+            star = 1 + int(np.argmax(q))
+            curves[f"V = {V}, spread {spread:g}, c = {c:g}"] = (
+                grid, [sq.squeeze_step(_with_ybar(q, p), 0, c=c)[star] for p in grid])
+        figures.append(str(gain_against_pybar(curves, ctx.figure_path("paper_s_small_pybar.png"))))
     parts = [s for s, v in (("y*'s gain", viol_star), ("the other tokens' mass", viol_rest)) if v]
     return Verdict.qualified(
         f"violated for {' and '.join(parts)} in {viol_star + viol_rest} of {2 * n} comparisons; holds in the rest",
-        evidence=ev, counterexample=ex_star or ex_rest)
+        evidence=ev, counterexample=ex_star or ex_rest, figures=figures)
 
 
 @claim("S-PEAKY", paper="S", place="§5.3; notebook/squeeze_effect.ipynb (statement 4)", method="property",

@@ -234,3 +234,13 @@ def test_lazy_exports():
     assert "squeeze_step" in dir(displacement)
     with pytest.raises(AttributeError):
         displacement.nope  # noqa: B018
+
+
+def test_doctests_run():
+    import doctest
+
+    from dpomath.displacement import ches
+
+    for mod in (single_token, squeezing, akg, ches):
+        res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert res.failed == 0 and (res.attempted > 0 or mod is sequences), mod.__name__
