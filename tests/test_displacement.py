@@ -244,3 +244,12 @@ def test_doctests_run():
     for mod in (single_token, squeezing, akg, ches):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0 and (res.attempted > 0 or mod is sequences), mod.__name__
+
+
+@pytest.mark.parametrize("page", ["paper-r.md", "paper-s.md"])
+def test_docs_examples_run(page):
+    import doctest
+    from pathlib import Path
+
+    res = doctest.testfile(str(Path(__file__).resolve().parents[1] / "docs" / page), module_relative=False)
+    assert res.failed == 0 and res.attempted > 0
