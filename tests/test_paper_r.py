@@ -53,3 +53,14 @@ def test_ches_loop_twin_of_the_ledger_rejects_a_wrong_convention():
     assert abs(c[0] - (s1 @ s2 - s1 @ s1)) > 1e-3
     s1, s2 = H1[0, 1:-1].sum(0), H2[0, 1:-1].sum(0)      # ches.py
     assert c[0] == pytest.approx(s1 @ s2 - s1 @ s1, rel=1e-12)
+
+
+def test_cli_verify_selects_papers_r_and_s(capsys):
+    import json
+
+    from dpomath.cli import main
+
+    assert main(["verify", "--paper", "R", "--paper", "S", "--claim", "R-CHES", "S-FROB", "--quick", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in doc["claims"]] == ["R-CHES", "S-FROB"]
+    assert {c["paper"] for c in doc["claims"]} == {"R", "S"}
