@@ -101,6 +101,19 @@ def _mp_step_twin(rng, n: int) -> float:
     return float(worst)
 
 
+def scalar_twins(facts: dict, names, rng, n: int) -> dict:
+    """50-digit numeric twins (dpomath.twins) of the scalar facts ``names`` at random points."""
+    from dpomath.twins import numeric_twin, random_points
+
+    worst, pts = 0.0, 0
+    for name in names:
+        a, b = facts[name]
+        free = sorted(a.free_symbols | b.free_symbols, key=str)
+        tw = numeric_twin(a, b, random_points(free, rng, n=n))
+        worst, pts = max(worst, tw["twin_max_rel_diff"]), pts + tw["twin_points"]
+    return {"twin_facts": list(names), "twin_points": pts, "twin_max_rel_diff": worst, "twin_dps": 50}
+
+
 def _scope_single() -> str:
     return ("general |V| and d for the symbolic identities (index notation and SymPy matrix symbols); "
             "numeric twins at random instances |V| ∈ [3, 12], d ∈ [2, 8], W and h ~ N(0, 1), β ∈ [0.05, 1], "
@@ -188,6 +201,7 @@ def check_displace(ctx) -> Verdict:
     from dpomath.symbolic import reduces_to_zero
 
     proved = {k: v for k, v in st.check_symbolic_facts().items() if k in ("first-order", "theorem4")}
+    twin = scalar_twins(st.symbolic_facts(), ("theorem4", "dloss-dm"), ctx.rng, 5 if ctx.quick else 20)
     # m ≥ 0 and the bracket decreases in the alignment g (assumptions: 0 < π⁺ < 1, π⁻ > 0)
     q, pn = sp.symbols("q pi_minus", positive=True)           # q = 1 − π⁺ > 0
     a, b, H = sp.symbols("a b H", nonnegative=True)
@@ -227,7 +241,7 @@ def check_displace(ctx) -> Verdict:
         ctrl_worst = max(ctrl_worst, abs(rate - bad) / max(1.0, abs(bad)))
     controls_fail = bool(ctrl_worst > CONTROL_MIN)
     ev = {"scope": _scope_single(),
-          "facts_proved": f"{sum(proved.values())}/{len(proved)}", "m_nonnegative": m_nonneg,
+          "facts_proved": f"{sum(proved.values())}/{len(proved)}", **twin, "m_nonnegative": m_nonneg,
           "d_bracket_d_alignment": str(slope), "d_bracket_d_alignment_negative": slope_negative,
           "cases": n, "rate_vs_autograd_central_difference_max_rel": worst, "rate_tol": RATE_TOL,
           "sign_agreement_at_eta_1e-3": f"{agree}/{counted}",
@@ -236,7 +250,8 @@ def check_displace(ctx) -> Verdict:
           "negative_control": "Theorem 4 with the alignment weight 1 + π⁺ − π⁻ (sign swapped) against autograd",
           "negative_control_max_rel": ctrl_worst, "negative_control_failed": controls_fail,
           "paper_typo": "Theorem 5-7 print −ℓ(t) where −ℓ′(t) is meant (their side condition says −ℓ′ > 0)"}
-    ok = (all(proved.values()) and m_nonneg and slope_negative and worst <= RATE_TOL
+    ok = (all(proved.values()) and twin["twin_max_rel_diff"] <= TWIN_TOL and m_nonneg and slope_negative
+          and worst <= RATE_TOL
           and agree == counted and controls_fail)
     figures = []
     if ctx.want_figures:
@@ -266,6 +281,7 @@ def check_gain(ctx) -> Verdict:
     from dpomath.displacement import single_token as st
 
     proved = {k: v for k, v in st.check_symbolic_facts().items() if k in ("first-order", "theorem5")}
+    twin = scalar_twins(st.symbolic_facts(), ("theorem5",), ctx.rng, 5 if ctx.quick else 20)
     n = 40 if ctx.quick else 200
     worst_rate, order_ok, slope_worst, ctrl_orders_differ = 0.0, 0, 0.0, 0
     figures = []
@@ -296,13 +312,15 @@ def check_gain(ctx) -> Verdict:
         ctrl_orders_differ += bool(np.any(np.argsort(gain, kind="stable") != np.argsort(naive, kind="stable")))
     controls_fail = bool(ctrl_orders_differ > 0)
     ev = {"scope": _scope_single() + "; finite steps η ∈ [0.05, 3]", "facts_proved": f"{sum(proved.values())}/{len(proved)}",
+          **twin,
           "cases": n, "theorem5_vs_autograd_max_rel": worst_rate,
           "finite_step_order_equals_score_order": f"{order_ok}/{n}",
           "finite_step_affine_residual_spread_max": slope_worst,
           "negative_control": "the same order test with the score ⟨W_z, W_{y⁺}⟩ (similarity to the preferred token)",
           "negative_control_cases_where_order_differs": f"{ctrl_orders_differ}/{n}",
           "negative_control_failed": controls_fail}
-    ok = (all(proved.values()) and worst_rate <= RATE_TOL and order_ok == n and slope_worst <= EXACT_TOL
+    ok = (all(proved.values()) and twin["twin_max_rel_diff"] <= TWIN_TOL and worst_rate <= RATE_TOL
+          and order_ok == n and slope_worst <= EXACT_TOL
           and controls_fail)
     if ok:
         return Verdict.proved(

@@ -99,8 +99,11 @@ def check_squeeze(ctx) -> Verdict:
     _need_torch()
     from dpomath.displacement import squeezing as sq
 
+    from dpomath.proofs.paper_r import scalar_twins
+
     names = ("dlogpi-dz", "linear-step", "log-shift", "jensen-mean", "ybar-gap", "mode-exponent")
     proved = {k: v for k, v in sq.check_symbolic_facts().items() if k in names}
+    twin = scalar_twins(sq.symbolic_facts(), ("ybar-gap",), ctx.rng, 5 if ctx.quick else 20)
     rng = ctx.rng
     # autograd twin of the exact step on the linear model, finite steps up to η‖x‖² ~ 100
     n_ag = 30 if ctx.quick else 200
@@ -145,7 +148,8 @@ def check_squeeze(ctx) -> Verdict:
             least = min(others, key=lambda i: p[i])
             ctrl_min_viol += d[least] <= 0
     controls_fail = bool(ctrl_sign_viol > 0 and ctrl_min_viol > 0)
-    old_ok = all(proved.values()) and worst <= EXACT_TOL and float_viol == 0 and controls_fail
+    old_ok = (all(proved.values()) and twin["twin_max_rel_diff"] <= TWIN_TOL and worst <= EXACT_TOL
+              and float_viol == 0 and controls_fail)
     revision = {"id": 1,
                 "old_rule": "PROVED iff, besides the symbolic steps and the twin, ȳ falls and y* rises in every random "
                             "case with the signs taken in float64",
@@ -161,7 +165,7 @@ def check_squeeze(ctx) -> Verdict:
                    "z = Wx with V ∈ [2, 14], d ∈ [1, 5], η ∈ [0.01, 10]; property sweep over random π (V ∈ [2, 50], "
                    "logit spread ∈ [0.1, 6]), any ȳ, c ∈ [1e-3, 50] log-uniform",
           "facts_proved": f"{sum(proved.values())}/{len(proved)}",
-          "facts_not_reduced": [k for k, v in proved.items() if not v],
+          "facts_not_reduced": [k for k, v in proved.items() if not v], **twin,
           "autograd_cases": n_ag, "closed_form_vs_autograd_max_abs": worst,
           "random_cases": n, "ybar_not_falling": int(ybar_viol), "mode_not_rising": int(mode_viol),
           "counterexample_if_any": example or "none",
@@ -172,7 +176,8 @@ def check_squeeze(ctx) -> Verdict:
           "negative_control_failed": controls_fail,
           "relation_to_G_SQUEEZE": "G-SQUEEZE is the first-order version (dpomath.tabular.squeeze_change); this "
                                    "holds for every step size c = η‖x‖², see S-TOPK", **ev_rev}
-    ok = all(proved.values()) and worst <= EXACT_TOL and ybar_viol == 0 and mode_viol == 0 and controls_fail
+    ok = (all(proved.values()) and twin["twin_max_rel_diff"] <= TWIN_TOL and worst <= EXACT_TOL
+          and ybar_viol == 0 and mode_viol == 0 and controls_fail)
     figures = []
     if ctx.want_figures:
         from dpomath.plots.paper_s import squeeze_bars
