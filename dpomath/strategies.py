@@ -273,7 +273,16 @@ def free_logit_prompts(draw, min_responses: int = 3, max_responses: int = 9):
 
 
 @st.composite
-def probability_vectors(draw, min_size: int = 2, max_size: int = 12, max_logit: float = 8.0):
+def _probability_vectors(draw, lo: int, hi: int, m: float):
+    n = draw(st.integers(lo, hi))
+    z = np.array(draw(st.lists(st.floats(-m, m, allow_nan=False, allow_infinity=False),
+                               min_size=n, max_size=n)))
+    p = np.exp(z - z.max())
+    return p / p.sum()
+
+
+def probability_vectors(min_size: int = 2, max_size: int = 12,
+                        max_logit: float = 8.0) -> st.SearchStrategy[np.ndarray]:
     """A probability vector π = softmax(z) with 2 ≤ min_size ≤ len(π) ≤ max_size and logits
     z ∈ [−max_logit, max_logit] (so every entry is > 0 and they sum to 1 up to rounding).
 
@@ -286,8 +295,4 @@ def probability_vectors(draw, min_size: int = 2, max_size: int = 12, max_logit: 
     lo = _args.integer("min_size", min_size, lo=2)
     hi = _args.integer("max_size", max_size, lo=lo)
     m = _args.positive("max_logit", max_logit)
-    n = draw(st.integers(lo, hi))
-    z = np.array(draw(st.lists(st.floats(-m, m, allow_nan=False, allow_infinity=False),
-                               min_size=n, max_size=n)))
-    p = np.exp(z - z.max())
-    return p / p.sum()
+    return _probability_vectors(lo, hi, m)

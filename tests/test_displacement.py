@@ -253,3 +253,10 @@ def test_docs_examples_run(page):
 
     res = doctest.testfile(str(Path(__file__).resolve().parents[1] / "docs" / page), module_relative=False)
     assert res.failed == 0 and res.attempted > 0
+
+
+def test_probability_vectors_strategy_bounds():
+    with pytest.raises(dm.BadValue, match="^min_size: must be >= 2"):
+        probability_vectors(min_size=1)
+    with pytest.raises(dm.BadValue, match="^max_size: must be >= 3"):
+        probability_vectors(min_size=3, max_size=2)

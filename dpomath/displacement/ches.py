@@ -117,14 +117,15 @@ def ches_scores(chosen_hidden, rejected_hidden, chosen_last_prompt_index,
     >>> ches_scores(hp, hm, [1], [1]).ches                      # ⟨h, h⟩ − ‖h‖² = 0: same prompt state
     array([0.])
     """
-    sp, np_ = _side("chosen_hidden", chosen_hidden, "chosen_last_prompt_index", chosen_last_prompt_index)
-    sm, nm = _side("rejected_hidden", rejected_hidden, "rejected_last_prompt_index", rejected_last_prompt_index)
-    if sp.shape != sm.shape:
-        raise _args.BadValue(f"rejected_hidden: expected {sp.shape[0]} pairs of hidden size {sp.shape[1]} "
-                             f"like chosen_hidden, got {sm.shape[0]} of size {sm.shape[1]}")
-    cross = np.einsum("nd,nd->n", sp, sm)
-    self_ = np.einsum("nd,nd->n", sp, sp)
-    return ChesScores(cross - self_, cross / (np_ * nm) - self_ / np_ ** 2, np_, nm)
+    s_plus, n_plus = _side("chosen_hidden", chosen_hidden, "chosen_last_prompt_index", chosen_last_prompt_index)
+    s_minus, n_minus = _side("rejected_hidden", rejected_hidden, "rejected_last_prompt_index",
+                             rejected_last_prompt_index)
+    if s_plus.shape != s_minus.shape:
+        raise _args.BadValue(f"rejected_hidden: expected {s_plus.shape[0]} pairs of hidden size {s_plus.shape[1]} "
+                             f"like chosen_hidden, got {s_minus.shape[0]} of size {s_minus.shape[1]}")
+    cross = np.einsum("nd,nd->n", s_plus, s_minus)
+    norm2 = np.einsum("nd,nd->n", s_plus, s_plus)
+    return ChesScores(cross - norm2, cross / (n_plus * n_minus) - norm2 / n_plus ** 2, n_plus, n_minus)
 
 
 def ches_from_forward(forward: Callable[[Sequence[int]], object],

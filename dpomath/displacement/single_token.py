@@ -39,6 +39,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _inputs
+from .. import _args
 
 __all__ = ["dpo_coefficient", "step_logit_change", "log_prob_rates", "theorem4_terms",
            "theorem5_rates", "gain_scores", "symbolic_facts", "check_symbolic_facts", "derivation"]
@@ -116,8 +117,6 @@ def step_logit_change(W, h, chosen: int, rejected: int, *, beta: float, lr: floa
     """
     W, h, c_tok, r_tok = _model(W, h, chosen, rejected)
     lr = _inputs.real("lr", lr, lo=0.0)
-    from .. import _args
-
     _args.choice("order", order, ("exact", "first"))
     c = dpo_coefficient(W, h, c_tok, r_tok, beta=beta, ref_margin=ref_margin)
     D = W[c_tok] - W[r_tok]
