@@ -3,7 +3,7 @@ a theoretical perspective" (arXiv 2404.04626): the DPO gradient field in probabi
 coordinates x1 = πθ(y_w)/π_ref(y_w), x2 = πθ(y_l)/π_ref(y_l).
 
 Claims F-T1, F-C1, F-R1, F-R2, F-FIELD, F-R3 (THEORY.md). The loss is DPO's member of
-:mod:`dpomath.losses` pulled back to (x1, x2) (:mod:`dpomath.symbolic`); every symbolic result
+:mod:`dpomath.losses` pulled back to (x1, x2) (:mod:`dpomath.gradients.formulas`); every symbolic result
 has a 50-digit numeric twin at points drawn from the claim's seeded generator.
 """
 from __future__ import annotations
@@ -12,54 +12,18 @@ import math
 
 import numpy as np
 
-from dpomath.ledger import Verdict, claim
+from dpomath.verify.ledger import Verdict, claim
+from dpomath.verify.twins import TWIN_TOL as _TWIN_TOL, prove_identities, reduces_to_zero, twin_points
 
 # Ranges of the twin points: both sides of x = 1 and of β = 1.
 _X_RANGE = (0.01, 10.0)
 _B_RANGE = (0.05, 3.0)
-_TWIN_TOL = 1e-40
 
 
 def _twin_points(ctx, symbols, n=None):
-    from dpomath import symbolic as S
-    from dpomath.twins import random_points
+    from dpomath.gradients import formulas as S
 
-    ranges = {S.x1: _X_RANGE, S.x2: _X_RANGE, S.beta: _B_RANGE}
-    return random_points(symbols, ctx.rng, ranges, n or (8 if ctx.quick else 16))
-
-
-def _identities(pairs: dict, points) -> tuple[dict, dict]:
-    """Each named (lhs, rhs): exact reduction of lhs − rhs and its numeric twin."""
-    from dpomath.symbolic import reduces_to_zero
-    from dpomath.twins import numeric_twin
-
-    exact, twins = {}, {}
-    for name, (lhs, rhs) in pairs.items():
-        exact[name] = reduces_to_zero(lhs - rhs)
-        twins[name] = numeric_twin(lhs, rhs, points, tol=_TWIN_TOL)
-    return exact, twins
-
-
-def _identity_verdict(what: str, exact: dict, twins: dict, evidence: dict, details: str = ""):
-    ev = dict(evidence)
-    for name in exact:
-        ev[f"{name}_reduces_to_0"] = exact[name]
-        ev[f"{name}_twin_max_rel_diff"] = twins[name]["twin_max_rel_diff"]
-    ev["twin_points"] = next(iter(twins.values()))["twin_points"]
-    ev["twin_dps"] = 50
-    ev["twin_tol"] = _TWIN_TOL
-    bad = [n for n, t in twins.items() if not t["ok"]]
-    if bad:
-        return Verdict.refuted(f"{what}: numeric twin disagrees for {', '.join(bad)}",
-                               evidence=ev, counterexample={n: twins[n]["twin_worst_point"] for n in bad},
-                               details=details)
-    if all(exact.values()):
-        return Verdict.proved(f"{what}: SymPy reduces every difference to 0; 50-digit twins agree "
-                              f"(max rel. diff {max(t['twin_max_rel_diff'] for t in twins.values()):.1e})",
-                              evidence=ev, details=details)
-    return Verdict.inconclusive(f"{what}: numeric twins agree but SymPy did not reduce "
-                                f"{', '.join(n for n, ok in exact.items() if not ok)} to 0",
-                                evidence=ev, details=details)
+    return twin_points(ctx, symbols, {S.x1: _X_RANGE, S.x2: _X_RANGE, S.beta: _B_RANGE}, n)
 
 
 # --------------------------------------------------------------------------- F-T1
@@ -70,18 +34,19 @@ def _identity_verdict(what: str, exact: dict, twins: dict, evidence: dict, detai
        latex=r"\frac{\partial L}{\partial x_1} = -\frac{\beta x_2^\beta}{x_1(x_1^\beta + x_2^\beta)},\quad "
              r"\frac{\partial L}{\partial x_2} = \frac{\beta x_2^{\beta-1}}{x_1^\beta + x_2^\beta}")
 def check_f_t1(ctx):
-    from dpomath import symbolic as S
+    from dpomath.gradients import formulas as S
 
     L = S.loss_in_x("sigmoid")            # DPO's f(ρ) at h = log x (the family's definition)
     g1, g2 = S.gradient_in_x("sigmoid")   # sympy.diff of that definition
     P1, P2 = S.paper_f_gradient           # the paper's printed partials
-    exact, twins = _identities({
+    pairs = {
         "loss_equals_paper_eq1": (L, S.paper_f_loss),
         "dL_dx1": (g1, P1),
         "dL_dx2": (g2, P2),
-    }, _twin_points(ctx, [S.x1, S.x2, S.beta]))
-    return _identity_verdict(
-        "Theorem 1 holds", exact, twins,
+    }
+    points = _twin_points(ctx, [S.x1, S.x2, S.beta])
+    return prove_identities(
+        "Theorem 1 holds", pairs, points,
         {"loss_from_family": str(L), "dL_dx1": str(S.dpo_gradient_x[0]),
          "dL_dx2": str(S.dpo_gradient_x[1])},
         details="The loss is the family's DPO member f(ρ) = −log σ(ρ) at h_w = log x1, "
@@ -97,17 +62,18 @@ def check_f_t1(ctx):
 def check_f_c1(ctx):
     import sympy as sp
 
-    from dpomath import symbolic as S
+    from dpomath.gradients import formulas as S
 
     g1, g2 = S.gradient_in_x("sigmoid")
-    exact, twins = _identities({
+    pairs = {
         "abs_ratio": (sp.Abs(g1 / g2), S.x2 / S.x1),
         "signed_ratio": (g1 / g2, -S.x2 / S.x1),
         "euler_x1g1_plus_x2g2": (S.x1 * g1 + S.x2 * g2, sp.Integer(0)),
-    }, _twin_points(ctx, [S.x1, S.x2, S.beta]))
+    }
+    points = _twin_points(ctx, [S.x1, S.x2, S.beta])
     ratio_h = S.update_ratio_h
-    return _identity_verdict(
-        "Corollary 1 holds at every (x1, x2) > 0", exact, twins,
+    return prove_identities(
+        "Corollary 1 holds at every (x1, x2) > 0", pairs, points,
         {"update_ratio": str(S.update_ratio), "update_ratio_log_coordinates": str(ratio_h),
          "signs": "dL/dx1 < 0 < dL/dx2 everywhere"},
         details="Why: L depends on (x1, x2) only through x1/x2 (it is f(β log(x1/x2))), so it is "
@@ -125,14 +91,14 @@ def check_f_c1(ctx):
 def check_f_r1(ctx):
     import sympy as sp
 
-    from dpomath import symbolic as S
-    from dpomath.field import gradient_field
+    from dpomath.gradients import formulas as S
+    from dpomath.gradients.field import gradient_field
 
     # 1. Exact: x2/x1 = exp(−ρ/β) with ρ = β(h_w − h_l); log is strictly increasing and β > 0,
     #    so x2/x1 < 1 ⇔ −ρ/β < 0 ⇔ ρ > 0.
     rho_def = S.beta * (S.h_w - S.h_l)
     ratio_in_rho = sp.exp(-S.rho / S.beta)
-    same = S.reduces_to_zero((S.x2 / S.x1).subs(S.to_log_coordinates)
+    same = reduces_to_zero((S.x2 / S.x1).subs(S.to_log_coordinates)
                              - ratio_in_rho.subs(S.rho, rho_def))
     region = sp.solve_univariate_inequality(-S.rho / S.beta < 0, S.rho, relational=False)
     region_eq = sp.solve(sp.Eq(-S.rho / S.beta, 0), S.rho)
@@ -212,13 +178,13 @@ def check_f_r1(ctx):
 def check_f_r2(ctx):
     import sympy as sp
 
-    from dpomath import symbolic as S
-    from dpomath.field import gradient_field
+    from dpomath.gradients import formulas as S
+    from dpomath.gradients.field import gradient_field
 
     x1, x2, beta = S.x1, S.x2, S.beta
     P1, P2 = S.paper_f_gradient
     # (a) |∂L/∂x2| > |∂L/∂x1| ⇔ x2/x1 < 1 ⇔ r > 0 (F-C1 and F-R1).
-    ratio_ok = S.reduces_to_zero(S.update_ratio - x2 / x1)
+    ratio_ok = reduces_to_zero(S.update_ratio - x2 / x1)
     # (b) x2 → 0 at fixed x1: each component, each β case, exactly.
     lim1 = S.limits_by_beta(P1, x2, 0)
     lim2 = S.limits_by_beta(P2, x2, 0)
@@ -227,13 +193,13 @@ def check_f_r2(ctx):
     # (c) log coordinates: ∂L/∂h_w = −∂L/∂h_l, and the log-coordinate flow moves x in the
     #     opposite proportion: |ẋ2/ẋ1| = x2/x1 (x1 moves faster when r > 0).
     gh = S.dpo_gradient_h
-    balanced = S.reduces_to_zero(gh[0] + gh[1])
+    balanced = reduces_to_zero(gh[0] + gh[1])
     xdot1 = (-gh[0] * sp.exp(S.h_w))          # ẋ1 = x1 ḣ_w
     xdot2 = (-gh[1] * sp.exp(S.h_l))
-    reversed_ok = S.reduces_to_zero(sp.Abs(xdot2 / xdot1) - sp.exp(S.h_l) / sp.exp(S.h_w))
+    reversed_ok = reduces_to_zero(sp.Abs(xdot2 / xdot1) - sp.exp(S.h_l) / sp.exp(S.h_w))
 
     # 50-digit twins of the two ratio identities
-    from dpomath.twins import numeric_twin, random_points
+    from dpomath.verify.twins import numeric_twin, random_points
     pts = _twin_points(ctx, [x1, x2, beta])
     tw_a = numeric_twin(sp.Abs(P1 / P2), x2 / x1, pts, tol=_TWIN_TOL)
     hpts = random_points([S.h_w, S.h_l, beta], ctx.rng, {beta: _B_RANGE}, len(pts))
@@ -297,8 +263,8 @@ _FIELD_BETA = 0.5  # drawn β of the figures (paper F: "usually β ∈ [0.1, 0.5
 def check_f_field(ctx):
     import sympy as sp
 
-    from dpomath import symbolic as S
-    from dpomath.field import field_grid, gradient_field
+    from dpomath.gradients import formulas as S
+    from dpomath.gradients.field import field_grid, gradient_field
 
     x1, x2, beta = S.x1, S.x2, S.beta
     P1, P2 = S.paper_f_gradient
@@ -320,9 +286,9 @@ def check_f_field(ctx):
 
     # Log coordinates: the gradient is (−1, +1)·βσ(−ρ); its size depends on ρ alone.
     gh = S.dpo_gradient_h
-    balanced = S.reduces_to_zero(gh[0] + gh[1])
+    balanced = reduces_to_zero(gh[0] + gh[1])
     mag_h = sp.sqrt(2) * beta / (1 + sp.exp(S.rho))  # |∇_h L| written through ρ
-    mag_ok = S.reduces_to_zero(sp.sqrt(gh[0]**2 + gh[1]**2)
+    mag_ok = reduces_to_zero(sp.sqrt(gh[0]**2 + gh[1]**2)
                                - mag_h.subs(S.rho, beta * (S.h_w - S.h_l)))
     mag_lims = {"rho->-oo (top-left)": sp.limit(mag_h, S.rho, -sp.oo),
                 "rho=0 (diagonal, incl. (1,1))": mag_h.subs(S.rho, 0),
@@ -468,16 +434,14 @@ def _rk4_probability_flow(starts: np.ndarray, beta: float, t_end: np.ndarray, n:
                  "sensitive to its initial position.",
        latex=r"x(0) \mapsto \lim_t x(t),\ \dot x = -\nabla_x L")
 def check_f_r3(ctx):
-    import sympy as sp
-
-    from dpomath import symbolic as S
-    from dpomath.field import gradient_flow
+    from dpomath.gradients import formulas as S
+    from dpomath.gradients.field import gradient_flow
 
     # Exact: conserved quantities of the two gradient flows (proved, not measured).
     P1, P2 = S.paper_f_gradient
     gh = S.dpo_gradient_h
-    conserved_x = S.reduces_to_zero(S.x1 * (-P1) + S.x2 * (-P2))   # d(x1²+x2²)/dt / 2
-    conserved_h = S.reduces_to_zero(-gh[0] - gh[1])                # d(h_w+h_l)/dt
+    conserved_x = reduces_to_zero(S.x1 * (-P1) + S.x2 * (-P2))   # d(x1²+x2²)/dt / 2
+    conserved_h = reduces_to_zero(-gh[0] - gh[1])                # d(h_w+h_l)/dt
 
     betas = (0.1, 0.5) if ctx.quick else (0.1, 0.5, 2.0)
     starts = dict(_STARTS)

@@ -2,8 +2,9 @@
 scaling law and their corollaries, checked on the cluster model.
 
 Every check states its criterion before it runs; the numbers behind each verdict are in its
-evidence. The heavy lifting lives in ``dpomath.margins`` (Lemma 4.1's ODE), ``dpomath.guarantees``
-(Theorem 4.2), ``dpomath.scaling`` (Theorem 4.3, Q*) and ``dpomath.derivations_i`` (Lemma 4.1).
+evidence. The heavy lifting lives in :mod:`dpomath.lastlayer`: ``margins`` (Lemma 4.1's ODE),
+``theorem42`` (Theorem 4.2), ``theorem43`` (Theorem 4.3, Q*), ``runs`` (the experiments) and
+``derivations`` (Lemma 4.1).
 """
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ import random
 
 import numpy as np
 
-from dpomath.ledger import Verdict, claim
-
-LOG3 = math.log(3.0)
+from dpomath.lastlayer.theorem42 import LOG3, d_limit, v_limit, z_limit
+from dpomath.verify.ledger import Verdict, claim
 BETA, TAU = 0.01, 1.0  # β and τ only rescale time (τṙ ∝ β²): fixed at the paper's β
 
 
@@ -53,10 +53,9 @@ def _find(strategy, predicate, n: int, seed: int, budget: int | None = None):
                  "a test sample follows the same equation driven by the training σ(−r_i).",
        latex=r"\tau\dot r_j=\frac1N\sum_i\beta^2\sigma(-r_i)(y_{w,j}-y_{l,j})^\top(y_{w,i}-y_{l,i})\Sigma_{ij}")
 def check_lemma41(ctx):
-    import sympy as sp
-
-    from dpomath.derivations_i import lemma41_autograd_check, lemma41_dpo_pair, lemma41_proof
-    from dpomath.twins import numeric_twin, random_points
+    from dpomath.lastlayer.descent import lemma41_autograd_check
+    from dpomath.lastlayer.derivations import lemma41_dpo_pair, lemma41_proof
+    from dpomath.verify.twins import numeric_twin, random_points
 
     proof = lemma41_proof()
     lhs, rhs, syms = lemma41_dpo_pair(0)
@@ -74,7 +73,7 @@ def check_lemma41(ctx):
     worst_gram = max(c["max_rel_diff_gram"] for c in checks)
     # test samples: the test margins integrated with the ODE equal β Δyᵀ(W(t) − W0) g_x rebuilt
     # from the accumulated training weights
-    from dpomath.margins import solve_margins
+    from dpomath.lastlayer.margins import solve_margins
 
     rng = ctx.rng
     X, Xt = rng.standard_normal((12, 5)), rng.standard_normal((7, 5))
@@ -153,7 +152,8 @@ def _closed_form_twin(rng, n: int) -> float:
                  "τ1 = Kτ log 3/(5β²)); at τ1 every margin lies in [log 3/40, log 3].",
        latex=r"\frac{\beta^2t}{8K\tau}\le r_i(t)\le\frac{5\beta^2t}{K\tau},\ t\le\tau_1=\frac{K\tau\log3}{5\beta^2}")
 def check_theorem42(ctx):
-    from dpomath.guarantees import probability_bound_nonvacuous_Q, theorem42_outcome, typical_margin
+    from dpomath.lastlayer.theorem42 import probability_bound_nonvacuous_Q, typical_margin
+    from dpomath.lastlayer.runs import theorem42_outcome
     from dpomath.strategies import theorem42_params
 
     quick = ctx.quick
@@ -162,7 +162,7 @@ def check_theorem42(ctx):
     criterion = (f"zero violations of r_L <= r_i <= r_U on a 65-point grid of [0, tau1] (and of the "
                  f"initial slopes), and of r(tau1) in [log3/40, log3], among {n_in} Hypothesis draws "
                  "inside the conditions (solve_ivp DOP853 rtol 1e-9, atol 1e-13)")
-    from dpomath.guarantees import tau1
+    from dpomath.lastlayer.theorem42 import tau1
 
     rstar = float(typical_margin(tau1(1, BETA, TAU), 1, BETA, TAU))
     stats = {"n": 0, "lo": np.inf, "hi": -np.inf, "rmin": np.inf, "rmax": -np.inf, "s0min": np.inf,
@@ -171,15 +171,15 @@ def check_theorem42(ctx):
     def violates_inside(p):
         o = theorem42_outcome(**p, beta=BETA, tau=TAU)
         stats["n"] += 1
-        stats["lo"] = min(stats["lo"], o["min_ratio_to_r_L"])
-        stats["hi"] = max(stats["hi"], o["max_ratio_to_r_U"])
-        stats["rmin"] = min(stats["rmin"], o["r_tau1_min"])
-        stats["rmax"] = max(stats["rmax"], o["r_tau1_max"])
-        stats["s0min"] = min(stats["s0min"], o["slope0_min"])
-        stats["s0max"] = max(stats["s0max"], o["slope0_max"])
-        stats["dev"] = max(stats["dev"], abs(o["r_tau1_min"] - rstar) / rstar,
-                           abs(o["r_tau1_max"] - rstar) / rstar)
-        return not o["ok"]
+        stats["lo"] = min(stats["lo"], o.min_ratio_to_r_L)
+        stats["hi"] = max(stats["hi"], o.max_ratio_to_r_U)
+        stats["rmin"] = min(stats["rmin"], o.r_tau1_min)
+        stats["rmax"] = max(stats["rmax"], o.r_tau1_max)
+        stats["s0min"] = min(stats["s0min"], o.slope0_min)
+        stats["s0max"] = max(stats["s0max"], o.slope0_max)
+        stats["dev"] = max(stats["dev"], abs(o.r_tau1_min - rstar) / rstar,
+                           abs(o.r_tau1_max - rstar) / rstar)
+        return not o.ok
 
     seed = int(ctx.rng.integers(2 ** 31))
     inside = _find(theorem42_params(**bounds), violates_inside, n_in, seed)
@@ -193,12 +193,12 @@ def check_theorem42(ctx):
             outside[name] = None
         else:
             o = theorem42_outcome(**ex, beta=BETA, tau=TAU)
-            failed = [k for k in ("ok_lower", "ok_upper", "ok_window") if not o[k]]
+            failed = [k for k in ("ok_lower", "ok_upper", "ok_window") if not getattr(o, k)]
             outside[name] = {**ex, "failed": ",".join(f[3:] for f in failed),
-                             "slope0_max": o["slope0_max"], "slope0_min": o["slope0_min"],
-                             "max_ratio_to_r_U": o["max_ratio_to_r_U"],
-                             "min_ratio_to_r_L": o["min_ratio_to_r_L"],
-                             "r_tau1_min": o["r_tau1_min"], "r_tau1_max": o["r_tau1_max"]}
+                             "slope0_max": o.slope0_max, "slope0_min": o.slope0_min,
+                             "max_ratio_to_r_U": o.max_ratio_to_r_U,
+                             "min_ratio_to_r_L": o.min_ratio_to_r_L,
+                             "r_tau1_min": o.r_tau1_min, "r_tau1_max": o.r_tau1_max}
     cf = _closed_form_proof()
     cf_twin = _closed_form_twin(ctx.rng, 8 if quick else 32)
     ev = {"criterion": criterion, "draws_inside": stats["n"],
@@ -252,7 +252,7 @@ def check_theorem42(ctx):
         o = theorem42_outcome(**inside, beta=BETA, tau=TAU)
         return Verdict.inconclusive(
             "the window failed inside the conditions, but the theorem's probability is vacuous there",
-            evidence=ev, counterexample=inside, figures=figs, details=details + f" Failure: {o}")
+            evidence=ev, counterexample=inside, figures=figs, details=details + f" Failure: {o.to_dict()}")
     return Verdict.confirmed(
         f"no violation in {stats['n']} draws inside the conditions; r(τ1) ∈ "
         f"[{stats['rmin']:.3f}, {stats['rmax']:.3f}] ≈ closed form {rstar:.4f}; outside, "
@@ -262,15 +262,15 @@ def check_theorem42(ctx):
 
 
 def _figure_trajectories(path, quick: bool):
-    from dpomath.clusters import sample_clusters
-    from dpomath.guarantees import tau1
-    from dpomath.margins import solve_margins
+    from dpomath.lastlayer.clusters import sample_clusters
+    from dpomath.lastlayer.theorem42 import tau1
+    from dpomath.lastlayer.margins import solve_margins
     from dpomath.plots.paper_i import margin_trajectories
 
     Q = 8 if quick else 20
     curves = {}
     for K in (1, 2, 4, 8, 16):
-        data = sample_clusters(K, Q, max(K + 1, 5 * Q), v=1 / (32 * math.sqrt(Q)), l_b=0.25, seed=K)
+        data = sample_clusters(K, Q, max(K + 1, d_limit(Q)), v=v_limit(Q), l_b=0.25, seed=K)
         T = tau1(K, BETA, TAU)
         ts = np.linspace(0, 1.5 * T, 80)
         sol = solve_margins(data.features, data.chosen, data.rejected, beta=BETA, tau=TAU,
@@ -286,7 +286,8 @@ def _figure_trajectories(path, quick: bool):
                  "R(P) ≤ 2KQ²e^{−Q/45}.",
        latex=r"\mathcal R(\mathcal P)\le 2KQ^2e^{-Q/45}")
 def check_theorem43(ctx):
-    from dpomath.scaling import mc_risk, vacuous_below
+    from dpomath.lastlayer.runs import mc_risk
+    from dpomath.lastlayer.theorem43 import vacuous_below
 
     if ctx.quick:
         Ks, Qs, draws, ntest = (1, 4), (10, 40, 200, 800), 1, 500
@@ -356,9 +357,9 @@ def check_theorem43(ctx):
 
 def _pair0_invariance(Ks, Q: int, d: int, v: float, seed: int) -> float:
     """Largest difference between pair 0's margins at τ1(K) across K (same seed, Z = 1)."""
-    from dpomath.clusters import sample_clusters
-    from dpomath.guarantees import tau1
-    from dpomath.margins import solve_margins
+    from dpomath.lastlayer.clusters import sample_clusters
+    from dpomath.lastlayer.theorem42 import tau1
+    from dpomath.lastlayer.margins import solve_margins
 
     ref, worst = None, 0.0
     for K in Ks:
@@ -379,7 +380,8 @@ def _pair0_invariance(Ks, Q: int, d: int, v: float, seed: int) -> float:
 def check_logk(ctx):
     import mpmath as mp
 
-    from dpomath.scaling import logk_asymptotics, mc_risk, q_star_real
+    from dpomath.lastlayer.theorem43 import logk_asymptotics, q_star_real
+    from dpomath.lastlayer.runs import mc_risk
 
     proof = logk_asymptotics()
     # numeric twin: the Lambert-W root lies in the bracket at 50 digits
@@ -423,12 +425,12 @@ def check_logk(ctx):
           "risk_K_invariant_within_4_se": overlap}
     Kq = [1, 2, 4, 8, 16] if ctx.quick else [1, 2, 4, 8, 16, 32, 64, 100]
     emp = _empirical_q(Kq, 0.05, int(ctx.rng.integers(2 ** 31)))
-    from dpomath.scaling import q_star
+    from dpomath.lastlayer.theorem43 import q_star
 
     ev["empirical_Q_eps0.05"] = {str(e["K"]): e["Q"] for e in emp}
     ev["empirical_Q_is_smallest_allowed"] = all(e["Q_min_allowed"] for e in emp)
     ev["empirical_log10_risk_max"] = max(e["log10_risk_exact"] for e in emp)
-    ev["bound_Q_star_eps0.05"] = {str(K): q_star(K, 0.05)["Q_star"] for K in Kq}
+    ev["bound_Q_star_eps0.05"] = {str(K): q_star(K, 0.05).Q_star for K in Kq}
     figs = []
     path = ctx.figure_path("paper_i_qstar_vs_empirical.png")
     if path is not None:
@@ -467,16 +469,16 @@ def check_logk(ctx):
 
 
 def _empirical_q(Ks, eps: float, seed: int) -> list[dict]:
-    from dpomath.scaling import empirical_q
+    from dpomath.lastlayer.runs import empirical_q
 
     return [empirical_q(K, eps, draws=2, seed=seed) for K in Ks]
 
 
 def _figure_qstar(path, emp: list[dict], Ks):
     from dpomath.plots.paper_i import qstar_vs_empirical
-    from dpomath.scaling import q_star
+    from dpomath.lastlayer.theorem43 import q_star
 
-    qb = {eps: [q_star(K, eps)["Q_star"] for K in Ks] for eps in (0.05, 0.01)}
+    qb = {eps: [q_star(K, eps).Q_star for K in Ks] for eps in (0.05, 0.01)}
     worst = max(e["log10_risk_exact"] for e in emp)
     return qstar_vs_empirical(Ks, qb, [e["Q"] for e in emp], path,
                               note=f"simulated at ε = 0.05: exact R(P) ≤ 1e{worst:.0f} at the smallest Q the conditions allow")
@@ -487,64 +489,65 @@ def _figure_qstar(path, emp: list[dict], Ks):
                  "generalisation error (Figure 4: error < 0.05).",
        latex=r"Q^*(10, 0.05) > 875")
 def check_875(ctx):
-    from dpomath.scaling import q_star, risk_at_tau1, risk_bound
+    from dpomath.lastlayer.theorem43 import q_star, risk_bound
+    from dpomath.lastlayer.runs import risk_at_tau1
 
     qs = {eps: q_star(10, eps) for eps in (0.1, 0.05, 0.01)}
     b875 = risk_bound(10, 875)
     # the model itself at the smallest Q Theorem 4.2 admits for K = 10 (d ≥ 11 needs Q ≥ 3)
     Q = 3
-    runs = [risk_at_tau1(10, Q, 11, 1 / (32 * math.sqrt(Q)), seed=int(s), beta=BETA,
+    runs = [risk_at_tau1(10, Q, 11, v_limit(Q), seed=int(s), beta=BETA,
                          test_per_cluster=500 if ctx.quick else 5000)
             for s in ctx.rng.integers(0, 2 ** 31, 2 if ctx.quick else 8)]
     errors = sum(r["errors"] for r in runs)
     n = sum(r["n_test"] for r in runs)
-    from dpomath.scaling import clopper_pearson
+    from dpomath.verify.stats import clopper_pearson
 
     lo, hi = clopper_pearson(errors, n)
     criterion = ("the statement holds of the bound if Q*(10, 0.05) > 875; it is a requirement of "
                  "DPO only if the simulated risk at Q <= 875 is not near zero (CP 95% upper > 0.05)")
-    ev = {"criterion": criterion, "Q_star_eps0.1": qs[0.1]["Q_star"],
-          "Q_star_eps0.05": qs[0.05]["Q_star"], "Q_star_eps0.01": qs[0.01]["Q_star"],
-          "Q_real_eps0.05": qs[0.05]["Q_real"], "bound_at_875": b875,
+    ev = {"criterion": criterion, "Q_star_eps0.1": qs[0.1].Q_star,
+          "Q_star_eps0.05": qs[0.05].Q_star, "Q_star_eps0.01": qs[0.01].Q_star,
+          "Q_real_eps0.05": qs[0.05].Q_real, "bound_at_875": b875,
           "more_than_875_for_eps_below": b875,
-          "bound_at_Q_star_eps0.05": qs[0.05]["bound_at_Q_star"],
+          "bound_at_Q_star_eps0.05": qs[0.05].bound_at_Q_star,
           "simulated_Q": Q, "simulated_d": 11, "simulated_errors": errors, "simulated_n": n,
           "simulated_cp_high": hi,
           "simulated_log10_risk_exact_max": max(r["log10_risk_exact"] for r in runs)}
     details = (
-        f"From the bound: Q*(10, ε) = {qs[0.1]['Q_star']}, {qs[0.05]['Q_star']}, "
-        f"{qs[0.01]['Q_star']} for ε = 0.1, 0.05, 0.01, and B(10, 875) = {b875:.4f}, so 'more "
+        f"From the bound: Q*(10, ε) = {qs[0.1].Q_star}, {qs[0.05].Q_star}, "
+        f"{qs[0.01].Q_star} for ε = 0.1, 0.05, 0.01, and B(10, 875) = {b875:.4f}, so 'more "
         f"than 875' is what the bound says for every ε < {b875:.4f} (ε = 0.05 gives 880). "
         f"The bound is a sufficient condition, not a requirement: in the model itself, at "
         f"K = 10 and Q = {Q} (the smallest Q with d ≥ K + 1 and d ≤ 5Q), R(P) ≈ "
         f"10^{ev['simulated_log10_risk_exact_max']:.0f} and {errors} of {n} fresh samples "
         f"were misranked (95% upper limit {hi:.1e}).")
-    holds_for_bound = qs[0.05]["Q_star"] > 875
+    holds_for_bound = qs[0.05].Q_star > 875
     if holds_for_bound and hi <= 0.05:
         return Verdict.qualified(
-            f"true of the bound (Q*(10, 0.05) = {qs[0.05]['Q_star']}, B(10, 875) = {b875:.4f}), "
+            f"true of the bound (Q*(10, 0.05) = {qs[0.05].Q_star}, B(10, 875) = {b875:.4f}), "
             f"not a requirement: the model reaches R(P) < 1e-100 at Q = {Q}",
             evidence=ev, details=details,
             counterexample={"K": 10, "Q": Q, "errors": errors, "n": n, "cp_high": hi})
     if holds_for_bound:
-        return Verdict.confirmed(f"Q*(10, 0.05) = {qs[0.05]['Q_star']} > 875 and the model needs "
+        return Verdict.confirmed(f"Q*(10, 0.05) = {qs[0.05].Q_star} > 875 and the model needs "
                                  "it too", evidence=ev, details=details)
-    return Verdict.refuted(f"Q*(10, 0.05) = {qs[0.05]['Q_star']} <= 875", evidence=ev, details=details)
+    return Verdict.refuted(f"Q*(10, 0.05) = {qs[0.05].Q_star} <= 875", evidence=ev, details=details)
 
 
 @claim("I-1.5X", paper="I", place="Section 4 (summary)", method="numeric",
        statement="Aligning K = 100 values requires approximately 1.5× more per-class samples than K = 10.",
        latex=r"Q^*(100,\varepsilon)/Q^*(10,\varepsilon)\approx1.5")
 def check_15x(ctx):
-    from dpomath.scaling import q_star
+    from dpomath.lastlayer.theorem43 import q_star
 
     crit = "'approximately 1.5x' accepted if Q*(100, eps)/Q*(10, eps) lies in [1.4, 1.6] for eps = 0.05"
     table = {}
     for eps in (1.0, 0.5, 0.1, 0.05, 0.01, 1e-3, 1e-6):
-        a, b = q_star(10, eps)["Q_star"], q_star(100, eps)["Q_star"]
+        a, b = q_star(10, eps).Q_star, q_star(100, eps).Q_star
         table[eps] = (a, b, b / a)
     grid = np.geomspace(1e-12, 1.0, 60 if ctx.quick else 400)
-    sup = max(q_star(100, float(e))["Q_star"] / q_star(10, float(e))["Q_star"] for e in grid)
+    sup = max(q_star(100, float(e)).Q_star / q_star(10, float(e)).Q_star for e in grid)
     r05 = table[0.05][2]
     ev = {"criterion": crit, "sup_ratio_eps_in_1e-12_to_1": sup}
     for eps, (a, b, r) in table.items():
@@ -578,9 +581,9 @@ def check_15x(ctx):
 def check_log3(ctx):
     import sympy as sp
 
-    from dpomath.clusters import sample_clusters
-    from dpomath.guarantees import tau1
-    from dpomath.margins import solve_margins
+    from dpomath.lastlayer.clusters import sample_clusters
+    from dpomath.lastlayer.theorem42 import tau1
+    from dpomath.lastlayer.margins import solve_margins
 
     beta, s, u = sp.symbols("beta", positive=True), sp.Symbol("s", nonnegative=True), sp.Symbol("u", positive=True)
     lw, ll, rw, rl = sp.symbols("logpi_w logpi_l logref_w logref_l", real=True)
@@ -592,7 +595,7 @@ def check_log3(ctx):
     R, LR = sp.symbols("r L_ref", real=True)
     worst = sp.simplify((R / beta - LR).subs({R: sp.log(3) - s, LR: sp.log(3) / beta + u}))
     negative = worst.is_negative
-    from dpomath.twins import numeric_twin, random_points
+    from dpomath.verify.twins import numeric_twin, random_points
 
     syms = [beta, lw, ll, rw, rl]
     twin = numeric_twin(policy_logodds, r / beta - Lref,
@@ -605,8 +608,8 @@ def check_log3(ctx):
     for k in range(n):
         K = int(ctx.rng.integers(1, 5))
         Q = int(ctx.rng.integers(max(1, -(-(K + 1) // 5)), 10))
-        d = int(ctx.rng.integers(K + 1, 5 * Q + 1))
-        data = sample_clusters(K, Q, d, v=1 / (32 * math.sqrt(Q)), l_b=0.25,
+        d = int(ctx.rng.integers(K + 1, d_limit(Q) + 1))
+        data = sample_clusters(K, Q, d, v=v_limit(Q), l_b=0.25,
                                seed=int(ctx.rng.integers(2 ** 31)))
         T = tau1(K, BETA, TAU)
         sol = solve_margins(data.features, data.chosen, data.rejected, beta=BETA, tau=TAU,
@@ -653,10 +656,11 @@ def check_log3(ctx):
 def check_gpo(ctx):
     import sympy as sp
 
-    from dpomath.clusters import sample_clusters
-    from dpomath.guarantees import mean_field_margin, tau1, theorem42_outcome
-    from dpomath.losses import margin_weight, rho, symbolic_margin_loss
-    from dpomath.margins import solve_margins
+    from dpomath.lastlayer.clusters import sample_clusters
+    from dpomath.lastlayer.theorem42 import mean_field_margin, tau1
+    from dpomath.lastlayer.runs import theorem42_outcome
+    from dpomath.losses import rho, symbolic_margin_loss
+    from dpomath.lastlayer.margins import solve_margins
 
     # symbolic: mean-field solutions and fixed points (a = 2β²/(Kτ))
     t, a = sp.symbols("t a", positive=True)
@@ -679,12 +683,12 @@ def check_gpo(ctx):
         for K in Ks:
             for _ in range(n):
                 Q = int(ctx.rng.integers(max(1, -(-(K + 1) // 5)), 10))
-                d = int(ctx.rng.integers(K + 1, 5 * Q + 1))
-                o = theorem42_outcome(K, Q, d, 1 / (32 * math.sqrt(Q)), float(ctx.rng.uniform(0.25, 0.5)),
+                d = int(ctx.rng.integers(K + 1, d_limit(Q) + 1))
+                o = theorem42_outcome(K, Q, d, v_limit(Q), float(ctx.rng.uniform(0.25, 0.5)),
                                       1, int(ctx.rng.integers(2 ** 31)), loss=kind, beta=BETA, tau=TAU)
-                oks.append(o["ok"])
-                slopes += [o["slope0_min"], o["slope0_max"]]
-                r1 += [o["r_tau1_min"], o["r_tau1_max"]]
+                oks.append(o.ok)
+                slopes += [o.slope0_min, o.slope0_max]
+                r1 += [o.r_tau1_min, o.r_tau1_max]
         # K-rescaling: pair 0 at τ1(K), same seed
         ref, worst = None, 0.0
         for K in Ks:
@@ -699,7 +703,7 @@ def check_gpo(ctx):
                      "r_tau1_range": [min(r1), max(r1)], "rescaling_max_diff": worst,
                      "mean_field_tau1": float(mean_field_margin(tau1(1, BETA, TAU), 1, BETA, TAU, kind))}
     # long run: IPO → 1, SLiC stops near 1, DPO passes log 3
-    data = sample_clusters(2, 6, 20, v=1 / (32 * math.sqrt(6)), l_b=0.25, seed=3)
+    data = sample_clusters(2, 6, 20, v=v_limit(6), l_b=0.25, seed=3)
     T = tau1(2, BETA, TAU)
     long = {}
     curves = {}
@@ -758,8 +762,8 @@ def check_gpo(ctx):
                  "δ ≤ min(εv/8, 1/4)) the training guarantee becomes log 3/80 ≤ r(τ1) ≤ log 3.",
        latex=r"\frac{\log3}{80}\le r(\tau_1)\le\log3")
 def check_delta(ctx):
-    from dpomath.clusters import concept_vectors
-    from dpomath.guarantees import theorem42_outcome
+    from dpomath.lastlayer.clusters import concept_vectors
+    from dpomath.lastlayer.runs import theorem42_outcome
 
     # the sampler puts every concept at the edge of the condition
     C = concept_vectors(4, 8, 0.3, "random", np.random.default_rng(0))
@@ -774,16 +778,16 @@ def check_delta(ctx):
             for _ in range(n):
                 K = int(ctx.rng.integers(2, 5))
                 Q = int(ctx.rng.integers(max(1, -(-(K + 2) // 5)), 10))
-                d = int(ctx.rng.integers(K + 2, 5 * Q + 1)) if 5 * Q >= K + 2 else K + 2
-                v = 1 / (32 * math.sqrt(Q))
+                d = int(ctx.rng.integers(K + 2, d_limit(Q) + 1)) if d_limit(Q) >= K + 2 else K + 2
+                v = v_limit(Q)
                 l_b = float(ctx.rng.uniform(0.25, 0.5))
-                Z = int(ctx.rng.integers(1, min(K, int(1 / (4 * l_b * l_b))) + 1))
+                Z = int(ctx.rng.integers(1, min(K, int(z_limit(l_b))) + 1))
                 delta = min(v / 8, 0.25) if delta_kind == "allowed" else delta_kind
                 o = theorem42_outcome(K, Q, d, v, l_b, Z, int(ctx.rng.integers(2 ** 31)), delta=delta,
                                       delta_mode=mode, window_low=LOG3 / 80, beta=BETA, tau=TAU)
-                okd &= o["ok_window"]
+                okd &= o.ok_window
                 if delta_kind == "allowed":
-                    rmin, rmax = min(rmin, o["r_tau1_min"]), max(rmax, o["r_tau1_max"])
+                    rmin, rmax = min(rmin, o.r_tau1_min), max(rmax, o.r_tau1_max)
             if delta_kind == "allowed":
                 inside_ok &= okd
             else:
@@ -825,9 +829,9 @@ def check_delta(ctx):
 def check_rate_theory(ctx):
     import sympy as sp
 
-    from dpomath.clusters import sample_clusters
-    from dpomath.guarantees import tau1
-    from dpomath.margins import MarginField, solve_margins
+    from dpomath.lastlayer.clusters import sample_clusters
+    from dpomath.lastlayer.theorem42 import tau1
+    from dpomath.lastlayer.margins import MarginField, solve_margins
 
     Q, K, v, d, lb, beta, tau, s, m = sp.symbols("Q K v d l_b beta tau s m", positive=True)
     N = 2 * K * Q
@@ -858,7 +862,7 @@ def check_rate_theory(ctx):
     train_m, test_m, rate0, shared_rate = [], [], [], []
     seed = int(ctx.rng.integers(2 ** 31))
     for Kk in Ks:
-        data = sample_clusters(Kk, 8, 40, v=1 / (32 * math.sqrt(8)), l_b=0.25, seed=seed)
+        data = sample_clusters(Kk, 8, 40, v=v_limit(8), l_b=0.25, seed=seed)
         test = data.draw(8, seed=seed + 1)
         sol = solve_margins(data.features, data.chosen, data.rejected, beta=BETA, tau=TAU,
                             t_end=tstar, t_eval=[tstar], test_features=test.features,

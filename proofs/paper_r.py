@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from dpomath.ledger import Skip, Verdict, claim
+from dpomath.verify.ledger import Skip, Verdict, claim
 
 
 def _need_torch() -> None:
@@ -102,8 +102,8 @@ def _mp_step_twin(rng, n: int) -> float:
 
 
 def scalar_twins(facts: dict, names, rng, n: int) -> dict:
-    """50-digit numeric twins (dpomath.twins) of the scalar facts ``names`` at random points."""
-    from dpomath.twins import numeric_twin, random_points
+    """50-digit numeric twins (dpomath.verify.twins) of the scalar facts ``names`` at random points."""
+    from dpomath.verify.twins import numeric_twin, random_points
 
     worst, pts = 0.0, 0
     for name in names:
@@ -198,7 +198,7 @@ def check_displace(ctx) -> Verdict:
     import sympy as sp
 
     from dpomath.displacement import single_token as st
-    from dpomath.symbolic import reduces_to_zero
+    from dpomath.verify.twins import reduces_to_zero
 
     proved = {k: v for k, v in st.check_symbolic_facts().items() if k in ("first-order", "theorem4")}
     twin = scalar_twins(st.symbolic_facts(), ("theorem4", "dloss-dm"), ctx.rng, 5 if ctx.quick else 20)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dpomath.ledger import Skip, Verdict, claim
+from dpomath.verify.ledger import Skip, Verdict, claim
 
 
 def _need_torch() -> None:
@@ -174,7 +174,7 @@ def check_squeeze(ctx) -> Verdict:
           "negative_control_positive_step_ybar_not_falling": int(ctrl_sign_viol),
           "negative_control_least_likely_not_rising": int(ctrl_min_viol),
           "negative_control_failed": controls_fail,
-          "relation_to_G_SQUEEZE": "G-SQUEEZE is the first-order version (dpomath.tabular.squeeze_change); this "
+          "relation_to_G_SQUEEZE": "G-SQUEEZE is the first-order version (dpomath.toys.free_logit.squeeze_change); this "
                                    "holds for every step size c = η‖x‖², see S-TOPK", **ev_rev}
     ok = (all(proved.values()) and twin["twin_max_rel_diff"] <= TWIN_TOL and worst <= EXACT_TOL
           and ybar_viol == 0 and mode_viol == 0 and controls_fail)
@@ -204,7 +204,7 @@ def check_squeeze(ctx) -> Verdict:
                  "c·π_i − L grows with π_i. As c → 0 the threshold tends to Σπ_j² − π_ȳ (G-SQUEEZE).",
        latex=r"\Delta\ln\pi_i > 0 \iff c\,\pi_i > \ln\sum_j \pi_j e^{c(\pi_j - \mathbb 1_{j=\bar y})}")
 def check_topk(ctx) -> Verdict:
-    from dpomath import tabular
+    from dpomath.toys import free_logit
     from dpomath.displacement import squeezing as sq
 
     proved = {k: v for k, v in sq.check_symbolic_facts().items() if k in ("log-shift", "first-order")}
@@ -231,14 +231,14 @@ def check_topk(ctx) -> Verdict:
         first = p @ p - p[r]
         ctrl_first_differs += bool(np.any(rises != (p[others] > first)))
         ctrl_uniform_differs += bool(np.any(rises != (p[others] > 1.0 / p.size)))
-    # first-order limit against G-SQUEEZE (dpomath.tabular.squeeze_change)
+    # first-order limit against G-SQUEEZE (dpomath.toys.free_logit.squeeze_change)
     worst_limit, worst_gsq = 0.0, 0.0
     for _ in range(50 if ctx.quick else 300):
         p, r, _ = _draw(rng)
         worst_limit = max(worst_limit, abs(sq.squeeze_threshold(p, r, c=1e-7) - (p @ p - p[r])))
         eps = 1e-6
         deriv = (sq.squeeze_step(p, r, c=eps) - sq.squeeze_step(p, r, c=2 * eps)) / (-eps)  # forward diff in c
-        worst_gsq = max(worst_gsq, float(np.max(np.abs(deriv - tabular.squeeze_change(p, r)))))
+        worst_gsq = max(worst_gsq, float(np.max(np.abs(deriv - free_logit.squeeze_change(p, r)))))
     controls_fail = bool(ctrl_first_differs > 0 and ctrl_uniform_differs > 0)
     ev = {"scope": "exact for every c > 0 and V (the change is c(π_i − 1[i = ȳ]) − L, L common to all i); random "
                    "sweep V ∈ [2, 50], c ∈ [1e-3, 50]; ties |cπ_i − L| ≤ 1e-12 not counted",

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from dpomath import ledger
+from dpomath.verify import ledger
 from dpomath._args import BadValue
-from dpomath.ledger import Context, Skip, Status, Verdict, claim, get_claim, registry, run_claims, select
+from dpomath.verify.ledger import Context, Skip, Status, Verdict, claim, get_claim, registry, run_claims, select
 
 
 @pytest.fixture

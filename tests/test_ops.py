@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-from dpomath.ops import MPMATH, NUMPY, SYMPY, torch_ops
+from dpomath.losses.ops import MPMATH, NUMPY, SYMPY, torch_ops
 
 x = sp.Symbol("x", real=True)
 PRIMS = ["softplus", "log_sigmoid", "sigmoid", "relu", "square"]

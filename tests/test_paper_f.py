@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpomath.field import gradient_field, gradient_flow
-from dpomath.ledger import Status, get_claim
+from dpomath.gradients.field import gradient_field, gradient_flow
+from dpomath.verify.ledger import Status, get_claim
 from dpomath.strategies import betas
 
 X = st.floats(1e-3, 1.0, allow_nan=False)

@@ -9,9 +9,9 @@ import sympy as sp
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from dpomath import symbolic as S
-from dpomath.field import gradient_field
-from dpomath.ledger import Status, get_claim
+from dpomath.gradients import formulas as S
+from dpomath.gradients.field import gradient_field
+from dpomath.verify.ledger import Status, get_claim
 from dpomath.losses import LOSSES, margin_weight
 from dpomath.strategies import betas, loss_configs
 

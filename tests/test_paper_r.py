@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dpomath.ledger import Status, get_claim
+from dpomath.verify.ledger import Status, get_claim
 
 pytest.importorskip("torch")
 
@@ -58,7 +58,7 @@ def test_ches_loop_twin_of_the_ledger_rejects_a_wrong_convention():
 def test_cli_verify_selects_papers_r_and_s(capsys):
     import json
 
-    from dpomath.cli import main
+    from dpomath.verify.cli import main
 
     assert main(["verify", "--paper", "R", "--paper", "S", "--claim", "R-CHES", "S-FROB", "--quick", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

@@ -1,7 +1,7 @@
 """Paper S's claims in quick mode: verdicts, scope, negative controls, the revision record."""
 import pytest
 
-from dpomath.ledger import Status, get_claim
+from dpomath.verify.ledger import Status, get_claim
 
 pytest.importorskip("torch")
 

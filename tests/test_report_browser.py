@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from dpomath.ledger import Claim, Skip, Verdict
-from dpomath.report import write_report
+from dpomath.verify.ledger import Claim, Skip, Verdict
+from dpomath.verify.report import write_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

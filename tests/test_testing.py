@@ -13,7 +13,7 @@ from scipy.special import expit, log_expit
 from dpomath import losses as L
 from dpomath.testing import (SHIFT_INVARIANT, SWAP_IDENTITIES, check_preference_loss,
                              symmetries)
-from dpomath.twins import twin_at
+from dpomath.verify.twins import twin_at
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -256,7 +256,7 @@ def test_swap_identity_table(kind):
         swapped_ps["chosen_lengths"], swapped_ps["rejected_lengths"] = nl, nw
     lhs = L.symbolic_loss(kind, L.h_l, L.h_w, **swapped_ps) - L.symbolic_loss(kind, **ps)
     g = SWAP_IDENTITIES[kind][1]
-    from dpomath.ops import SYMPY
+    from dpomath.losses.ops import SYMPY
     import inspect
     gp = {k: v for k, v in ps.items() if k in inspect.signature(g).parameters}
     expr = lhs - g(SYMPY, L.h_w, L.h_l, L.beta, **gp)
@@ -266,7 +266,7 @@ def test_swap_identity_table(kind):
 @given(hw=st.floats(-30, 30), hl=st.floats(-30, 30), beta=st.floats(0.05, 5))
 def test_swap_identity_numpy_forms(hw, hl, beta):
     """The float forms of the identities agree with dpomath's losses (what the kit computes)."""
-    from dpomath.ops import NUMPY
+    from dpomath.losses.ops import NUMPY
     import inspect
     for kind, (_, g) in SWAP_IDENTITIES.items():
         p = dict(PARAMS.get(kind, {}))

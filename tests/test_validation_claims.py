@@ -10,13 +10,13 @@ import types
 import numpy as np
 import pytest
 
-from dpomath import ledger
-from dpomath.ledger import Status
+from dpomath.verify import ledger
+from dpomath.verify.ledger import Status
 
 torch = pytest.importorskip("torch")
 
 from dpomath.validation import claims as C  # noqa: E402
-from dpomath.validation import experiment as E  # noqa: E402
+from dpomath.validation import ksweep as E  # noqa: E402
 from dpomath.validation.data import Selection  # noqa: E402
 from dpomath.validation.features import FeatureBank, PersonaFeatures  # noqa: E402
 from dpomath.validation.model import ModelSpec  # noqa: E402
@@ -156,16 +156,17 @@ def test_claims_skip_without_files_torch_or_model(monkeypatch, tmp_path):
 
 
 def test_ode_claim_skips_without_the_dynamics_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "dpomath.margins", types.ModuleType("dpomath.margins"))
+    monkeypatch.setitem(sys.modules, "dpomath.lastlayer.margins", types.ModuleType("dpomath.lastlayer.margins"))
     with pytest.raises(ledger.Skip, match="solve_margins"):
         C.ode_verdict(synthetic_sweep(Ks=(1, 2)))
 
 
 def test_validation_modules_import_without_torch():
-    code = ("import sys, dpomath.ledger as L; L.discover(); "
-            "import dpomath.validation.claims, dpomath.validation.experiment, dpomath.validation.model, "
-            "dpomath.validation.features, dpomath.validation.train, dpomath.validation.cache, "
-            "dpomath.validation.ode, dpomath.validation.geometry, dpomath.plots.validation; "
+    code = ("import sys, dpomath.verify.ledger as L; L.discover(); "
+            "import dpomath.validation.claims, dpomath.validation.ksweep, dpomath.validation.model, "
+            "dpomath.validation.command, dpomath.validation.features, dpomath.validation.train, "
+            "dpomath.validation.cache, dpomath.validation.ode, dpomath.validation.geometry, "
+            "dpomath.validation.figures; "
             "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

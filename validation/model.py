@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from dpomath._args import BadValue
+from dpomath._torch import num_threads
 
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "resolve_model", "default_gguf", "resolve_device",
            "compute_dtype", "load_model", "untie_head", "answer_token_ids", "extract_features",
@@ -402,18 +403,15 @@ def cpu_threads() -> int:
     a, b = torch.randn(512, 576), torch.randn(576, 1536)
 
     def best(threads: int) -> float:
-        torch.set_num_threads(threads)
         ts = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            a @ b
-            ts.append(time.perf_counter() - t0)
+        with num_threads(threads):
+            for _ in range(5):
+                t0 = time.perf_counter()
+                a @ b
+                ts.append(time.perf_counter() - t0)
         return min(ts)
 
-    try:
-        t_n, t_1 = best(n), best(1)
-    finally:
-        torch.set_num_threads(n)
+    t_n, t_1 = best(n), best(1)
     return n if t_n < 0.8 * t_1 else 1
 
 
@@ -427,7 +425,7 @@ def extract_features(model, tokenizer, prompts: Sequence[str], *, device: str = 
     """
     import torch
 
-    from dpomath.progress import progress
+    from dpomath.verify.progress import progress
 
     enc = encode_prompts(tokenizer, prompts)
     d = int(model.config.hidden_size)
@@ -441,10 +439,7 @@ def extract_features(model, tokenizer, prompts: Sequence[str], *, device: str = 
     W64 = model.get_output_embeddings().weight.detach().to(first_param.device, torch.float64)
     batches = plan_batches([len(e) for e in enc], batch_size)
     on_cpu = first_param.device.type == "cpu"
-    n_threads = torch.get_num_threads()
-    if on_cpu:
-        torch.set_num_threads(cpu_threads())
-    try:
+    with num_threads(cpu_threads() if on_cpu else torch.get_num_threads()):
         for b in progress(batches, desc=desc, total=len(batches)):
             t0 = time.perf_counter()
             f, l = run_batch(model, [enc[i] for i in b.rows], pad, str(first_param.device), W64)
@@ -454,6 +449,4 @@ def extract_features(model, tokenizer, prompts: Sequence[str], *, device: str = 
                                    dt, model_flops(model, b.n_tokens), 1))
             if on_batch is not None:
                 on_batch(b.rows, f, l)
-    finally:
-        torch.set_num_threads(n_threads)
     return feats, lses, stats

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from .. import _args
-from ..ops import is_torch
+from .._args import is_torch
 
 
 def f64(name: str, x) -> np.ndarray:

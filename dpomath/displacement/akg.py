@@ -155,7 +155,7 @@ def check_symbolic_facts() -> dict[str, bool]:
 def _check() -> tuple:
     import sympy as sp
 
-    from ..symbolic import reduces_to_zero
+    from ..verify.twins import reduces_to_zero
 
     res = {}
     for name, (a, b) in symbolic_facts().items():

@@ -39,6 +39,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _inputs
+from ..verify.derive import derivation as _register
 from .. import _args
 
 __all__ = ["dpo_coefficient", "step_logit_change", "log_prob_rates", "theorem4_terms",
@@ -271,7 +272,7 @@ def check_symbolic_facts() -> dict[str, bool]:
 def _check() -> tuple:
     import sympy as sp
 
-    from ..symbolic import reduces_to_zero
+    from ..verify.twins import reduces_to_zero
 
     res = {}
     for name, (a, b) in symbolic_facts().items():
@@ -285,11 +286,12 @@ def _check() -> tuple:
     return tuple(res.items())
 
 
+@_register("likelihood-displacement")
 def derivation():
     """``dpomath derive likelihood-displacement``: one DPO step with h and W trained."""
     import sympy as sp
 
-    from ..derivations import Step
+    from ..verify.derive import Step
 
     facts = symbolic_facts()
     V, d, W, h, u, eta, beta, c = _symbols()

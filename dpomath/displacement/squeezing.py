@@ -15,7 +15,7 @@ Then, exactly and for every c > 0 (:func:`squeeze_step`)::
 3. A token i ≠ ȳ rises exactly when c π_i > L, i.e. π_i > τ = L/c (:func:`squeeze_threshold`): the
    tokens that rise are always the top k of the others by current probability (:func:`rising_set`),
    and the gain c π_i − L grows with π_i — "the rich get richer".
-4. As c → 0, τ → Σ_j π_j² − π_ȳ: the first-order statement of G-SQUEEZE (:mod:`dpomath.tabular`,
+4. As c → 0, τ → Σ_j π_j² − π_ȳ: the first-order statement of G-SQUEEZE (:mod:`dpomath.toys.free_logit`,
    ``squeeze_change``: Δ log π_k ≈ c(π_k + π_ȳ − Σπ²)), of which this is the all-orders version.
 
 The identities are in :func:`symbolic_facts` (general V: index notation, termwise); the ledger's
@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _inputs
+from ..verify.derive import derivation as _register
 
 __all__ = ["negative_gradient_logits", "squeeze_step", "squeeze_threshold", "rising_set",
            "symbolic_facts", "check_symbolic_facts", "derivation"]
@@ -194,7 +195,7 @@ def check_symbolic_facts() -> dict[str, bool]:
 def _check() -> tuple:
     import sympy as sp
 
-    from ..symbolic import reduces_to_zero
+    from ..verify.twins import reduces_to_zero
 
     res = {}
     for name, (a, b) in symbolic_facts().items():
@@ -206,11 +207,12 @@ def _check() -> tuple:
     return tuple(res.items())
 
 
+@_register("squeezing-exact")
 def derivation():
     """``dpomath derive squeezing-exact``: the squeezing effect to all orders."""
     import sympy as sp
 
-    from ..derivations import Step
+    from ..verify.derive import Step
 
     f = symbolic_facts()
     return [

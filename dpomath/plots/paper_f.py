@@ -1,8 +1,8 @@
 """Figures of paper F (Feng et al. 2024): its Figure 1 regenerated, the same field in log
 coordinates beside it, and gradient-flow trajectories (Remark 3).
 
-Each function takes the data it draws (grids from :func:`dpomath.field.field_grid`, flows
-from :func:`dpomath.field.gradient_flow`) and a path, and returns the PNG path.
+Each function takes the data it draws (grids from :func:`dpomath.gradients.field.field_grid`, flows
+from :func:`dpomath.gradients.field.gradient_flow`) and a path, and returns the PNG path.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _quiver(ax, g: dict, title: str, xlabel: str, ylabel: str):
 def figure1(surface: dict, arrows: dict, beta: float, path: str | Path) -> Path:
     """Paper F's Figure 1: (a) the DPO loss surface over the unit square (reference
     probabilities 1, so x = πθ), (b) the descent field −∇L(x1, x2) seen from above.
-    ``surface`` and ``arrows`` are :func:`~dpomath.field.field_grid` grids (fine, coarse)."""
+    ``surface`` and ``arrows`` are :func:`~dpomath.gradients.field.field_grid` grids (fine, coarse)."""
     plt = pyplot()
     fig = plt.figure(figsize=(11, 4.6))
     ax = fig.add_subplot(1, 2, 1, projection="3d")

@@ -8,11 +8,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..lastlayer.theorem42 import LOG3, r_lower, r_upper, window
 from . import pyplot, save
 
 __all__ = ["margin_trajectories", "risk_vs_bound", "qstar_vs_empirical", "gpo_trajectories"]
-
-LOG3 = math.log(3.0)
 
 
 def margin_trajectories(curves: Mapping[int, dict], beta: float, tau: float, path) -> Path:
@@ -31,12 +30,13 @@ def margin_trajectories(curves: Mapping[int, dict], beta: float, tau: float, pat
         ax.plot(s, c["mean"], color=col, lw=1.6, label=f"K = {K}")
         T1 = K * LOG3 / 5.0  # τ1 β²/τ
         ss = np.linspace(0, T1, 50)
-        ax.plot(ss, ss / (8 * K), color=col, ls=":", lw=1)
-        ax.plot(ss, 5 * ss / K, color=col, ls="--", lw=1)
+        ax.plot(ss, r_lower(ss, K, 1.0), color=col, ls=":", lw=1)   # in units β²t/τ: β = τ = 1
+        ax.plot(ss, r_upper(ss, K, 1.0), color=col, ls="--", lw=1)
         bx.plot(s / T1, c["mean"], color=col, lw=1.6, label=f"K = {K}")
     u = np.linspace(0, 1, 50)
-    bx.plot(u, u * LOG3 / 40, "k:", lw=1, label="r_L")
-    bx.plot(u, u * LOG3, "k--", lw=1, label="r_U")
+    low, high = window()                    # r_L(τ1), r_U(τ1); both are linear in t
+    bx.plot(u, u * low, "k:", lw=1, label="r_L")
+    bx.plot(u, u * high, "k--", lw=1, label="r_U")
     ax.set_ylim(0, max(0.5, max(np.max(curves[K]["max"]) for K in Ks) * 1.15))
     ax.set_xlabel("time t·β²/τ (dimensionless)")
     ax.set_ylabel("training reward margin r (nats)")
@@ -54,8 +54,8 @@ def risk_vs_bound(rows: Sequence[dict], path, low: float = -8.0) -> Path:
     """Theorem 4.3's bound 2KQ²e^{−Q/45} (log10; vacuous above 0) against the Monte-Carlo
     Clopper–Pearson 95% upper limits of R(P) at τ1, with the exact conditional risk marked at
     the foot of the axis by its exponent when it is off scale. ``rows``: dicts of
-    :func:`dpomath.scaling.mc_risk`."""
-    from ..scaling import log_risk_bound, vacuous_below
+    :func:`dpomath.lastlayer.runs.mc_risk`."""
+    from ..lastlayer.theorem43 import log_risk_bound, vacuous_below
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.6))

@@ -1,7 +1,8 @@
-"""Figures for paper Y's toy model (Yan et al., ICLR 2025, Figure 2 and the regulariser sweeps).
+"""Figures of paper Y (Yan et al., ICLR 2025): Corollary 2's gradient limits, and the toy
+model's Figure 2 and the regulariser sweeps.
 
-Every function takes a :class:`dpomath.toy.ToyResult` (or numbers drawn from one) and a path,
-draws medians over seeds (bands: the 25–75 % range), and returns the PNG path.
+The toy's figures take a :class:`dpomath.toys.mlp.ToyResult` (or numbers drawn from one) and a
+path, draw medians over seeds (bands: the 25–75 % range), and return the PNG path.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from . import pyplot, save
 
-__all__ = ["toy_dynamics", "property_frequency", "flex_sweep", "sft_sweep"]
+__all__ = ["toy_dynamics", "property_frequency", "flex_sweep", "sft_sweep", "gradient_limits"]
 
 _SCEN = {1: "S1: chosen on, rejected on", 2: "S2: chosen off, rejected on",
          3: "S3: chosen on, rejected off", 4: "S4: chosen off, rejected off"}
@@ -31,7 +32,7 @@ def toy_dynamics(res, settings, path: str | Path) -> Path:
     """Paper Y's Figure 2 for one setting in each scenario (columns): (top) average/min chosen,
     average/max rejected and average unseen probability over epochs; (middle) the gradient
     norms ‖∂L/∂π(chosen)‖ and ‖∂L/∂π(rejected)‖; (bottom) the likelihoods on a log scale."""
-    from ..toy import STATS
+    from ..toys.mlp import STATS
 
     plt = pyplot()
     settings = sorted(settings, key=lambda s: s.scenario)
@@ -93,7 +94,7 @@ def _reg_lines(res, spec, loss):
 def flex_sweep(res, spec, path: str | Path) -> Path:
     """Flex-DPO: median change of log π(rejected) over training against β₋ (β₊ fixed; β₋ = β₊
     is DPO), one panel per scenario, one line per (width, optimizer, lr)."""
-    from ..toy import Setting
+    from ..toys.mlp import Setting
 
     plt = pyplot()
     bp = spec.flex_beta_plus
@@ -122,7 +123,7 @@ def sft_sweep(res, spec, path: str | Path) -> Path:
     """SFT-DPO: median over seeds of min_i p_i(end)/p_i(0) (the worst prompt's chosen probability
     relative to SFT, p_i = π(chosen_i|prompt_i)) against γ (γ = 0 is DPO), one panel per
     scenario, one line per (width, optimizer, lr)."""
-    from ..toy import N_PROMPTS, Setting
+    from ..toys.mlp import N_PROMPTS, Setting
 
     def worst(s):
         return np.min([res.metric(f"p_chosen_prompt{i + 1}_end", s) / res.metric(f"p_chosen_prompt{i + 1}_start", s)
@@ -148,5 +149,30 @@ def sft_sweep(res, spec, path: str | Path) -> Path:
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(f"SFT-DPO sweep on the paper Y toy, β = {spec.sft_beta:g} "
                  f"(median over {len(res.seeds)} seeds)", fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def gradient_limits(path: str | Path, pi_plus: float = 0.5, alpha: float = 1.0,
+                    betas=(0.3, 1.0, 2.0)) -> Path:
+    """|∂ℓ/∂π−| and |∂ℓ/∂π+| against π− (log–log), computed in log space:
+    ∂ℓ/∂π− = (β/π−)·s, ∂ℓ/∂π+ = −(β/π+)·s with s = σ(log α + β log(π−/π+))."""
+    from scipy.special import expit
+
+    plt = pyplot()
+    pm = np.logspace(-12, 0, 300)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), sharex=True)
+    for b in betas:
+        s = expit(np.log(alpha) + b * (np.log(pm) - np.log(pi_plus)))
+        axes[0].loglog(pm, b * s / pm, label=f"β = {b:g}")
+        axes[1].loglog(pm, b * s / pi_plus, label=f"β = {b:g}")
+    axes[0].set_title("|∂ℓ/∂π−|: → ∞ (β < 1), → α/π+ (β = 1), → 0 (β > 1)", fontsize=10)
+    axes[1].set_title("|∂ℓ/∂π+| → 0 for every β", fontsize=10)
+    for ax in axes:
+        ax.set_xlabel("π− = πθ(a−|x) (probability)")
+        ax.legend()
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("gradient magnitude (nats per unit probability)")
+    fig.suptitle(f"Paper Y, Corollary 2 as π− → 0 (π+ = {pi_plus:g}, α = {alpha:g})", fontsize=11)
     fig.tight_layout()
     return save(fig, path)

@@ -6,7 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dpomath import toy  # noqa: E402
+from dpomath.toys import mlp as toy  # noqa: E402
+from dpomath.toys.sweeps import FULL  # noqa: E402
 from dpomath._args import BadType, BadValue  # noqa: E402
 
 K = {name: i for i, name in enumerate(toy.STATS)}
@@ -137,7 +138,7 @@ def test_pairs_are_seeded_and_shared_across_widths():
 
 
 def test_sweep_spec_covers_the_required_grid():
-    spec = toy.FULL
+    spec = FULL
     assert spec.seeds >= 20 and spec.epochs == 500
     assert set(spec.optimizers) == {"adam", "sgd"} and len(spec.widths) >= 2
     assert all(len(spec.lr_values(o)) >= 2 for o in spec.optimizers)

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, strategies as st
 
 from dpomath._args import BadType, BadValue
-from dpomath.scaling import (PEAK_Q, bound_peak, clopper_pearson, logk_asymptotics, q_star,
-                             q_star_real, risk_at_tau1, risk_bound, vacuous_below)
+from dpomath.lastlayer.theorem43 import (PEAK_Q, bound_peak, logk_asymptotics, q_star, q_star_real,
+                                         risk_bound, vacuous_below)
+from dpomath.verify.stats import clopper_pearson
+from dpomath.lastlayer.runs import risk_at_tau1
 
 
 def B(K, Q):
@@ -20,7 +22,7 @@ def B(K, Q):
 @given(K=st.integers(1, 10 ** 6), eps=st.floats(1e-12, 1.0))
 def test_q_star_is_the_smallest_q_past_the_peak(K, eps):
     q = q_star(K, eps)
-    Q = q["Q_star"]
+    Q = q.Q_star
     assert Q >= PEAK_Q
     assert B(K, Q) <= eps
     assert Q == PEAK_Q or B(K, Q - 1) > eps
@@ -29,13 +31,13 @@ def test_q_star_is_the_smallest_q_past_the_peak(K, eps):
         root = q_star_real(K, eps)
         assert abs(B(K, root) - eps) <= mp.mpf(10) ** -35 * eps
     assert Q - 1 < float(root) <= Q
-    lo, hi = q["Q_bracket"] or (-math.inf, math.inf)
+    lo, hi = q.Q_bracket or (-math.inf, math.inf)
     assert lo < float(root) < hi
 
 
 def test_q_star_above_the_peak_and_vacuity():
     peak = bound_peak(3)["bound"]
-    assert q_star(3, peak * 1.01)["Q_star"] == PEAK_Q
+    assert q_star(3, peak * 1.01).Q_star == PEAK_Q
     v = vacuous_below(5)
     assert B(5, v) < 1 <= B(5, v - 1)
     assert risk_bound(5, v) < 1
@@ -77,9 +79,9 @@ def test_exact_risk_matches_monte_carlo_where_it_is_not_tiny():
 
 
 def test_cli_qstar(capsys):
-    from dpomath.cli import main
+    from dpomath.verify.cli import main
 
     assert main(["qstar", "--K", "10", "--eps", "0.05", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["Q_star"] == q_star(10, 0.05)["Q_star"] and doc["N_star"] == 20 * doc["Q_star"]
+    assert doc["Q_star"] == q_star(10, 0.05).Q_star and doc["N_star"] == 20 * doc["Q_star"]
     assert main(["qstar", "--K", "10", "--eps", "-1"]) == 2

@@ -1,4 +1,5 @@
-"""Paper Y dynamics claims: the statistics, the decision rule, and quick-mode verdicts."""
+"""Paper Y: the algebra claims, the toy claims' statistics and decision rule
+(dpomath.toys.analysis), and their quick-mode verdicts."""
 import re
 
 import numpy as np
@@ -6,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dpomath import ledger
-from dpomath.proofs import paper_y_dynamics as pyd
+from dpomath.verify import ledger
+from dpomath.proofs import paper_y as pyd
+from dpomath.toys import analysis as A
 
 torch = pytest.importorskip("torch")
 
@@ -19,35 +21,35 @@ def test_clopper_pearson_matches_scipy(n, data):
     from scipy.stats import binomtest
 
     k = data.draw(st.integers(0, n))
-    lo, hi = pyd.clopper_pearson(k, n)
+    lo, hi = A.interval(k, n)
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
     assert lo == pytest.approx(ci.low, abs=1e-12) and hi == pytest.approx(ci.high, abs=1e-12)
     assert lo <= k / n <= hi
 
 
 def test_decision_rule():
-    assert pyd.decide([True, True]) == "confirmed"
-    assert pyd.decide([False, False]) == "refuted"
-    assert pyd.decide([True, False]) == "qualified"
+    assert A.decide([True, True]) == "confirmed"
+    assert A.decide([False, False]) == "refuted"
+    assert A.decide([True, False]) == "qualified"
     with pytest.raises(ValueError):
-        pyd.decide([])
+        A.decide([])
 
 
 def test_condition_is_found_when_one_exists_and_not_invented():
     factors = [{"optimizer": o, "lr": lr, "scenario": sc}
                for o in ("adam", "sgd") for lr in ("low", "high") for sc in (1, 2, 3, 4)]
     appears = [f["optimizer"] == "sgd" and f["lr"] == "low" for f in factors]
-    assert pyd.describe_condition(factors, appears) == "optimizer=sgd and lr=low"
+    assert A.describe_condition(factors, appears) == "optimizer=sgd and lr=low"
     appears = [f["scenario"] in (2, 4) for f in factors]
-    assert pyd.describe_condition(factors, appears) == "scenario∈{2, 4}"
+    assert A.describe_condition(factors, appears) == "scenario∈{2, 4}"
     appears = [f["optimizer"] == "sgd" and f["lr"] == "low" and f["scenario"] in (1, 2) for f in factors]
-    assert pyd.describe_condition(factors, appears) == "optimizer=sgd and lr=low and scenario∈{1, 2}"
+    assert A.describe_condition(factors, appears) == "optimizer=sgd and lr=low and scenario∈{1, 2}"
     appears = [f["optimizer"] == "sgd" or f["scenario"] == 3 for f in factors]
-    assert pyd.describe_condition(factors, appears) == "optimizer=sgd or scenario=3"
+    assert A.describe_condition(factors, appears) == "optimizer=sgd or scenario=3"
     appears = [f["scenario"] == 1 for f in factors]
     appears[0] = not appears[0]                      # one exception: no exact rule
-    assert pyd.describe_condition(factors, appears) == ""
-    assert "scenario: 1" in pyd.by_factor(factors, [True] * len(factors))
+    assert A.describe_condition(factors, appears) == ""
+    assert "scenario: 1" in A.by_factor(factors, [True] * len(factors))
 
 
 class _Fake:
@@ -85,10 +87,10 @@ def test_indicators_can_show_and_not_show():
                          # start but within 90 % of its (start) peak; seed 3: prompt 1 ends at
                          # 0.10 ≤ 0.9·0.12 and < 0.12
                          [[0.05, 0.2, 0.2, 0.2], [0.2] * 4, [0.11, 0.2, 0.2, 0.2], [0.10, 0.2, 0.2, 0.2]]))
-    assert list(pyd.indicator_p1(r, None)) == [True, True, False, False]
-    assert list(pyd.indicator_p2(r, None)) == [True, False, False, True]
-    assert list(pyd.indicator_p3(r, None)) == [True, False, True, True]
-    assert pyd.degraded_prompts(r, None).sum() == 2
+    assert list(A.indicator_p1(r, None)) == [True, True, False, False]
+    assert list(A.indicator_p2(r, None)) == [True, False, False, True]
+    assert list(A.indicator_p3(r, None)) == [True, False, True, True]
+    assert A.degraded_prompts(r, None).sum() == 2
 
 
 def test_one_falling_prompt_is_degradation_even_when_the_mean_rises():
@@ -99,29 +101,29 @@ def test_one_falling_prompt_is_degradation_even_when_the_mean_rises():
     peak = [[0.13, 0.32, 0.32, 0.32]]
     r = _Fake(**_prompts(start, peak, end))
     assert r.metric("p_chosen_mean_end", None)[0] > r.metric("p_chosen_mean_start", None)[0]
-    assert list(pyd.indicator_p2_mean(r, None)) == [False]
-    assert list(pyd.indicator_p2(r, None)) == [True]
-    assert pyd.degraded_prompts(r, None).tolist() == [[True, False, False, False]]
-    assert pyd.severity(r, None, "P2")[0] == pytest.approx(1 - 0.01 / 0.12)
-    assert pyd.severity(r, None, "P2-mean")[0] < 0
+    assert list(A.indicator_p2_mean(r, None)) == [False]
+    assert list(A.indicator_p2(r, None)) == [True]
+    assert A.degraded_prompts(r, None).tolist() == [[True, False, False, False]]
+    assert A.severity(r, None, "P2")[0] == pytest.approx(1 - 0.01 / 0.12)
+    assert A.severity(r, None, "P2-mean")[0] < 0
     # the same run with no prompt below its start: no degradation
     r2 = _Fake(**_prompts(start, [[0.5, 0.32, 0.32, 0.32]], [[0.13, 0.32, 0.32, 0.32]]))
-    assert list(pyd.indicator_p2(r2, None)) == [False]
+    assert list(A.indicator_p2(r2, None)) == [False]
 
 
 @pytest.mark.parametrize("lo, hi, want", [(0.0, 0.0029, "0.000–0.003"), (0.0, 0.17, "0.00–0.17"),
                                           (0.9987, 1.0, "0.999–1.000"), (2e-5, 0.004, "0.00002–0.00400"),
                                           (0.51, 0.57, "0.51–0.57")])
 def test_intervals_never_round_a_nonzero_bound_to_zero(lo, hi, want):
-    assert pyd.fmt_interval(lo, hi) == want
+    assert A.fmt_interval(lo, hi) == want
 
 
 @given(st.integers(1, 5000), st.data())
 def test_fraction_strings_show_nonzero_bounds(n, data):
     k = data.draw(st.integers(0, n))
-    text = pyd._frac_str(np.arange(n) < k)
+    text = A.frac_str(np.arange(n) < k)
     frac, lo, hi = (float(v) for v in text.replace("[", "").replace("]", "").replace(",", "").split())
-    lo_, hi_ = pyd.clopper_pearson(k, n)
+    lo_, hi_ = A.interval(k, n)
     for shown, true in ((frac, k / n), (lo, lo_), (hi, hi_)):
         assert (shown == 0) == (true == 0) and (shown == 1) == (true == 1)
 

@@ -1,11 +1,18 @@
-"""Paper Y (Yan et al., ICLR 2025): the 3D-properties measured on the paper's toy model, the
-two regularisers, the on-/off-policy comparison — and the free-logit model that explains them.
+"""Paper Y — Yan et al., ICLR 2025, "3D-properties of DPO" (arXiv 2406.07327).
 
-Every claim here reads one sweep (:func:`dpomath.toy.cached_sweep`, shared in-process) and
-decides its verdict by a rule fixed in this file before any run:
+Claims Y-C1, Y-C2, Y-RM (the algebra) and Y-P1, Y-P2, Y-P3, Y-ONPOL, Y-FLEX, Y-SFT (the toy
+model) of THEORY.md.
+
+**The algebra.** The loss ℓ = log(1 + α z^β), z = π−/π+, is DPO's member of
+:mod:`dpomath.losses` at h± = log(π±/π0±) (shown exactly in Y-C1); every symbolic result has a
+50-digit numeric twin.
+
+**The toy model.** Every dynamics claim reads one sweep (:func:`dpomath.toys.sweeps.cached_sweep`,
+shared in-process) and decides its verdict by a rule fixed before any run
+(:mod:`dpomath.toys.analysis`: the per-run indicators, the majority rule, the intervals):
 
 * a *run* is one (setting, seed) of the sweep; each property has a per-run indicator
-  (the operational definition, ``DEFINITIONS``);
+  (the operational definition, ``DEFINITIONS`` below);
 * in a *setting* the property **appears** when it shows in more than half of the runs
   (``MAJORITY``); every fraction is reported with its exact (Clopper–Pearson) 95 % interval;
 * the claim is CONFIRMED when it appears in every setting of the paper's model (the MLP),
@@ -13,26 +20,184 @@ decides its verdict by a rule fixed in this file before any run:
   settings (factor levels) where it does not appear. The free-logit (tabular) runs are a
   control: reported beside the verdict, never part of it.
 
-``G-TABULAR`` and ``G-SQUEEZE`` are dpomath's own results on the free-logit policy
-(:mod:`dpomath.tabular`), proved with SymPy and checked numerically.
+The free-logit model's own results (G-TABULAR, G-SQUEEZE) are in ``proofs/paper_g.py``.
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 
-from dpomath.ledger import Verdict, claim
+from dpomath.toys.analysis import (KAPPA, MAJORITY, PEAK_DROP, UNSEEN_RISE,
+                                   by_factor, decide, degraded_prompts, describe_condition,
+                                   dpo_settings as _dpo_settings, factors as _factors,
+                                   fmt_interval, frac_str as _frac_str, indicator_p1,
+                                   indicator_p2, indicator_p2_mean, indicator_p3, interval,
+                                   prompt_chosen,
+                                   setting_label as _setting_label, severity,
+                                   swept_text as _swept_text)
+from dpomath.verify.ledger import Verdict, claim
+from dpomath.verify.twins import TWIN_TOL as _TWIN_TOL, reduces_to_zero, twin_points
 
 # ---------------------------------------------------------------------------------------------
-# operational definitions and thresholds (fixed before the runs)
+# the algebra: Y-C1, Y-C2, Y-RM
 
-KAPPA = 3.0          # Y-P1: "much faster" = the rejected log-prob falls ≥ 3× the chosen's |change|
-PEAK_DROP = 0.9      # Y-P2: the chosen probability ends at ≤ 90 % of its peak ...
-UNSEEN_RISE = 1.1    # Y-P3: the unseen mass ends ≥ 10 % above its start
-MAJORITY = 0.5       # a property appears in a setting when its run fraction exceeds this
-CONFIDENCE = 0.95    # Clopper–Pearson level
+@claim("Y-C1", paper="Y", place="Corollary 1", method="symbolic",
+       statement="For ℓ = log(1 + α z^β), z = π−/π+, α = (π0(a+)/π0(a−))^β: "
+                 "(∂ℓ/∂π−) / (∂ℓ/∂π+) = −π+/π−.",
+       latex=r"\frac{\partial \ell/\partial \pi_-}{\partial \ell/\partial \pi_+} = -\frac{\pi_+}{\pi_-}")
+def check_y_c1(ctx):
+    import sympy as sp
+
+    from dpomath.gradients import formulas as S
+    from dpomath.verify.twins import numeric_twin
+
+    ell = S.yan_loss
+    same_as_dpo = reduces_to_zero(
+        sp.expand_log(ell.subs(S.alpha, (S.pi0_plus / S.pi0_minus) ** S.beta) - S.yan_loss_dpo, force=True)) \
+        or reduces_to_zero(ell.subs(S.alpha, (S.pi0_plus / S.pi0_minus) ** S.beta) - S.yan_loss_dpo)
+    gp, gm = sp.diff(ell, S.pi_plus), sp.diff(ell, S.pi_minus)
+    ratio_ok = reduces_to_zero(gm / gp + S.pi_plus / S.pi_minus)
+    ranges = {S.pi_plus: (1e-4, 1.0), S.pi_minus: (1e-4, 1.0), S.alpha: (0.01, 100.0), S.beta: (0.05, 3.0)}
+    pts = twin_points(ctx, [S.pi_plus, S.pi_minus, S.alpha, S.beta], ranges)
+    tw = numeric_twin(gm / gp, -S.pi_plus / S.pi_minus, pts, tol=_TWIN_TOL)
+    pts0 = twin_points(ctx, [S.pi_plus, S.pi_minus, S.pi0_plus, S.pi0_minus, S.beta],
+                        {**ranges, S.pi0_plus: (1e-4, 1.0), S.pi0_minus: (1e-4, 1.0)})
+    tw0 = numeric_twin(ell.subs(S.alpha, (S.pi0_plus / S.pi0_minus) ** S.beta), S.yan_loss_dpo, pts0,
+                       tol=_TWIN_TOL)
+    ev = {"loss_is_family_dpo_at_h=log(pi/pi0)": same_as_dpo, "ratio_reduces": ratio_ok,
+          "dl/dpi+": str(S.yan_gradient[0]), "dl/dpi-": str(S.yan_gradient[1]),
+          "ratio": str(S.yan_ratio), "twin_ratio_max_rel_diff": tw["twin_max_rel_diff"],
+          "twin_loss_max_rel_diff": tw0["twin_max_rel_diff"], "twin_points": tw["twin_points"],
+          "twin_dps": 50}
+    details = ("ℓ equals the family's DPO loss −log σ(β(h+ − h−)) at h± = log(π±/π0±) (SymPy), and "
+               "(∂ℓ/∂π−)/(∂ℓ/∂π+) + π+/π− reduces to 0. The factor π+/π− is the chain rule "
+               "∂h/∂π = 1/π: in the log-ratios h± the same gradient is equal and opposite "
+               "(claims Y-RM, F-FIELD), so the imbalance belongs to the probability coordinates.")
+    if not (tw["ok"] and tw0["ok"]):
+        return Verdict.refuted("the numeric twin disagrees with the stated ratio", evidence=ev,
+                               counterexample=tw["twin_worst_point"], details=details)
+    if same_as_dpo and ratio_ok:
+        return Verdict.proved("(∂ℓ/∂π−)/(∂ℓ/∂π+) = −π+/π− exactly (SymPy), for every β > 0 and α > 0; "
+                              "50-digit twins agree", evidence=ev, details=details)
+    return Verdict.inconclusive("twins agree but SymPy did not reduce the identity", evidence=ev,
+                                details=details)
+
+
+@claim("Y-C2", paper="Y", place="Corollary 2", method="symbolic",
+       statement="As π− → 0, ∂ℓ/∂π+ → 0 and ∂ℓ/∂π− → ∞, given that β < 1 (settled here for every β > 0).",
+       latex=r"\pi_- \to 0:\ \partial_{\pi_+}\ell \to 0,\ \partial_{\pi_-}\ell \to \infty\ (\beta < 1)")
+def check_y_c2(ctx):
+    import mpmath as mp
+    import sympy as sp
+
+    from dpomath.gradients import formulas as S
+
+    ell = S.yan_loss
+    gp, gm = sp.diff(ell, S.pi_plus), sp.diff(ell, S.pi_minus)
+    lim_p = S.limits_by_beta(gp, S.pi_minus, 0)
+    lim_m = S.limits_by_beta(gm, S.pi_minus, 0)
+    expected_m = {"beta<1": sp.oo, "beta=1": S.alpha / S.pi_plus, "beta>1": sp.Integer(0)}
+    exact = (all(v == 0 for v in lim_p.values())
+             and all((lim_m[c] == e) if e is sp.oo else reduces_to_zero(lim_m[c] - e)
+                     for c, e in expected_m.items()))
+
+    # Numeric twin of the limits (50 digits): values at π− = 10^-300 for a β drawn in each case.
+    # Criterion (stated before the run): a limit 0 needs |value| ≤ 1e-20; ∞ needs value ≥ 1e20;
+    # a finite limit L needs |value − L| ≤ 1e-20·|L|.
+    draws = {"beta<1": float(ctx.rng.uniform(0.1, 0.9)), "beta=1": 1.0,
+             "beta>1": float(ctx.rng.uniform(1.1, 3.0))}
+    pplus, alpha = float(ctx.rng.uniform(0.05, 1.0)), float(ctx.rng.uniform(0.1, 10.0))
+    twin = {}
+    twin_ok = True
+    args = (S.pi_minus, S.beta, S.pi_plus, S.alpha)
+    lam_p, lam_m = (sp.lambdify(args, g, "mpmath") for g in (gp, gm))
+    with mp.workdps(50):
+        for case, b in draws.items():
+            rest = (mp.mpf(b), mp.mpf(pplus), mp.mpf(alpha))  # floats enter exactly
+            tiny = mp.mpf(10) ** -300
+            vp, vm = lam_p(tiny, *rest), lam_m(tiny, *rest)
+            seq = [float(mp.log10(abs(lam_m(mp.mpf(10) ** -e, *rest)))) for e in (10, 100, 300)]
+            target = expected_m[case]
+            if target is sp.oo:
+                ok_m = vm >= mp.mpf("1e20")
+            elif target == 0:
+                ok_m = abs(vm) <= mp.mpf("1e-20")
+            else:
+                L = mp.mpf(alpha) / mp.mpf(pplus)
+                ok_m = abs(vm - L) <= mp.mpf("1e-20") * L
+            ok_p = abs(vp) <= mp.mpf("1e-20")
+            twin_ok = twin_ok and bool(ok_m) and bool(ok_p)
+            twin[case] = {"beta": b, "dl/dpi+ at 1e-300": float(vp), "dl/dpi- at 1e-300": mp.nstr(vm, 8),
+                          "log10|dl/dpi-| at 1e-10, 1e-100, 1e-300": [round(v, 3) for v in seq]}
+    ev = {"criterion": "exact sympy.limit per case; twin: |.|<=1e-20 for 0, >=1e20 for oo, rel 1e-20 for finite",
+          **{f"lim dl/dpi+ [{c}]": str(v) for c, v in lim_p.items()},
+          **{f"lim dl/dpi- [{c}]": str(v) for c, v in lim_m.items()},
+          "twin_pi_plus": pplus, "twin_alpha": alpha,
+          **{f"twin [{c}]": str(v) for c, v in twin.items()}, "twin_ok": twin_ok}
+    figures = []
+    if ctx.want_figures:
+        from dpomath.plots.paper_y import gradient_limits
+
+        figures.append(str(gradient_limits(ctx.figure_path("paper_y_c2_limits.png"))))
+    details = (
+        "Exact limits as π− → 0+ at fixed π+ > 0, α > 0, with β written as 1/(1+k), 1, 1+k (k > 0) so "
+        "each case is decided exactly: ∂ℓ/∂π+ = −(β/π+)·αz^β/(1+αz^β) → 0 for every β > 0; "
+        "∂ℓ/∂π− = αβπ−^(β−1)/(π+^β + απ−^β) → ∞ for β < 1, → α/π+ (finite) for β = 1, → 0 for "
+        "β > 1. So the paper's condition β < 1 is exactly right: it is needed (at β = 1 the limit "
+        "is finite, for β > 1 the gradient on π− vanishes too) and sufficient. The ratio of the "
+        "two (Y-C1) still diverges like π+/π− for every β.")
+    if not twin_ok:
+        return Verdict.refuted("the 50-digit twin contradicts the derived limits", evidence=ev,
+                               counterexample=twin, details=details, figures=figures)
+    if not exact:
+        return Verdict.inconclusive("the limits did not come out as derived", evidence=ev,
+                                    details=details, figures=figures)
+    return Verdict.proved(
+        "exact for every β > 0: ∂ℓ/∂π+ → 0 always; ∂ℓ/∂π− → ∞ for β < 1, → α/π+ at β = 1, → 0 for "
+        "β > 1 — the paper's condition β < 1 is necessary and sufficient",
+        evidence=ev, details=details, figures=figures)
+
+
+@claim("Y-RM", paper="Y", place="Section 3.1 (reward-model contrast)", method="symbolic",
+       statement="For the reward-model loss −log σ(r+ − r−), ∂ℓ/∂r± = ∓1/(1 + e^{r+ − r−}): equal and "
+                 "opposite (balanced).",
+       latex=r"\frac{\partial \ell}{\partial r_\pm} = \mp \frac{1}{1 + e^{r_+ - r_-}}")
+def check_y_rm(ctx):
+    import sympy as sp
+
+    from dpomath.gradients import formulas as S
+    from dpomath.verify.twins import numeric_twin
+
+    ell = S.rm_loss  # the family's reward-model member at β = 1
+    gp, gm = sp.diff(ell, S.r_plus), sp.diff(ell, S.r_minus)
+    stated_p = -1 / (1 + sp.exp(S.r_plus - S.r_minus))
+    stated_m = 1 / (1 + sp.exp(S.r_plus - S.r_minus))
+    exact = {"dl/dr+": reduces_to_zero(gp - stated_p), "dl/dr-": reduces_to_zero(gm - stated_m),
+             "sum": reduces_to_zero(gp + gm)}
+    pts = twin_points(ctx, [S.r_plus, S.r_minus], {S.r_plus: (-20.0, 20.0), S.r_minus: (-20.0, 20.0)})
+    tw = {"dl/dr+": numeric_twin(gp, stated_p, pts, tol=_TWIN_TOL),
+          "dl/dr-": numeric_twin(gm, stated_m, pts, tol=_TWIN_TOL)}
+    # DPO in log-ratios is the same structure with r = βh (the balance Y-C1 loses in π).
+    gh = S.dpo_gradient_h
+    dpo_balanced = reduces_to_zero(gh[0] + gh[1])
+    ev = {**{f"{k}_reduces": v for k, v in exact.items()},
+          **{f"twin_{k}_max_rel_diff": t["twin_max_rel_diff"] for k, t in tw.items()},
+          "twin_points": len(pts), "dpo_in_log_ratios_balanced": dpo_balanced}
+    details = ("The reward-model member of the family at β = 1, ℓ = log(1 + e^{r− − r+}); both partials "
+               "equal the stated forms and sum to 0. DPO is this loss with r± = βh±, so in the "
+               "log-ratios h± DPO is exactly as balanced: ∂L/∂h+ = −∂L/∂h− (SymPy). The imbalance of "
+               "Y-C1 (−π+/π−) appears only after the change of variables h = log π − log π0.")
+    if not all(t["ok"] for t in tw.values()):
+        return Verdict.refuted("the numeric twin disagrees", evidence=ev, details=details)
+    if all(exact.values()) and dpo_balanced:
+        return Verdict.proved("∂ℓ/∂r± = ∓1/(1 + e^{r+ − r−}) exactly; they sum to 0 — and DPO is equally "
+                              "balanced in its log-ratios h±", evidence=ev, details=details)
+    return Verdict.inconclusive("twins agree but SymPy did not reduce every identity", evidence=ev,
+                                details=details)
+
+# ---------------------------------------------------------------------------------------------
+# the toy model: operational definitions (fixed before the runs)
 
 DEFINITIONS = {
     "Y-P1": ("per run, Δ_r = change (end − start of DPO) of the mean log π(rejected | prompt) "
@@ -68,7 +233,7 @@ DEFINITIONS = {
               "prevents degradation altogether (no degraded prompt), and ends with a higher p_c than DPO"),
 }
 
-#: What the free-logit model (dpomath.tabular, claims G-TABULAR and G-SQUEEZE) says about each
+#: What the free-logit model (dpomath.toys.free_logit, claims G-TABULAR and G-SQUEEZE) says about each
 #: property: forced by the objective, or left to the network / the optimizer.
 EXPLANATION = {
     "Y-P1": ("Free-logit model, gradient descent: one DPO step moves log π(chosen) by ηβs(1 − π_c + π_r) "
@@ -113,209 +278,29 @@ CRITERIA = {
               "setting is informative"),
 }
 
-
-# ---------------------------------------------------------------------------------------------
-# statistics and the decision rule
-
-def clopper_pearson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Exact binomial (Clopper–Pearson) interval for k successes in n trials."""
-    from scipy.stats import beta as beta_dist
-
-    if n <= 0 or not 0 <= k <= n:
-        raise ValueError(f"k, n: need 0 <= k <= n and n > 0, got k={k}, n={n}")
-    a = 1 - confidence
-    lo = 0.0 if k == 0 else float(beta_dist.ppf(a / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta_dist.ppf(1 - a / 2, k + 1, n - k))
-    return lo, hi
-
-
-def _decimals(*values: float, least: int = 2) -> int:
-    """Decimals that show every value in [0, 1] distinct from 0 and from 1 unless it equals them."""
-    d = least
-    for v in values:
-        for gap in (v, 1.0 - v):
-            if 0 < gap < 1:
-                d = max(d, -math.floor(math.log10(gap)))
-    return d
-
-
-def fmt_interval(lo: float, hi: float, sep: str = "–") -> str:
-    """'lo–hi' with enough decimals that a nonzero bound never prints as 0 (nor a bound below 1
-    as 1): 0.000–0.003, not 0.00–0.00."""
-    d = _decimals(lo, hi)
-    return f"{lo:.{d}f}{sep}{hi:.{d}f}"
-
-
-def _frac_str(x: np.ndarray) -> str:
-    k, n = int(np.sum(x)), int(np.size(x))
-    lo, hi = clopper_pearson(k, n)
-    d = _decimals(k / n, lo, hi)
-    return f"{k / n:.{d}f} [{fmt_interval(lo, hi, ', ')}]"
-
-
-def decide(appears: list[bool]) -> str:
-    """CONFIRMED / QUALIFIED / REFUTED from per-setting 'appears' flags."""
-    if not appears:
-        raise ValueError("appears: no settings")
-    if all(appears):
-        return "confirmed"
-    if not any(appears):
-        return "refuted"
-    return "qualified"
-
-
-def describe_condition(factors: list[dict], appears: list[bool], max_terms: int = 3) -> str:
-    """The simplest condition on the factors that holds exactly where the property appears: a
-    conjunction of up to ``max_terms`` terms ``factor=level`` or ``factor∈{levels}`` (distinct
-    factors), or a disjunction of two ``factor=level`` terms; '' if there is none."""
-    keys = list(factors[0])
-    app = np.array(appears, dtype=bool)
-    terms = []                                      # (factor, frozenset of levels), simplest first
-    for k in keys:
-        levels = sorted({f[k] for f in factors}, key=str)
-        for size in range(1, len(levels)):
-            for sub in itertools.combinations(levels, size):
-                terms.append((k, sub))
-    terms.sort(key=lambda t: len(t[1]))
-    sat = {t: np.array([f[t[0]] in t[1] for f in factors]) for t in terms}
-
-    def text(t):
-        return f"{t[0]}={t[1][0]}" if len(t[1]) == 1 else f"{t[0]}∈{{{', '.join(map(str, t[1]))}}}"
-
-    for n in range(1, max_terms + 1):
-        best = None
-        for combo in itertools.combinations(terms, n):
-            if len({t[0] for t in combo}) < n:
-                continue
-            mask = np.logical_and.reduce([sat[t] for t in combo])
-            if np.array_equal(mask, app):
-                cost = sum(len(t[1]) for t in combo)
-                if best is None or cost < best[0]:
-                    best = (cost, " and ".join(text(t) for t in combo))
-        if best:
-            return best[1]
-        if n == 1:
-            singles = [t for t in terms if len(t[1]) == 1]
-            for a, b in itertools.combinations(singles, 2):
-                if a[0] != b[0] and np.array_equal(sat[a] | sat[b], app):
-                    return f"{text(a)} or {text(b)}"
-    return ""
-
-
-def by_factor(factors: list[dict], appears: list[bool]) -> str:
-    """'factor: level k/n, ...; ...' — in how many settings of each level the property appears."""
-    parts = []
-    for key in factors[0]:
-        levels = sorted({f[key] for f in factors}, key=str)
-        cells = []
-        for lv in levels:
-            sel = [a for f, a in zip(factors, appears) if f[key] == lv]
-            cells.append(f"{lv} {sum(sel)}/{len(sel)}")
-        parts.append(f"{key}: " + ", ".join(cells))
-    return "; ".join(parts)
-
-
 # ---------------------------------------------------------------------------------------------
 # reading the sweep
 
-def _toy():
-    from dpomath import toy
-
-    return toy
-
-
 def _sweep(ctx):
-    return _toy().cached_sweep(ctx.seed, ctx.quick)
+    from dpomath.toys.sweeps import cached_sweep
+
+    return cached_sweep(ctx.seed, ctx.quick)
 
 
 def _spec(ctx):
-    toy = _toy()
-    return toy.QUICK if ctx.quick else toy.FULL
+    from dpomath.toys.sweeps import FULL, QUICK
+
+    return QUICK if ctx.quick else FULL
 
 
-def _factors(spec, s, with_scenario: bool = True) -> dict:
-    lrs = spec.lr_values(s.optimizer)
-    f = {"scenario": s.scenario} if with_scenario else {}
-    f.update({"width": s.width, "optimizer": s.optimizer,
-              "lr": ("low" if s.lr == min(lrs) else "high") if len(lrs) > 1 else "only",
-              "beta": s.beta})
-    return f
+def _toy():
+    from dpomath.toys import mlp
 
-
-def _setting_label(s, with_scenario: bool = True) -> str:
-    arch = "free-logit" if s.width == 0 else f"w{s.width}"
-    head = f"S{s.scenario} " if with_scenario else ""
-    return f"{head}{arch} {s.optimizer} lr={s.lr:g} β={s.beta:g}"
-
-
-def _swept_text(spec, extra: str = "") -> str:
-    lrs = "; ".join(f"{o}: {', '.join(f'{v:g}' for v in spec.lr_values(o))}" for o in spec.optimizers)
-    return (f"scenario ∈ {{{', '.join(map(str, spec.scenarios))}}} × width ∈ "
-            f"{{{', '.join(map(str, spec.widths))}}} × optimizer ∈ {{{', '.join(spec.optimizers)}}} × "
-            f"lr ∈ {{{lrs}}}{extra}; {spec.seeds} seeds per setting; {spec.epochs} full-batch "
-            f"epochs; {spec.pairs_per_prompt} pairs per prompt; ReLU MLP 4→H→H→10")
-
-
-def _dpo_settings(res, spec, free_logit: bool = False):
-    width_ok = (lambda w: w == 0) if free_logit else (lambda w: w > 0)
-    return [s for s in res.settings if s.loss == "sigmoid" and width_ok(s.width)
-            and s.beta in spec.betas]
+    return mlp
 
 
 def _m(res, name, s):
     return res.metric(name, s)
-
-
-def indicator_p1(res, s, when: str = "end") -> np.ndarray:
-    dr = _m(res, f"logp_rejected_{when}", s) - _m(res, "logp_rejected_start", s)
-    dc = _m(res, f"logp_chosen_{when}", s) - _m(res, "logp_chosen_start", s)
-    return (dr < 0) & (-dr >= KAPPA * np.abs(dc))
-
-
-def prompt_chosen(res, s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, peak, end) of π(chosen_i | prompt_i), each (seeds, prompts)."""
-    from dpomath.toy import N_PROMPTS
-
-    def get(fmt):
-        return np.stack([_m(res, fmt.format(i + 1), s) for i in range(N_PROMPTS)], axis=-1)
-
-    return get("p_chosen_prompt{}_start"), get("peak_p_chosen_prompt{}"), get("p_chosen_prompt{}_end")
-
-
-def degraded_prompts(res, s) -> np.ndarray:
-    """(seeds, prompts) bool: prompt i's chosen ends ≤ PEAK_DROP × its own peak and below its start."""
-    start, peak, end = prompt_chosen(res, s)
-    return (end <= PEAK_DROP * peak) & (end < start)
-
-
-def indicator_p2(res, s) -> np.ndarray:
-    """Y-P2 per run: at least one prompt's chosen probability degrades (:func:`degraded_prompts`)."""
-    return degraded_prompts(res, s).any(axis=-1)
-
-
-def indicator_p2_mean(res, s) -> np.ndarray:
-    """The first, superseded Y-P2 definition (secondary evidence only): the same test on the mean
-    over prompts of π(chosen_i | prompt_i), which averages away a single prompt's fall."""
-    end, peak, start = (_m(res, "p_chosen_mean_end", s), _m(res, "peak_p_chosen", s),
-                        _m(res, "p_chosen_mean_start", s))
-    return (end <= PEAK_DROP * peak) & (end < start)
-
-
-def indicator_p3(res, s) -> np.ndarray:
-    return _m(res, "p_unseen_mass_end", s) >= UNSEEN_RISE * _m(res, "p_unseen_mass_start", s)
-
-
-def severity(res, s, prop: str) -> np.ndarray:
-    if prop == "P1":
-        dr = _m(res, "logp_rejected_end", s) - _m(res, "logp_rejected_start", s)
-        dc = _m(res, "logp_chosen_end", s) - _m(res, "logp_chosen_start", s)
-        return -dr / np.maximum(np.abs(dc), 1e-12)
-    if prop == "P2":
-        start, _, end = prompt_chosen(res, s)
-        return np.max(1 - end / start, axis=-1)
-    if prop == "P2-mean":
-        return 1 - _m(res, "p_chosen_mean_end", s) / _m(res, "p_chosen_mean_start", s)
-    return _m(res, "p_unseen_mass_end", s) / _m(res, "p_unseen_mass_start", s) - 1
 
 
 def _details_table(rows: list[tuple[str, str]], head=("setting", "fraction [95% CI]")) -> str:
@@ -335,7 +320,7 @@ def _property_claim(ctx, cid: str, indicator, secondary=None) -> Verdict:
     factors = [_factors(spec, s) for s in settings]
     status = decide(appears)
     allx = np.concatenate(shows)
-    lo, hi = clopper_pearson(int(allx.sum()), allx.size)
+    lo, hi = interval(int(allx.sum()), allx.size)
     cond = describe_condition(factors, appears) if status == "qualified" else ""
     absent = [_setting_label(s) for s, a in zip(settings, appears) if not a]
     free = _dpo_settings(res, spec, free_logit=True)
@@ -734,145 +719,3 @@ def check_sft(ctx) -> Verdict:
     return Verdict.qualified(summary + (f"; holds where {cond}" if cond else ""), evidence=ev, figures=figs,
                              details=details,
                              counterexample=[r for r, ok in zip(ev["per_setting"], row_ok) if not ok][:4])
-
-
-# ---------------------------------------------------------------------------------------------
-# dpomath's own results on the free-logit policy
-
-def _tabular_numeric(ctx, n_points: int) -> dict:
-    """Closed-form step vs an autograd gradient step (torch, float64) at random prompts."""
-    import torch
-
-    from dpomath import tabular
-    from dpomath.losses import preference_loss
-
-    worst, rng = 0.0, ctx.rng
-    kinds = [("sigmoid", {}), ("flex", {"beta_minus": 0.05}), ("sft", {"gamma": 0.3}), ("ipo", {}),
-             ("exponential", {})]
-    chosen_rise_min = math.inf
-    for _ in range(n_points):
-        n = int(rng.integers(3, 9))
-        z = rng.normal(0, 2, n)
-        ref = z + rng.normal(0, 0.5, n)
-        ref = ref - np.log(np.exp(ref).sum())
-        m = int(rng.integers(1, n - 1))
-        rej = rng.choice(np.arange(1, n), size=m, replace=False)
-        wts = rng.dirichlet(np.ones(m))
-        lr, beta = float(rng.uniform(0.01, 2.0)), float(rng.uniform(0.05, 1.0))
-        for kind, params in kinds:
-            zt = torch.tensor(z, requires_grad=True)
-            lp = torch.log_softmax(zt, 0)
-            hw = (lp[0] - ref[0]).expand(m)
-            hl = lp[torch.tensor(rej)] - torch.tensor(ref[rej])
-            extra = dict(params)
-            if kind == "sft":
-                extra["chosen_logps"] = lp[0].expand(m)
-            loss = (torch.tensor(wts) * preference_loss(kind, hw, hl, beta, **extra)).sum()
-            (g,) = torch.autograd.grad(loss, zt)
-            auto = torch.log_softmax(zt.detach() - lr * g, 0).numpy()
-            closed = tabular.step(z, ref, 0, rej, wts, lr=lr, kind=kind, beta=beta, **params)
-            worst = max(worst, float(np.max(np.abs(auto - closed))))
-            if kind == "sigmoid":
-                chosen_rise_min = min(chosen_rise_min, float(closed[0] - tabular._log_softmax(z)[0]))
-    return {"closed_form_vs_autograd_max_abs": worst, "points": n_points,
-            "dpo_min_chosen_logp_change": chosen_rise_min}
-
-
-@claim("G-TABULAR", paper="G", place="dpomath.tabular (free-logit policy, one gradient step)",
-       method="symbolic",
-       statement="For the free-logit softmax policy, one gradient step of any preference loss changes every "
-                 "log-probability by −ηg_k − log Σ_i π_i e^{−ηg_i}; for DPO g = −βσ(−ρ)(e_c − e_r), so the "
-                 "chosen log-probability rises for every step size, unseen responses gain only while "
-                 "π_r > π_c, and the rejected falls faster than the chosen rises (in log space) iff π_c > π_r.",
-       latex=r"\Delta\log\pi_k = -\eta g_k - \log\sum_i \pi_i e^{-\eta g_i}")
-def check_tabular(ctx) -> Verdict:
-    import sympy as sp
-
-    from dpomath import tabular
-    from dpomath.twins import numeric_twin
-
-    facts = tabular.symbolic_facts(4)
-    proved = tabular.check_symbolic_facts(4)
-    z, a_c, a_r, eta, logp, pi = tabular._sym(4)
-    from dpomath.losses import beta
-    syms = list(z) + [a_c, a_r, eta, beta] + list(sp.symbols("g0:4", real=True)) + [
-        sp.Symbol("s", positive=True), sp.Symbol("beta_minus", positive=True),
-        sp.Symbol("gamma", nonnegative=True)]
-    worst = 0.0
-    n_pts = 3 if ctx.quick else 8
-    for name in ("grad-sigmoid-2", "grad-flex-1", "grad-sft-0", "step-0", "first-2", "chosen-exp"):
-        a, b = facts[name]
-        free = sorted(a.free_symbols | b.free_symbols, key=str)
-        pts = [{s: float(ctx.rng.uniform(0.05, 1.0) if s.is_positive else ctx.rng.uniform(-3, 3))
-                for s in free} for _ in range(n_pts)]
-        tw = numeric_twin(a, b, pts)
-        worst = max(worst, tw["twin_max_rel_diff"])
-    num = _tabular_numeric(ctx, 5 if ctx.quick else 30)
-    # the exact sign argument for the chosen response: g_i − g_c ≥ 0 for every i under DPO
-    s_, b_ = sp.Symbol("s", positive=True), beta
-    gaps = [(b_ * s_).is_nonnegative, (2 * b_ * s_).is_nonnegative]
-    ev = {"facts_proved": f"{sum(proved.values())}/{len(proved)}",
-          "facts_not_reduced": [k for k, v in proved.items() if not v],
-          "twin_max_rel_diff": worst, "twin_dps": 50, **num,
-          "chosen_gap_signs_nonnegative": all(gaps),
-          "method": "sympy.diff of dpomath.losses.symbolic_loss on a 4-response softmax; "
-                    "differences simplified to 0; 50-digit numeric twins; float64 autograd step comparison"}
-    if all(proved.values()) and all(gaps) and worst < 1e-40 and num["closed_form_vs_autograd_max_abs"] < 1e-10:
-        return Verdict.proved(
-            f"all {len(proved)} identities reduce to 0 in SymPy; closed-form step = autograd step to "
-            f"{num['closed_form_vs_autograd_max_abs']:.1e}", evidence=ev,
-            details="The chosen log-probability rises for every step: e^{−Δlog π_c} = Σ_i π_i e^{−η(g_i − g_c)} "
-                    "(identity `chosen-exp`) and under DPO g_i − g_c ∈ {0, βs, 2βs}, all ≥ 0, so each "
-                    "term is ≤ π_i. See `dpomath derive tabular-step`.")
-    return Verdict.inconclusive("some tabular identity did not reduce or a numeric check failed", evidence=ev)
-
-
-@claim("G-SQUEEZE", paper="G", place="dpomath.tabular; Ren & Sutherland, ICLR 2025 (squeezing effect)",
-       method="symbolic",
-       statement="Free-logit softmax, one gradient-descent step of size η on log π_r alone: to first order "
-                 "Δlog π_k = η(π_k + π_r − Σ_i π_i²) for k ≠ r, so the most likely response k* ≠ r gains at "
-                 "least ηπ_r, gains increase with π_k, and responses with π_k < Σπ_i² − π_r lose.",
-       latex=r"\Delta\log\pi_k = \eta\,(\pi_k + \pi_r - \textstyle\sum_i \pi_i^2) + O(\eta^2)")
-def check_squeeze(ctx) -> Verdict:
-    import torch
-
-    from dpomath import tabular
-
-    proved = {k: v for k, v in tabular.check_symbolic_facts(4).items() if k.startswith(("squeeze", "mode"))}
-    rng = ctx.rng
-    n_trials = 20 if ctx.quick else 200
-    worst_first, mode_rises, mode_min_gain = 0.0, 0, math.inf
-    for _ in range(n_trials):
-        n = int(rng.integers(3, 12))
-        z = rng.normal(0, 2.0, n)
-        p = np.exp(z - z.max())
-        p /= p.sum()
-        r = int(rng.choice([k for k in range(n) if k != int(np.argmax(p))]))
-        eta = 1e-4
-        zt = torch.tensor(z, requires_grad=True)
-        (g,) = torch.autograd.grad(torch.log_softmax(zt, 0)[r], zt)
-        plus = torch.log_softmax(zt.detach() - eta * g, 0).numpy()
-        minus = torch.log_softmax(zt.detach() + eta * g, 0).numpy()
-        old = torch.log_softmax(zt.detach(), 0).numpy()
-        pred = tabular.squeeze_change(p, r)
-        # central difference of the autograd step: error O(η²)
-        worst_first = max(worst_first, float(np.max(np.abs((plus - minus) / (2 * eta) - pred))))
-        k = int(np.argmax(p))
-        big = torch.log_softmax(zt.detach() - 0.5 * g, 0).numpy()  # a finite step, η = 0.5
-        mode_rises += bool(big[k] > old[k])
-        mode_min_gain = min(mode_min_gain, float(pred[k] - p[r]))
-    ev = {"facts_proved": f"{sum(proved.values())}/{len(proved)}",
-          "first_order_vs_autograd_central_difference_max_abs": worst_first,
-          "trials": n_trials, "mode_rises_at_eta_0.5": f"{mode_rises}/{n_trials}",
-          "min_mode_gain_minus_pi_r": mode_min_gain,
-          "relation_to_dpo": "for a DPO pair on one prompt the chosen response's gradient carries the "
-                             "opposite π term and the squeeze cancels exactly (G-TABULAR); it returns "
-                             "where a negative gradient arrives alone (shared parameters, β₋ > β₊)"}
-    if all(proved.values()) and worst_first < 1e-6 and mode_min_gain >= -1e-12:
-        return Verdict.proved(
-            f"SymPy reduces the first-order squeeze formula and the mode-gap identity to 0; autograd "
-            f"(central difference, η = 1e-4) agrees to {worst_first:.1e}; the mode rose in {mode_rises}/{n_trials} finite "
-            f"steps (η = 0.5)", evidence=ev,
-            details="See `dpomath derive squeezing`. The mode gap π_m − Σπ_i² = Σ_i π_i(π_m − π_i) is a sum of "
-                    "non-negative terms, so the first-order gain of the mode is at least ηπ_r > 0.")
-    return Verdict.inconclusive("a squeezing identity did not reduce or the numeric check failed", evidence=ev)
