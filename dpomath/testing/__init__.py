@@ -134,8 +134,8 @@ def _harness(fn, kind, beta, examples, backend, dtype, rtol, max_size, max_margi
                              "backend='numpy' is not possible")
     h = Harness(fn, spec.kind, beta, checked, examples, backend, dtype, rtol, max_size,
                 max_margin, conv)
-    h.report.params = {k: v for k, v in checked.items()  # DPO's γ = 0 only when asked for
-                       if k in params or not spec.params[k].symbolic_default}
+    h.report.params = {k: v for k, v in checked.items()  # given, or a default that is not "none"
+                       if k in params or spec.params[k].default}
     h.given = set(params)
     return h
 

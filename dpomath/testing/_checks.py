@@ -494,10 +494,11 @@ def yield_checks(h: Harness) -> Iterator[Check]:
         yield Check("gradients", "", None, skip="numpy function with a low-precision output: "
                                                 "central differences would be noise")
     else:
-        what = (("∂ref = −∂policy" if h.mode == "log-ratios" else "finite")
-                + (", ∂h_w = −∂h_l" if spec.is_margin_loss else "")
-                + (", x₁∂x₁ = −x₂∂x₂" if spec.is_margin_loss and h.mode == "log-ratios" else "")
-                + (", = dpomath's gradient" if h.torch is not None else ""))
+        parts = (["∂ref = −∂policy"] if h.mode == "log-ratios" else []) + (
+            ["∂h_w = −∂h_l"] if spec.is_margin_loss else []) + (
+            ["x₁∂x₁ = −x₂∂x₂"] if spec.is_margin_loss and h.mode == "log-ratios" else []) + (
+            ["= dpomath's gradient"] if h.torch is not None else [])
+        what = ", ".join(parts) or "computed (no identity applies)"
         yield Check("gradients", what, check_gradients)
 
 
