@@ -118,7 +118,8 @@ def main() -> None:
             w, c = _timed(run, args.repeat)
             r = result["r"]
             verdict = "pass" if r.passed else "FAIL (" + ", ".join(k for k, _ in r.failures) + ")"
-            print(f"  {name:<48} {w:6.2f} s wall {c:6.2f} s CPU  ×{w / bw:5.1f} baseline  {verdict}")
+            print(f"  {name:<48} {w:6.2f} s wall {c:6.2f} s CPU  ×{w / bw:5.1f} wall, "
+                  f"×{c / bc:5.1f} CPU of the baseline  {verdict}")
     load1 = os.getloadavg()
     print(f"\nload average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
 

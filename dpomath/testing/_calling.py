@@ -221,16 +221,7 @@ def detect(fn, spec, beta, params: Mapping[str, Any], argmap: Mapping[str, Any] 
         ``fn`` needs an argument the kit cannot fill, ``argmap`` names something unknown, or β
         is fixed inside ``fn`` and not given.
     """
-    argmap = dict(argmap or {})
-    known_roles = set(SPELLINGS) | set(spec.params)
-    for k in argmap:
-        own = spec.canonical({k: None}) if k not in known_roles else {k: None}
-        if next(iter(own)) not in known_roles:
-            raise _args.BadValue(f"argmap: {k!r} is not an input or parameter the kit passes "
-                                 f"(inputs: {', '.join(SPELLINGS)}; parameters of {spec.kind!r}: "
-                                 f"{', '.join(spec.params) or 'none'})")
-    argmap = {next(iter(spec.canonical({k: None}))) if k in _spellings_of(spec) else k: v
-              for k, v in argmap.items()}
+    argmap = _own_names(argmap or {}, spec)
     module = _is_module(fn)
     conv = Convention(fname=_name(fn), mode="log-ratios", module=module, output=output)
     sig = _signature(fn)
@@ -390,5 +381,15 @@ def detect(fn, spec, beta, params: Mapping[str, Any], argmap: Mapping[str, Any] 
     return conv
 
 
-def _spellings_of(spec) -> set:
-    return {s for p in spec.params.values() for s in p.spellings}
+def _own_names(argmap: Mapping[str, Any], spec) -> dict:
+    """``argmap`` with its keys checked and the member's parameters under their own names
+    (``discopop_tau`` → ``tau``)."""
+    out = {}
+    for k, v in argmap.items():
+        own = k if k in SPELLINGS else next(iter(spec.canonical({k: None})))
+        if own not in SPELLINGS and own not in spec.params:
+            raise _args.BadValue(f"argmap: {k!r} is not an input or parameter the kit passes "
+                                 f"(inputs: {', '.join(SPELLINGS)}; parameters of {spec.kind!r}: "
+                                 f"{', '.join(spec.params) or 'none'})")
+        out[own] = v
+    return out

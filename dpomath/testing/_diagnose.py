@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .. import losses as L
-from ._harness import Case, Harness, fmt
+from ._harness import Case, Harness
 
 __all__ = ["diagnose", "nonfinite_cause", "rows_at_fault"]
 
