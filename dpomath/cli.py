@@ -7,6 +7,9 @@
     dpomath simulate --K K --Q Q [--d D] [--beta B] [--loss dpo|ipo|slic] [--json]
     dpomath validate [--model M] [--persona-dir DIR] [--K 1,2,4,8,16] [--per-persona N]
                      [--device auto|cpu|cuda] [--json]
+    dpomath train --model NAME_OR_PATH --data FILE.jsonl|persona:DIR --mode last-layer|lora|full
+                  --loss KIND --beta B --lr LR --steps N --batch-size B [--optimizer adam|sgd|rmsprop]
+                  [--seed S] [--device auto|cpu|cuda] [--out DIR] [--resume] [--json]
 
 ``--json`` prints one JSON document on stdout and nothing else there. Bad arguments: one line
 on stderr naming the argument, exit 2. Only an ERROR verdict makes ``verify`` exit 1.
@@ -116,6 +119,9 @@ def _build_parser() -> _Parser:
     a.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     a.add_argument("--seed", type=_int_at_least(0), default=0)
     a.add_argument("--json", action="store_true")
+
+    from .train.command import add_parser as add_train_parser
+    add_train_parser(sub)
     return p
 
 
@@ -232,8 +238,15 @@ def _cmd_validate(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    from .train.command import run
+
+    return run(args)
+
+
 _COMMANDS = {"verify": _cmd_verify, "report": _cmd_report, "derive": _cmd_derive,
-             "qstar": _cmd_qstar, "simulate": _cmd_simulate, "validate": _cmd_validate}
+             "qstar": _cmd_qstar, "simulate": _cmd_simulate, "validate": _cmd_validate,
+             "train": _cmd_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -575,7 +575,7 @@ def load_data(spec: str, *, chat: bool = True, seed: int = 0, personas: Sequence
     """The :class:`PreferenceData` named by a ``--data`` value (see :func:`parse_data_spec`)."""
     kind, where = parse_data_spec(spec)
     if kind == "jsonl":
-        if personas or pairs_per_persona or heldout_per_persona:
+        if personas or pairs_per_persona or heldout_per_persona is not None:
             raise BadValue("personas, pairs_per_persona, heldout_per_persona: only for persona: data")
         return read_preference_jsonl(where, limit=limit)
     if kind == "persona":

@@ -468,7 +468,7 @@ def _resolve_threads() -> int:
 
 def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer=None,
           out: str | os.PathLike | None = None, resume: bool = False, progress_every: float = 30.0,
-          keep_model: bool = True, cache_root=None) -> TrainResult:
+          keep_model: bool = True, cache_root=None, data_options: dict | None = None) -> TrainResult:
     """Train a causal language model with a preference loss on whole responses.
 
     Parameters
@@ -480,6 +480,9 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
         A ``--data`` value (``FILE.jsonl``, ``persona:DIR``, ``persona-answers:DIR``) or
         prepared data.
     config : TrainConfig
+    data_options : dict, optional
+        Keyword arguments of :func:`dpomath.train.data.load_data` for a ``data`` string
+        (persona selection and counts).
     out : path, optional
         Where checkpoints (``checkpoints/``), per-step evaluations (``evals/``) and
         ``result.json`` go.
@@ -539,13 +542,14 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
             raise BadValue("data: required (FILE.jsonl, persona:DIR or persona-answers:DIR)")
         if isinstance(data, str):
             run_info["data"] = data
-            data = D.load_data(data, chat=bool(getattr(tok, "chat_template", None)), seed=cfg.seed)
+            data = D.load_data(data, chat=bool(getattr(tok, "chat_template", None)), seed=cfg.seed,
+                               **(data_options or {}))
         else:
             run_info["data"] = data.source
         td = D.tokenize(data, tok, max_length=cfg.max_length)
         bad = D.iter_bad(data.bad, td.bad)
-        for b in bad:
-            _note(f"bad record: {b}")
+        for b in bad:  # always on stderr, as file:line: reason (also in the result's data)
+            print(str(b), file=sys.stderr, flush=True)
         data_doc = {"source": data.source, "kept": {"train": len(td.train), "heldout": len(td.heldout),
                                                     "unseen": len(td.unseen)},
                     "rejected": len(bad), "bad_records": [b.to_dict() for b in bad],
@@ -564,9 +568,19 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
         start_step = 0
         ref = None
         if out is not None and resume:
-            path = CK.latest_valid(out / "checkpoints", warn=lambda msg: _note(f"skipping checkpoint: {msg}"))
+            found = CK.list_checkpoints(out / "checkpoints")
+            skipped: list[str] = []
+
+            def warn(msg):
+                skipped.append(msg)
+                print(f"dpomath train: checkpoint not loaded: {msg}", file=sys.stderr, flush=True)
+
+            path = CK.latest_valid(out / "checkpoints", warn=warn)
+            if path is None and found:
+                raise BadValue(f"resume: no valid checkpoint under {out / 'checkpoints'} "
+                               f"({len(found)} found, all corrupted: {skipped[0]})")
             if path is None:
-                _note(f"no valid checkpoint under {out / 'checkpoints'}; starting from step 0")
+                _note(f"no checkpoint under {out / 'checkpoints'}; starting from step 0")
             else:
                 ck = CK.load_checkpoint(path, optimizer=opt)
                 st = ck["state"]
