@@ -504,7 +504,7 @@ def persona_pairs(source: str | Path, *, personas: Sequence[str] | None = None,
                              f"statements after the unseen ones)")
         n_held = heldout_per_persona if heldout_per_persona is not None else max(1, n_pairs // 10)
         n_train = n_pairs - n_held if pairs_per_persona is None else pairs_per_persona
-        if n_pairs and (n_train < 1 or n_train + n_held > n_pairs):
+        if (n_pairs or pairs_per_persona is not None) and (n_train < 1 or n_train + n_held > n_pairs):
             raise BadValue(f"pairs_per_persona, heldout_per_persona: {pf.name} has {n_pairs} pairs "
                            f"({len(pos)} would-say, {len(neg)} would-not-say statements after "
                            f"{u_pos + u_neg} unseen), asked for {n_train} + {n_held}")
