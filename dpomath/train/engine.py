@@ -288,8 +288,27 @@ class _Dist:
     def shard(self, idx: list[int]) -> list[int]:
         return idx[self.rank::self.world] if self.world > 1 else idx
 
-    def gather(self, t):
-        return self.acc.gather(t) if self.acc is not None else t
+    def mean(self, t) -> float:
+        """Mean of per-pair values over every process (shards may differ in size)."""
+        if self.acc is None:
+            return float(t.float().mean())
+        import torch
+
+        x = torch.stack([t.float().sum(), torch.tensor(float(t.numel()), device=t.device)])
+        x = self.acc.reduce(x, reduction="sum")
+        return float(x[0] / x[1])
+
+    def sync_grads(self, params) -> None:
+        """Average gradients over processes where no DDP wrapper does it (last-layer mode,
+        whose steps run on cached features outside the wrapped module)."""
+        if self.acc is None:
+            return
+        import torch.distributed as tdist
+
+        for p in params:
+            if p.grad is not None:
+                tdist.all_reduce(p.grad)
+                p.grad /= self.world
 
 
 # ---------------------------------------------------------------- the run
@@ -548,7 +567,7 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
             run_info["data"] = data.source
         td = D.tokenize(data, tok, max_length=cfg.max_length)
         bad = D.iter_bad(data.bad, td.bad)
-        for b in bad:  # always on stderr, as file:line: reason (also in the result's data)
+        for b in bad if dist.main else ():  # always on stderr, as file:line: reason (and in the data)
             print(str(b), file=sys.stderr, flush=True)
         data_doc = {"source": data.source, "kept": {"train": len(td.train), "heldout": len(td.heldout),
                                                     "unseen": len(td.unseen)},
@@ -594,7 +613,7 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
         ev = MX.Evaluator(r, ref, cfg)
         loss_fn = MX.LossFn(cfg)
         n = len(td.train)
-        pbar = _Progress(cfg.steps, min(start_step, cfg.steps), "train", progress_every)
+        pbar = _Progress(cfg.steps if dist.main else 0, min(start_step, cfg.steps), "train", progress_every)
         step_seconds = []
         tokens_run = 0
 
@@ -620,6 +639,8 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
                 scale = (len(mine) * dist.world / max(1, len(part))) / len(micro)
                 dist.backward(losses.mean() * scale)
                 rows.append(MX.gather_step_metrics(metrics, dist))
+            if cfg.mode == "last-layer":
+                dist.sync_grads(r.params)
             gnorm = None
             if cfg.max_grad_norm is not None:
                 gnorm = float(torch.nn.utils.clip_grad_norm_(r.params, cfg.max_grad_norm))

@@ -147,7 +147,7 @@ class LossFn:
 
 def gather_step_metrics(per_pair: dict, dist) -> dict:
     """Means over the micro-batch (all processes) of each per-pair metric, as floats."""
-    return {k: float(dist.gather(v).float().mean()) for k, v in per_pair.items()}
+    return {k: dist.mean(v) for k, v in per_pair.items()}
 
 
 def _pair_stats(pc, pr, rc, rr, tok_c, tok_r, ref_c, ref_r, loss_fn, lengths) -> dict:

@@ -187,6 +187,8 @@ def _write_converted(model, tok, d: Path) -> None:
     try:
         cfg = model.config.to_dict()
         cfg.pop("quantization_config", None)
+        if not cfg.get("architectures"):  # GGUF configs lack it; TRL builds models from it
+            cfg["architectures"] = [type(model).__name__]
         type(model.config).from_dict(cfg).save_pretrained(tmp)
         tied = bool(getattr(model.config, "tie_word_embeddings", False))
         sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()

@@ -50,7 +50,8 @@ def run_trl(model_path: str, tokenizer, records: Sequence[dict], *, mode: str = 
             lora_targets=None, gradient_checkpointing: bool | None = None,
             loss_params: dict | None = None, output_dir: str | None = None) -> dict[str, Any]:
     """Train with TRL's ``DPOTrainer`` on ``records`` (TRL-format dicts) and return
-    ``{"history": [row per step], "seconds": train() wall time, "init_seconds": ...}``.
+    ``{"history": [row per step], "seconds": train() wall time, "init_seconds": the trainer's
+    construction (reference precomputation included), "step_seconds": [per update]}``.
 
     ``gradient_checkpointing`` None keeps TRL's default (on)."""
     import datasets
@@ -85,6 +86,14 @@ def run_trl(model_path: str, tokenizer, records: Sequence[dict], *, mode: str = 
     class _Rows(TrainerCallback):
         def __init__(self):
             self.rows = []
+            self.step_seconds = []
+            self.t = None
+
+        def on_step_begin(self, args, state, control, **kw):
+            self.t = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            self.step_seconds.append(time.perf_counter() - self.t)
 
         def on_log(self, args, state, control, logs=None, **kw):
             if logs and "rewards/chosen" in logs:
@@ -136,4 +145,5 @@ def run_trl(model_path: str, tokenizer, records: Sequence[dict], *, mode: str = 
     t1 = time.perf_counter()
     trainer.train()
     secs = time.perf_counter() - t1
-    return {"history": rows.rows, "seconds": secs, "init_seconds": init, "trainer": trainer}
+    return {"history": rows.rows, "seconds": secs, "init_seconds": init, "trainer": trainer,
+            "step_seconds": rows.step_seconds}
