@@ -46,6 +46,14 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
+def si(x: float, unit: str) -> str:
+    """x with an SI prefix: 3.2e12 FLOP/s -> '3.2 TFLOP/s'."""
+    for p, f in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= f:
+            return f"{x / f:.1f} {p}{unit}"
+    return f"{x:.1f} {unit}"
+
+
 def matmul_rate(device: str, n: int, reps: int = 20) -> float:
     """Measured FLOP/s of n × n bf16 (float32 on the CPU) matrix products."""
     import torch
@@ -169,8 +177,8 @@ def llama_section(device: str, shape: dict, modes, pairs: int, prompt_len: int, 
                          "tokens_per_s": tokens / secs, "achieved_flops": flops / secs,
                          "fraction_of_matmul_rate": flops / secs / rate, "peak_memory_gib": peak,
                          "loss": [r["loss"] for r in res.history]}
-            log(f"  {mode}: {n_params / 1e9:.2f} B parameters, update {secs:.3f} s, {tokens / secs:,.0f} tokens/s, "
-                f"{flops / secs / 1e12:.1f} TFLOP/s = {flops / secs / rate:.1%} of the measured matmul rate, "
+            log(f"  {mode}: {si(n_params, '')}parameters, update {secs:.3f} s, {tokens / secs:,.0f} tokens/s, "
+                f"{si(flops / secs, 'FLOP/s')} = {flops / secs / rate:.1%} of the measured matmul rate, "
                 f"peak memory {peak if peak is None else round(peak, 1)} GiB")
             del model, res
         except torch.cuda.OutOfMemoryError as e:  # full fine-tuning "where memory allows"
@@ -210,7 +218,7 @@ def main() -> None:
     n = 8192 if device == "cuda" else 512
     rate = matmul_rate(device, n)
     doc["matmul_flops"] = rate
-    log(f"1. matmul: {rate / 1e12:.1f} TFLOP/s ({'bf16' if device == 'cuda' else 'float32'} {n}^3)")
+    log(f"1. matmul: {si(rate, 'FLOP/s')} ({'bf16' if device == 'cuda' else 'float32'} {n}^3)")
     work = Path(tempfile.mkdtemp(prefix="device-check-"))
     log("2. SmolLM2-135M-Instruct, full fine-tuning, CUDA (bf16) against the CPU (float32)")
     doc["smollm2"] = smollm2_section(device, 2 if args.dry_run else args.smollm2_steps,

@@ -42,7 +42,8 @@ def logps_over_steps(evals: Sequence[Mapping], path, title: str = "") -> "object
     for ax in axes:
         ax.set_xlabel("optimizer step (updates)")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8, loc="best")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     return save(fig, path)

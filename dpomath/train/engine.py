@@ -607,6 +607,9 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
                 _load_trainable(r, ck["trainable"])
                 ref = MX.Reference.from_tensors(ck["reference"])
                 start_step, history, evals = st["step"], st["history"], st["evals"]
+                if start_step > cfg.steps:
+                    raise BadValue(f"steps: the checkpoint in {out} is at update {start_step}, beyond "
+                                   f"--steps {cfg.steps}")
                 _note(f"resumed from {path} at step {start_step}")
         if ref is None:
             ref = MX.Reference.compute(r, cfg)

@@ -19,7 +19,7 @@ responses (``unseen``):
   trained token (positive: moved off);
 * unseen responses: ``logps/unseen`` (mean log πθ), ``logps/unseen_change`` (mean change from
   the reference), ``tokens/logp_unseen``, and the same per ``kind`` (e.g. ``would-say``);
-* the greedy response (``greedy``): for the first ``greedy_prompts`` prompts, the response
+* the greedy response (``greedy``): for the first ``greedy_prompts`` distinct prompts, the response
   decoded greedily (at most ``greedy_tokens`` tokens, EOS included), its mean log πθ
   (``logps/greedy``) and length; the texts are kept in the evaluation record;
 * the per-token log-probabilities of every scored response, kept in
@@ -261,7 +261,7 @@ class Evaluator:
         pairs), and their log-probabilities under the current model."""
         run, cfg = self.run, self.cfg
         items = run.td.heldout or run.td.train
-        prompts = [items[i].prompt_ids for i in range(min(cfg.greedy_prompts, len(items)))]
+        prompts = list(dict.fromkeys(e.prompt_ids for e in items))[:cfg.greedy_prompts]  # distinct
         lm = run.model
         lm.eval()
         eos = run.tok.eos_token_id
