@@ -961,7 +961,7 @@ def check_gpo(ctx):
                                  + (f"bound (low power: the window's lower edge could be 10× higher, margins ≥ {min(allr):.3f})"
                                     if not controls[0].failed else "bound"),
                                  evidence=ev, figures=figs, details=details, controls=controls,
-                                 establishes=(
+                                 establishes="" if controls[0].failed else (
                                      "the window part has low power: the margins at τ1 "
                                      f"({min(allr):.3f}–{max(allr):.3f}) lie well inside [log 3/40, log 3], "
                                      "and even a lower edge ten times higher holds. What the check does "
