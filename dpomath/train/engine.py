@@ -211,7 +211,7 @@ class _Progress:
     when quiet (``--json`` without a terminal)."""
 
     def __init__(self, total: int, start: int, desc: str, every: float):
-        from dpomath import progress as P
+        from dpomath.verify import progress as P
 
         self.total, self.done, self.every, self.desc = total, start, every, desc
         self.quiet = P._QUIET or total == 0
@@ -246,7 +246,7 @@ class _Progress:
 
 
 def _note(msg: str) -> None:
-    from dpomath import progress as P
+    from dpomath.verify import progress as P
 
     if not P._QUIET:
         print(f"dpomath train: {msg}", file=sys.stderr, flush=True)
