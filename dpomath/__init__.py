@@ -50,7 +50,7 @@ _LAZY = {
     "q_star": "lastlayer.theorem43", "risk_bound": "lastlayer.theorem43",
     "mc_risk": "lastlayer.runs",
     # how a gradient step moves probability mass (papers R and S)
-    "ches_scores": "displacement.ches",
+    "ches_scores": "displacement.ches", "ches_of_data": "displacement.scoring",
     # real-model validation (torch/transformers imported on use)
     "validate_command": "validation.command", "run_sweep": "validation.ksweep",
     "train_rows": "validation.train", "PreferenceSplit": "validation.train",

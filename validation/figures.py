@@ -11,7 +11,8 @@ import numpy as np
 from dpomath.plots import pyplot, save
 
 __all__ = ["margins_by_k", "error_vs_k", "persona_heatmaps", "ode_vs_gd", "three_d",
-           "assumption_ratios"]
+           "assumption_ratios", "persona_trajectories", "bracket_vs_rate", "ches_vs_displacement",
+           "squeeze_changes"]
 
 
 def margins_by_k(steps: Mapping[int, np.ndarray], train: Mapping[int, np.ndarray],
@@ -140,4 +141,90 @@ def assumption_ratios(names: Sequence[str], ratios: Sequence[float], path) -> Pa
     ax.set_xlabel("measured / allowed (≤ 1 holds)")
     ax.set_title("Paper I's assumptions on real persona features")
     ax.grid(alpha=0.3, axis="x")
+    return save(fig, path)
+
+
+def persona_trajectories(runs: Mapping, path, model: str = "") -> Path:
+    """Paper R's persona experiment: π(preferred) over the steps, one line per prompt, one
+    panel per (pair, optimizer) configuration (the keys of ``runs``: (pair, optimizer, steps))."""
+    plt = pyplot()
+    keys = [k for k in sorted(runs) if any("pi_plus" in r for r in runs[k])]
+    fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4.6 * max(1, len(keys)), 3.6),
+                             squeeze=False, layout="constrained")
+    for ax, key in zip(axes[0], keys):
+        pair, opt, _ = key
+        for r in runs[key]:
+            if "pi_plus" not in r:
+                continue
+            ls = ":" if r.get("loss_rises") else "-"
+            ax.plot(range(len(r["pi_plus"])), r["pi_plus"], ls, lw=1, alpha=0.85)
+        ax.set_title(f"{pair.replace('_vs_', ' ≻ ').replace('_', ' ')}, {opt}", fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylabel("π(preferred token)")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Persona DPO, one prompt per line (dotted: loss rose, excluded) {model}".strip(),
+                 fontsize=9)
+    return save(fig, path)
+
+
+def bracket_vs_rate(cases: Sequence[Mapping], path, model: str = "") -> Path:
+    """Theorem 4's bracket at step 0 against the full model's first-order rate of ln π(preferred),
+    one point per (prompt, pair) case, on symmetric-log axes."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 4.2), layout="constrained")
+    pairs = sorted({c["label"].split(" seed")[0] for c in cases})
+    for i, pair in enumerate(pairs):
+        sel = [c for c in cases if c["label"].startswith(pair + " seed")]
+        ax.scatter([c["bracket"] for c in sel], [c["full_model_rate"] for c in sel], s=18,
+                   label=pair.replace("_vs_", " ≻ "), color=f"C{i}")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_xlabel("Theorem 4 bracket at step 0 (W, h of the model)")
+    ax.set_ylabel("full-model rate ⟨∇ln π(y⁺), −∇L⟩")
+    ax.set_title(f"Sign of the bracket vs the real rate {model}".strip(), fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def ches_vs_displacement(ches: np.ndarray, delta: np.ndarray, quintile_means: Sequence[float], path,
+                         model: str = "", x_label: str = "CHES (initial model)") -> Path:
+    """Paper R §5 on one dataset: each pair's Δ log π(chosen) against its CHES score, and the mean
+    Δ per CHES quintile."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    axes[0].scatter(ches, delta, s=8, alpha=0.6)
+    axes[0].axhline(0, color="k", lw=0.8)
+    axes[0].set_xlabel(x_label)
+    axes[0].set_ylabel("Δ log π(chosen) after training (nats)")
+    axes[0].set_title("per pair", fontsize=9)
+    axes[1].bar(range(1, len(quintile_means) + 1), quintile_means, color="C1")
+    axes[1].axhline(0, color="k", lw=0.8)
+    axes[1].set_xlabel("CHES quintile (1 = lowest)")
+    axes[1].set_ylabel("mean Δ log π(chosen)")
+    axes[1].set_title("by CHES quintile", fontsize=9)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"CHES and likelihood displacement {model}".strip(), fontsize=9)
+    return save(fig, path)
+
+
+def squeeze_changes(changes: Mapping[str, Sequence[float]], path, model: str = "") -> Path:
+    """Paper S on a real model: mean Δ log π of the chosen, rejected, greedy (argmax) and sampled
+    responses after off-policy DPO, one group of bars per seed."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    names = list(changes)
+    n_seeds = len(next(iter(changes.values()))) if names else 0
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        ax.bar(np.arange(n_seeds) + i * width, changes[name], width, label=name)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(np.arange(n_seeds) + 0.4 - width / 2, [f"seed {s}" for s in range(n_seeds)])
+    ax.set_ylabel("mean Δ log π (nats)")
+    ax.set_title(f"Off-policy DPO: which responses gain {model}".strip(), fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
     return save(fig, path)

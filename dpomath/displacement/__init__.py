@@ -9,13 +9,14 @@ Modules (SymPy, numpy and torch are imported on use):
 ``ches``          the centered hidden embedding similarity (CHES) of paper R, per preference pair,
                   with the index conventions of the authors' ``ches/ches.py``;
 ``squeezing``     the squeezing effect of a negative gradient, exactly (paper S, Ren & Sutherland);
-``akg``           paper S's one-step A·K·G decomposition and the ‖I − 1πᵀ‖_F identity.
+``akg``           paper S's one-step A·K·G decomposition and the ‖I − 1πᵀ‖_F identity;
+``scoring``       CHES of a preference dataset through a language model (``dpomath ches``).
 """
 from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = ("single_token", "sequences", "ches", "squeezing", "akg")
+_SUBMODULES = ("single_token", "sequences", "ches", "squeezing", "akg", "scoring")
 
 #: public name -> submodule
 _LAZY = {
@@ -25,6 +26,7 @@ _LAZY = {
     "theorem6_terms": "sequences",
     "ches_scores": "ches", "ChesScores": "ches", "ches_from_forward": "ches",
     "squeeze_step": "squeezing", "rising_set": "squeezing", "squeeze_threshold": "squeezing",
+    "ches_of_data": "scoring", "PairScores": "scoring",
     "akg_decomposition": "akg", "log_softmax_jacobian": "akg", "frobenius_norm_A": "akg",
 }
 

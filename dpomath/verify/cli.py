@@ -10,6 +10,7 @@
     dpomath train --model NAME_OR_PATH --data FILE.jsonl|persona:DIR --mode last-layer|lora|full
                   --loss KIND --beta B --lr LR --steps N --batch-size B [--optimizer adam|sgd|rmsprop]
                   [--seed S] [--device auto|cpu|cuda] [--out DIR] [--resume] [--json]
+    dpomath ches --data FILE.jsonl [--model NAME_OR_PATH] [--out FILE] [--json]
 
 ``--json`` prints one JSON document on stdout and nothing else there. Bad arguments: one line
 on stderr naming the argument, exit 2. Only an ERROR verdict makes ``verify`` exit 1.
@@ -37,7 +38,8 @@ __all__ = ["main", "register", "Command", "COMMAND_MODULES", "int_at_least", "po
 
 #: Modules that register subcommands, imported by name in this order (the order of ``--help``).
 COMMAND_MODULES = ("dpomath.verify.commands", "dpomath.lastlayer.commands",
-                   "dpomath.validation.command", "dpomath.train.commands")
+                   "dpomath.validation.command", "dpomath.train.commands",
+                   "dpomath.displacement.commands")
 
 
 class UsageError(Exception):

