@@ -327,3 +327,322 @@ def _r_persona_geom(ctx):
 
         v.figures.append(str(bracket_vs_rate(cases, p, d["model"])))
     return v
+
+
+# ================================================================ R-CHES-RANK
+
+CRIT_RANK = (
+    "Spearman ρ between CHES (initial model, ches.py's conventions) and −Δ log π(chosen) over the "
+    "training pairs, with a 95% percentile bootstrap interval (2000 resamples of pairs, seed 0); the "
+    "same for −(normalised edit distance) and for the inner product of the last hidden states. "
+    "CONFIRMED iff CHES's interval lies above 0 and above the upper end of the edit-distance ρ's "
+    "interval; REFUTED iff CHES's interval lies at or below 0; INCONCLUSIVE otherwise. Not deciding: "
+    "LN-CHES, the companion script's variants, mean Δ log π(chosen) per CHES quintile, the Adam 5e-7 "
+    "variant")
+
+N_BOOT = 2000
+
+
+def spearman_interval(x, y, *, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """Spearman ρ(x, y) and its 95% percentile bootstrap interval over resampled pairs.
+
+    >>> r = spearman_interval([1, 2, 3, 4, 5, 6], [1, 3, 2, 4, 6, 5], n_boot=200)
+    >>> round(r["rho"], 3), r["lo"] <= r["rho"] <= r["hi"]
+    (0.886, True)
+    """
+    from scipy.stats import rankdata
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = len(x)
+
+    def rho(ix):
+        a, b = rankdata(x[ix]), rankdata(y[ix])
+        a, b = a - a.mean(), b - b.mean()
+        den = np.sqrt((a @ a) * (b @ b))
+        return float(a @ b / den) if den > 0 else 0.0
+
+    rng = np.random.default_rng(seed)
+    boots = np.array([rho(rng.integers(0, n, n)) for _ in range(n_boot)])
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return {"rho": rho(np.arange(n)), "lo": float(lo), "hi": float(hi), "n": n}
+
+
+def _quintiles(score, delta) -> list[float]:
+    order = np.argsort(np.asarray(score), kind="stable")
+    return [float(np.mean(np.asarray(delta)[part])) for part in np.array_split(order, 5)]
+
+
+def rank_verdict(table: dict, delta_chosen, *, model: str, data: str, training: str,
+                 quick: bool = False) -> Verdict:
+    """R-CHES-RANK's verdict (:data:`CRIT_RANK`) from the similarity table of
+    :func:`dpomath.validation.pair_dynamics.ches_table` and each pair's Δ log π(chosen)."""
+    d = np.asarray(delta_chosen, dtype=float)
+    target = -d
+    measures = {"ches": np.asarray(table["ches"]), "ln_ches": np.asarray(table["ln_ches"]),
+                "ches_script": np.asarray(table["ches_script"]), "ln_ches_script": np.asarray(table["ln_ches_script"]),
+                "minus_edit_distance": -np.asarray(table["edit_distance"]),
+                "last_hidden_inner": np.asarray(table["last_hidden_inner"])}
+    rs = {k: spearman_interval(v, target) for k, v in measures.items()}
+    shuffled = np.random.default_rng(0).permutation(measures["ches"])
+    rs_shuf = spearman_interval(shuffled, target)
+    c, e = rs["ches"], rs["minus_edit_distance"]
+    ev = {"criterion": CRIT_RANK, "model": model, "data": data, "training": training, "pairs": len(d),
+          "spearman": rs, "spearman_shuffled_ches": rs_shuf,
+          "mean_delta_logp_chosen": float(d.mean()), "pairs_chosen_fell": int(np.sum(d < 0)),
+          "mean_delta_by_ches_quintile": _quintiles(measures["ches"], d),
+          "mean_delta_by_ln_ches_quintile": _quintiles(measures["ln_ches"], d),
+          "alpha_minus_positive_mean": float(np.mean(table["alpha_minus_positive"])) if table.get("alpha_minus_positive") else None,
+          "alpha_plus_positive_mean": float(np.mean(table["alpha_plus_positive"])) if table.get("alpha_plus_positive") else None}
+    scope = Scope(f"{model}, {data}, {len(d)} pairs, {training}",
+                  reading="per-pair rank correlation of CHES with the fall of log π(chosen)", kind="model")
+    contains0 = rs_shuf["lo"] <= 0 <= rs_shuf["hi"]
+    controls = [Control("CHES shuffled across pairs (seed 0)", failed=not rs_shuf["lo"] > 0,
+                        measured=f"ρ = {rs_shuf['rho']:.3f} [{rs_shuf['lo']:.3f}, {rs_shuf['hi']:.3f}], "
+                                 f"interval {'contains' if contains0 else 'excludes'} 0")]
+    summary = (f"ρ(CHES, −Δ log π chosen) = {c['rho']:.3f} [{c['lo']:.3f}, {c['hi']:.3f}] vs edit distance "
+               f"{e['rho']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}], last hidden {rs['last_hidden_inner']['rho']:.3f}; "
+               f"chosen fell in {int(np.sum(d < 0))}/{len(d)} pairs")
+    if c["lo"] > 0 and c["lo"] > e["hi"]:
+        return Verdict.confirmed(summary, evidence=ev, scope=scope, controls=controls)
+    if c["hi"] <= 0:
+        return Verdict.refuted(summary, evidence=ev, scope=scope, controls=controls,
+                               counterexample={"rho": c["rho"], "hi": c["hi"]})
+    return Verdict.inconclusive(summary, evidence=ev, scope=scope, controls=controls)
+
+
+#: (pairs per persona, steps) of R-CHES-RANK and R-CHES-FILTER; quick mode.
+RANK_FULL, RANK_QUICK = (32, 32), (2, 2)
+_RANK: dict = {}
+
+
+def _rank_setup(ctx) -> dict:
+    """Data, examples, the CHES table and the initial scores of R-CHES-RANK / R-CHES-FILTER."""
+    pdir, model = _environment()
+    key = (str(pdir), model, ctx.quick)
+    if key not in _RANK:
+        from . import pair_dynamics as Q
+        from . import persona_displacement as P
+
+        lm = P.load(model)
+        per, steps = RANK_QUICK if ctx.quick else RANK_FULL
+        data = Q.statement_data(pdir, per, chat=bool(getattr(lm.tokenizer, "chat_template", None)))
+        ex = Q.tokenized(lm, data)
+        tkey = {"model": lm.identity, "data": data.digest(), "examples": Q._examples_digest(ex),
+                "version": Q.VERSION}
+        table = P.cached_run("ches-table", tkey, lambda: Q.ches_table(lm, ex))
+        init = Q.initial_scores(lm, ex, key=tkey)
+        _RANK[key] = {"lm": lm, "data": data, "examples": ex, "table": table, "initial": init,
+                      "steps": steps, "personas": Q.persona_set(pdir), "key": tkey}
+    return _RANK[key]
+
+
+def _trained(setup, *, optimizer: str, lr: float, seed: int, keep=None) -> dict:
+    """Δ log π(chosen) per pair of ``keep`` (all pairs when None) after training on those pairs."""
+    from dpomath.train.data import PreferenceData
+
+    from . import pair_dynamics as Q
+
+    data, ex = setup["data"], setup["examples"]
+    idx = list(range(len(ex))) if keep is None else sorted(keep)
+    sub = data if keep is None else PreferenceData([data.train[i] for i in idx], source=data.source + " (subset)",
+                                                   files=data.files, append_eos=data.append_eos)
+    cfg = Q.train_config(optimizer=optimizer, lr=lr, steps=setup["steps"], seed=seed)
+    res = Q.trained_scores(setup["lm"], sub, [ex[i] for i in idx], cfg)
+    before = np.asarray(setup["initial"]["chosen"])[idx]
+    return {"index": idx, "delta_chosen": (np.asarray(res["chosen"]) - before).tolist(),
+            "delta_rejected": (np.asarray(res["rejected"]) - np.asarray(setup["initial"]["rejected"])[idx]).tolist(),
+            "seconds": res["seconds"], "seconds_per_step": res["seconds_per_step"],
+            "final_loss": res["history"][-1]["loss"] if res["history"] else None}
+
+
+def _data_label(setup) -> str:
+    return (f"persona statement pairs (8 personas of paper I's K = 8 draw x "
+            f"{len(setup['examples']) // 8}, chat template)")
+
+
+@claim("R-CHES-RANK", paper="R", place="§5, Definition 2", method="empirical",
+       statement="preference pairs with a higher CHES score (more similar hidden embeddings) suffer more "
+                 "likelihood displacement; CHES ranks the displacement better than the edit distance",
+       latex=r"\rho_S\bigl(\mathrm{CHES}_x(y^+,y^-),\,-\Delta\ln\pi(y^+|x)\bigr)>0,\ >\rho_S(-\mathrm{ED},\,\cdot)")
+def _r_ches_rank(ctx):
+    st = _rank_setup(ctx)
+    tr = _trained(st, optimizer="rmsprop", lr=1e-7, seed=0)
+    training = (f"DPO β = 0.1, all parameters, RMSprop lr 1e-7, {st['steps']} steps of batch 8 "
+                f"({'one epoch' if not ctx.quick else 'quick'}), seed 0")
+    v = rank_verdict(st["table"], tr["delta_chosen"], model=st["lm"].name, data=_data_label(st),
+                     training=training, quick=ctx.quick)
+    v.evidence["personas"] = st["personas"]
+    v.evidence["ches_seconds"] = st["table"]["seconds"]
+    v.evidence["train_seconds"] = tr["seconds"]
+    v.evidence["seconds_per_step"] = tr["seconds_per_step"]
+    v.evidence["mean_delta_logp_rejected"] = float(np.mean(tr["delta_rejected"]))
+    if not ctx.quick:
+        ad = _trained(st, optimizer="adam", lr=5e-7, seed=0)
+        r = spearman_interval(st["table"]["ches"], -np.asarray(ad["delta_chosen"]))
+        v.evidence["adam_5e-7_variant"] = {"spearman_ches": r, "mean_delta_logp_chosen": float(np.mean(ad["delta_chosen"])),
+                                           "pairs_chosen_fell": int(np.sum(np.asarray(ad["delta_chosen"]) < 0))}
+    p = ctx.figure_path("paper_r_ches_rank.png")
+    if p is not None:
+        from .figures import ches_vs_displacement
+
+        v.figures.append(str(ches_vs_displacement(np.asarray(st["table"]["ches"]), np.asarray(tr["delta_chosen"]),
+                                                  v.evidence["mean_delta_by_ches_quintile"], p, st["lm"].name)))
+    return v
+
+
+# ================================================================ R-CHES-FILTER
+
+CRIT_FILTER = (
+    "rank the training pairs by LN-CHES (initial model), remove the top 10% (round(0.1 n) pairs), "
+    "retrain with the same seed and number of steps; compare the mean Δ log π(chosen) over the kept "
+    "pairs under the filtered and the unfiltered training, for seeds 0, 1, 2. Control: remove a "
+    "random 10% instead (numpy default_rng([seed, 1])). CONFIRMED iff filtered > unfiltered in all 3 "
+    "seeds and the random removal does not do so in all 3; REFUTED iff filtered < unfiltered in all 3; "
+    "INCONCLUSIVE otherwise")
+
+FILTER_SEEDS = (0, 1, 2)
+
+
+def filter_verdict(rows: list[dict], *, model: str, data: str, training: str) -> Verdict:
+    """R-CHES-FILTER's verdict (:data:`CRIT_FILTER`). ``rows``: per seed, ``unfiltered`` and
+    ``filtered`` (mean Δ log π(chosen) over the pairs the LN-CHES filter keeps, under each
+    training), ``random_unfiltered`` and ``random_filtered`` (the same over the pairs a random
+    removal keeps)."""
+    gain = [r["filtered"] - r["unfiltered"] for r in rows]
+    gain_rnd = [r["random_filtered"] - r["random_unfiltered"] for r in rows]
+    better = [g > 0 for g in gain]
+    rnd_better = [g > 0 for g in gain_rnd]
+    ev = {"criterion": CRIT_FILTER, "model": model, "data": data, "training": training, "per_seed": rows,
+          "filtered_minus_unfiltered": gain, "random_filtered_minus_unfiltered": gain_rnd}
+    scope = Scope(f"{model}, {data}, seeds {', '.join(str(r['seed']) for r in rows)}, {training}",
+                  reading="mean Δ log π(chosen) of the kept pairs, filtered vs unfiltered training", kind="model")
+    controls = [Control("remove a random 10% instead", failed=not all(rnd_better),
+                        measured="random − unfiltered: " + ", ".join(f"{g:+.3f}" for g in gain_rnd))]
+    summary = ("filtered − unfiltered mean Δ log π(chosen) of the kept pairs: " + ", ".join(f"{g:+.3f}" for g in gain)
+               + "; random removal: " + ", ".join(f"{g:+.3f}" for g in gain_rnd))
+    if all(better) and not all(rnd_better):
+        return Verdict.confirmed(summary, evidence=ev, scope=scope, controls=controls)
+    if all(g < 0 for g in gain):
+        return Verdict.refuted(summary, evidence=ev, scope=scope, controls=controls,
+                               counterexample={"filtered_minus_unfiltered": gain})
+    return Verdict.inconclusive(summary, evidence=ev, scope=scope, controls=controls)
+
+
+@claim("R-CHES-FILTER", paper="R", place="§6", method="empirical",
+       statement="removing the training pairs with the highest length-normalised CHES mitigates likelihood "
+                 "displacement on the rest",
+       latex=r"\overline{\Delta\ln\pi(y^+)}_{\text{kept}}\ \text{(filtered)}>\ \text{(unfiltered)}")
+def _r_ches_filter(ctx):
+    if ctx.quick:
+        raise Skip("full mode only (nine trainings of the full data set)",
+                   enable="dpomath verify --claim R-CHES-FILTER (without --quick)")
+    st = _rank_setup(ctx)
+    n = len(st["examples"])
+    k = int(round(0.1 * n))
+    order = np.argsort(-np.asarray(st["table"]["ln_ches"]), kind="stable")
+    removed = set(order[:k].tolist())
+    keep = [i for i in range(n) if i not in removed]
+    rows = []
+    seconds = 0.0
+    for seed in FILTER_SEEDS:
+        unf = _trained(st, optimizer="rmsprop", lr=1e-7, seed=seed)
+        fil = _trained(st, optimizer="rmsprop", lr=1e-7, seed=seed, keep=keep)
+        rnd_removed = set(np.random.default_rng([seed, 1]).choice(n, size=k, replace=False).tolist())
+        rkeep = [i for i in range(n) if i not in rnd_removed]
+        rnd = _trained(st, optimizer="rmsprop", lr=1e-7, seed=seed, keep=rkeep)
+        du = np.asarray(unf["delta_chosen"])
+        rows.append({"seed": seed, "unfiltered": float(du[keep].mean()), "filtered": float(np.mean(fil["delta_chosen"])),
+                     "random_unfiltered": float(du[rkeep].mean()), "random_filtered": float(np.mean(rnd["delta_chosen"])),
+                     "removed_mean_delta_unfiltered": float(du[sorted(removed)].mean())})
+        seconds += fil["seconds"] + rnd["seconds"] + (unf["seconds"] if seed else 0.0)
+    training = f"DPO β = 0.1, all parameters, RMSprop lr 1e-7, {st['steps']} steps of batch 8"
+    v = filter_verdict(rows, model=st["lm"].name, data=_data_label(st), training=training)
+    v.evidence["removed"] = k
+    v.evidence["train_seconds_total"] = seconds
+    return v
+
+
+# ================================================================ S-REAL
+
+CRIT_SREAL = (
+    "per training pair: log π of the chosen, the rejected and the greedy response y_g (the initial "
+    "model's argmax at each position of the chosen response under teacher forcing), before and after "
+    "off-policy DPO; CONFIRMED iff, averaged over the pairs, Δ log π(y_g) > 0 while Δ log π(chosen) < 0 "
+    "and Δ log π(rejected) < 0 at the last step in every seed; REFUTED iff Δ log π(y_g) <= 0 in every "
+    "seed; QUALIFIED otherwise. Control: a response sampled once at temperature 1 from the initial "
+    "model in place of y_g must not show the pattern in every seed")
+
+
+def squeeze_real_verdict(rows: list[dict], *, model: str, data: str, training: str) -> Verdict:
+    """S-REAL's verdict (:data:`CRIT_SREAL`). ``rows``: per seed the mean Δ log π of ``chosen``,
+    ``rejected``, ``greedy`` and ``sampled`` over the pairs."""
+    def pattern(r, key):
+        return r[key] > 0 and r["chosen"] < 0 and r["rejected"] < 0
+
+    ok = [pattern(r, "greedy") for r in rows]
+    ctl = [pattern(r, "sampled") for r in rows]
+    ev = {"criterion": CRIT_SREAL, "model": model, "data": data, "training": training, "per_seed": rows}
+    scope = Scope(f"{model}, {data}, seeds {', '.join(str(r['seed']) for r in rows)}, {training}",
+                  reading="mean Δ log π of greedy, chosen and rejected responses after off-policy DPO",
+                  kind="model")
+    controls = [Control("a temperature-1 sample in place of the greedy response", failed=not all(ctl),
+                        measured="; ".join(f"seed {r['seed']}: Δ sampled {r['sampled']:+.3f}" for r in rows))]
+    summary = "; ".join(f"seed {r['seed']}: Δ greedy {r['greedy']:+.3f}, chosen {r['chosen']:+.3f}, "
+                        f"rejected {r['rejected']:+.3f}" for r in rows)
+    if all(ok):
+        return Verdict.confirmed(summary, evidence=ev, scope=scope, controls=controls)
+    if all(r["greedy"] <= 0 for r in rows):
+        return Verdict.refuted(summary, evidence=ev, scope=scope, controls=controls,
+                               counterexample={"greedy": [r["greedy"] for r in rows]})
+    return Verdict.qualified(summary, evidence=ev, scope=scope, controls=controls,
+                             counterexample={"pattern_by_seed": ok})
+
+
+#: (pairs per persona, steps, seeds) of S-REAL; quick mode.
+SREAL_FULL, SREAL_QUICK = (8, 32, (0, 1, 2)), (1, 2, (0,))
+
+
+@claim("S-REAL", paper="S", place="§5 (off-policy DPO)", method="empirical",
+       statement="off-policy DPO lowers the log-probability of both the chosen and the rejected response "
+                 "while the greedy (argmax) response's log-probability rises — the squeezing effect",
+       latex=r"\Delta\ln\pi(y_g)>0,\ \Delta\ln\pi(y^+)<0,\ \Delta\ln\pi(y^-)<0")
+def _s_real(ctx):
+    pdir, model = _environment()
+    from . import pair_dynamics as Q
+    from . import persona_displacement as P
+
+    lm = P.load(model)
+    per, steps, seeds = SREAL_QUICK if ctx.quick else SREAL_FULL
+    data = Q.statement_data(pdir, per, chat=bool(getattr(lm.tokenizer, "chat_template", None)))
+    ex = Q.tokenized(lm, data)
+    resp = Q.squeeze_responses(lm, ex)
+    extra = {"greedy": resp["greedy"], "sampled": resp["sampled"]}
+    key = {"model": lm.identity, "data": data.digest(), "examples": Q._examples_digest(ex), "version": Q.VERSION}
+    before = Q.initial_scores(lm, ex, extra, key=key)
+    rows, secs = [], []
+    for seed in seeds:
+        cfg = Q.train_config(optimizer="adam", lr=5e-7, steps=steps, seed=seed)
+        after = Q.trained_scores(lm, data, ex, cfg, extra)
+        row = {"seed": seed}
+        for name in ("chosen", "rejected", "greedy", "sampled"):
+            row[name] = float(np.mean(np.asarray(after[name]) - np.asarray(before[name])))
+        rows.append(row)
+        secs.append(after["seconds_per_step"])
+    training = f"DPO β = 0.1, all parameters, Adam lr 5e-7, {steps} steps of batch 8"
+    label = f"persona statement pairs (8 personas x {per}, chat template)"
+    v = squeeze_real_verdict(rows, model=lm.name, data=label, training=training)
+    v.evidence["greedy_first_token_in_rising_set"] = float(np.mean(resp["greedy_first_in_rising_set"]))
+    v.evidence["rising_set_size_median"] = float(np.median(resp["rising_set_size"]))
+    v.evidence["log_pi_before"] = {k: float(np.mean(before[k])) for k in ("chosen", "rejected", "greedy", "sampled")}
+    v.evidence["greedy_equals_chosen_tokens"] = float(np.mean([np.mean(np.asarray(g) == np.asarray(e.chosen_ids))
+                                                               for g, e in zip(resp["greedy"], ex)]))
+    v.evidence["seconds_per_step"] = float(np.mean(secs)) if secs else None
+    if ctx.quick:
+        v.evidence["quick"] = "one seed: the rule's 'every seed' is over the seeds run"
+    p = ctx.figure_path("paper_s_real.png")
+    if p is not None:
+        from .figures import squeeze_changes
+
+        v.figures.append(str(squeeze_changes({k: [r[k] for r in rows] for k in ("chosen", "rejected", "greedy",
+                                                                                "sampled")}, p, lm.name)))
+    return v

@@ -23,7 +23,7 @@ _LAZY = {
     "step_logit_change": "single_token", "log_prob_rates": "single_token",
     "theorem4_terms": "single_token", "theorem5_rates": "single_token",
     "gain_scores": "single_token", "dpo_coefficient": "single_token",
-    "theorem6_terms": "sequences",
+    "theorem6_terms": "sequences", "alpha_coefficients": "sequences",
     "ches_scores": "ches", "ChesScores": "ches", "ches_from_forward": "ches",
     "squeeze_step": "squeezing", "rising_set": "squeezing", "squeeze_threshold": "squeezing",
     "ches_of_data": "scoring", "PairScores": "scoring",

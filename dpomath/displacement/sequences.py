@@ -22,13 +22,36 @@ import numpy as np
 from . import _inputs
 from .. import _args
 
-__all__ = ["theorem6_terms"]
+__all__ = ["theorem6_terms", "alpha_coefficients"]
 
 
 def _softmax_rows(Z: np.ndarray) -> np.ndarray:
     from scipy.special import softmax
 
     return softmax(Z, axis=-1)
+
+
+def alpha_coefficients(probs_a, probs_b, tokens_a, tokens_b) -> np.ndarray:
+    """α_{k,k′} = ⟨e_{a_k} − π_k, e_{b_{k′}} − π′_{k′}⟩ for two token sequences a, b with the
+    next-token distributions π_k (rows of ``probs_a``) and π′_{k′} (rows of ``probs_b``):
+    δ(a_k, b_{k′}) − π′_{k′}(a_k) − π_k(b_{k′}) + ⟨π_k, π′_{k′}⟩, without forming one-hot rows
+    (memory O(|a||V| + |b||V|), so a real vocabulary fits). Theorem 6's α⁻ is (y⁺, y⁻) and α⁺
+    is (y⁺, y⁺).
+
+    >>> P = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    >>> alpha_coefficients(P, P, [0, 2], [0, 2])
+    array([[0.5 , 0.05],
+           [0.05, 0.38]])
+    """
+    Pa, Pb = _inputs.matrix("probs_a", probs_a), _inputs.matrix("probs_b", probs_b)
+    if Pa.shape[1] != Pb.shape[1]:
+        raise _args.BadValue(f"probs_b: expected {Pa.shape[1]} columns like probs_a, got {Pb.shape[1]}")
+    a = np.asarray(tokens_a, dtype=np.int64).ravel()
+    b = np.asarray(tokens_b, dtype=np.int64).ravel()
+    if a.size != Pa.shape[0] or b.size != Pb.shape[0]:
+        raise _args.BadValue(f"tokens_a/tokens_b: need one token per row, got {a.size} for {Pa.shape[0]} rows "
+                             f"and {b.size} for {Pb.shape[0]}")
+    return ((a[:, None] == b[None, :]).astype(np.float64) - Pb[:, a].T - Pa[:, b] + Pa @ Pb.T)
 
 
 def theorem6_terms(W, hidden_chosen, hidden_rejected, chosen_tokens, rejected_tokens, *,
@@ -78,8 +101,7 @@ def theorem6_terms(W, hidden_chosen, hidden_rejected, chosen_tokens, rejected_to
                              "at their first token)")
     slope = _inputs.positive("loss_slope", loss_slope)
     Pp, Pm = _softmax_rows(Hp @ W.T), _softmax_rows(Hm @ W.T)
-    Ep, Em = np.eye(V)[yp] - Pp, np.eye(V)[ym] - Pm       # rows e_{y_k} − π_k
-    a_minus, a_plus = Ep @ Em.T, Ep @ Ep.T
+    a_minus, a_plus = alpha_coefficients(Pp, Pm, yp, ym), alpha_coefficients(Pp, Pp, yp, yp)
     G_minus, G_plus = Hp @ Hm.T, Hp @ Hp.T
     p1, n1 = yp[0], ym[0]
     pi1 = Pp[0]
