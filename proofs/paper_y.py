@@ -197,44 +197,55 @@ def check_y_rm(ctx):
                                 details=details)
 
 # ---------------------------------------------------------------------------------------------
-# the toy model: operational definitions (fixed before the runs)
+# the toy model: operational definitions, readings, time rules and controls (fixed before the
+# runs; the readings, the trajectory, the coordinates, the ties and the controls were added after
+# the outside review of the verdicts — issue 10 — and fixed before their numbers were seen)
 
 DEFINITIONS = {
-    "Y-P1": ("per run, Δ_r = change (end − start of DPO) of the mean log π(rejected | prompt) "
-             "over the (prompt, rejected) pairs in the data and Δ_c = change of the mean "
-             f"log π(chosen | prompt); the run shows a drastic drop iff Δ_r < 0 and "
-             f"−Δ_r ≥ {KAPPA:g}·|Δ_c|. Also recorded: the same at epoch epochs/10, and the "
-             "gradient norms ‖∂L/∂π(rejected)‖, ‖∂L/∂π(chosen)‖ over epochs"),
-    "Y-P2": ("per run and per prompt i, with p_i(t) = π(chosen_i | prompt_i) at epoch t: prompt i's "
-             f"chosen degrades iff p_i(end) ≤ {PEAK_DROP:g}·max_t p_i(t) (it ends clearly below its "
-             "own peak) and p_i(end) < p_i(0) (below its start, the SFT value); the run shows "
-             "degradation iff at least one of the 4 prompts' chosen degrades. Also recorded (not "
-             "deciding): the same test on the mean over prompts p_c(t) = mean_i p_i(t)"),
-    "Y-P3": ("per run, m_u(t) = mean over prompts of π(9 | prompt) + π(10 | prompt), the mass on "
-             f"the two unseen responses: the run shows dispersion iff m_u(end) ≥ {UNSEEN_RISE:g}·"
-             "m_u(0). Also recorded: the same for the mass on the other prompts' chosen "
-             "responses, and the peak of m_u during training"),
-    "Y-ONPOL": ("severities per run: P1 = −Δ_r / |Δ_c| (log-change ratio), P2 = max_i (1 − "
-                "p_i(end)/p_i(0)) (the largest relative fall of a prompt's chosen probability "
-                "π(chosen_i | prompt_i), the per-prompt quantity of Y-P2), P3 = m_u(end)/m_u(0) − 1 "
-                "(relative gain of unseen mass); for each seed (same initial network and data), "
-                "the on-policy run (scenario 1) is milder than the off-policy run (scenario 4) "
-                "iff its severity is smaller"),
-    "Y-FLEX": ("Flex-DPO with β₊ = 0.1 against DPO with β = 0.1 (β₋ = β₊) on the same seed: the "
-               "run's rejected drop is moderated iff its final mean log π(rejected) is higher "
-               "than the DPO run's (both start at the same SFT model)"),
-    "Y-SFT": ("SFT-DPO (β = 0.1, γ swept) against plain DPO (γ = 0) with the same seed and setting, "
-              "using Y-P2's per-prompt indicator (prompt i's chosen degrades iff p_i(end) ≤ "
-              f"{PEAK_DROP:g}·max_t p_i(t) and p_i(end) < p_i(0)): a setting is informative when the "
-              "plain DPO run shows degradation (some prompt degrades) in a majority of its seeds; in "
-              "an informative setting, among the seeds whose DPO run degrades, SFT-DPO reduces the "
-              "degradation iff its run has fewer degraded prompts than the DPO run. Also recorded "
-              "(not deciding): whether SFT-DPO keeps the mean chosen probability p_c(end) ≥ p_c(0), "
-              "prevents degradation altogether (no degraded prompt), and ends with a higher p_c than DPO"),
+    "Y-P1": ("per run and checkpoint t (early, middle, end of training), Δ_r = change since the "
+             "start of DPO of the mean over the (prompt, rejected) pairs in the data of log "
+             "π(rejected | prompt) — or of π(rejected | prompt) in the probability reading — and "
+             "Δ_c = the same for the chosen responses; the run shows a drastic drop at t iff "
+             f"Δ_r < 0 and −Δ_r ≥ {KAPPA:g}·|Δ_c|. Also recorded: the gradient norms "
+             "‖∂L/∂π(rejected)‖, ‖∂L/∂π(chosen)‖ over epochs"),
+    "Y-P2": ("per run and checkpoint t, with p_i(t) = π(chosen_i | prompt_i): prompt i's chosen "
+             f"degrades at t iff p_i(t) ≤ {PEAK_DROP:g}·max_(u≤t) p_i(u) (clearly below its own "
+             "peak so far) and p_i(t) < p_i(0) (below its SFT value) — one probability, so the same "
+             "test in log coordinates; per-prompt reading: the run degrades iff some prompt's "
+             "chosen degrades; mean readings: the same test on p̄(t) = mean_i p_i(t) (probability) "
+             f"or on ℓ̄(t) = mean_i log p_i(t) (log: ℓ̄(t) ≤ max_(u≤t) ℓ̄(u) + log {PEAK_DROP:g}). "
+             "The half 'rather than raising the chosen': the chosen (some prompt's; the mean) is "
+             "not raised by more than 1 % (log-ratio ≤ 0.01)"),
+    "Y-P3": ("per run and checkpoint t: the responses' quantity rises by ≥ log "
+             f"{UNSEEN_RISE:g} on a log scale since the start — probability reading: their mass "
+             f"m(t) ≥ {UNSEEN_RISE:g}·m(0) (mean over prompts of the summed probability, kept as a "
+             "log-sum-exp); log reading: their mean log-probability rises by ≥ log "
+             f"{UNSEEN_RISE:g}. Narrow: the unseen responses 9–10 (in no pair); broad: the "
+             "responses neither chosen nor rejected for the prompt (the other prompts' chosen "
+             "and 9–10)"),
+    "Y-ONPOL": ("severities per run at checkpoint t: P1 = −Δ_r/|Δ_c| (Y-P1's ratio, in the "
+                "reading's coordinate), P2 = max_i log(p_i(0)/p_i(t)) (the largest log-fall of a "
+                "prompt's chosen), P3 = log(m(t)/m(0)) (the log gain of the mass on the "
+                "reading's responses, from log-sum-exps: exact where the mass is 1e-23); for "
+                "each seed (same initial network and data) the on-policy run (scenario 1) is "
+                "milder than the off-policy run (scenario 4) iff its severity is smaller beyond "
+                "the tie tolerance (log scale: 0.01 nats; P1's ratio: 1 % relative); ties are "
+                "counted as ties, not as milder"),
+    "Y-FLEX": ("Flex-DPO with β₊ = 0.1 against DPO with β = 0.1 (β₋ = β₊) on the same seed, at "
+               "each checkpoint t: the run's rejected drop is moderated iff its mean log "
+               "π(rejected) (log reading) — or the log of its mean π(rejected) (probability "
+               "reading) — at t is higher than the DPO run's beyond the tie tolerance (0.01 nats); "
+               "both start at the same SFT model"),
+    "Y-SFT": ("SFT-DPO (β = 0.1, γ swept) against plain DPO (γ = 0) with the same seed and "
+              "setting at each checkpoint t, with Y-P2's per-prompt test: a (setting, t) is "
+              "informative when the DPO run degrades (some prompt's chosen degrades) in a "
+              "majority of its seeds; among the seeds whose DPO run degrades, SFT-DPO prevents "
+              "the degradation iff no prompt of its run degrades ('prevents'), reduces it iff "
+              "fewer prompts degrade ('reduces'); mean readings (the first definition): "
+              "informative when DPO's mean chosen p̄ (or ℓ̄) falls below its start in a majority "
+              "of seeds, and among those seeds SFT-DPO keeps p̄(t) ≥ p̄(0) (or ℓ̄)"),
 }
 
-#: What the free-logit model (dpomath.toys.free_logit, claims G-TABULAR and G-SQUEEZE) says about each
-#: property: forced by the objective, or left to the network / the optimizer.
 EXPLANATION = {
     "Y-P1": ("Free-logit model, gradient descent: one DPO step moves log π(chosen) by ηβs(1 − π_c + π_r) "
              "and log π(rejected) by −ηβs(1 + π_c − π_r) (s = σ(−ρ)); the rejected falls faster in log space "
@@ -255,27 +266,183 @@ EXPLANATION = {
              "responses through shared features (a squeeze from cross-prompt negative gradients, G-SQUEEZE)."),
 }
 
-RULE = ("a property appears in a setting when it shows in > 50 % of the setting's runs; "
-        "CONFIRMED iff it appears in every setting of the MLP toy, REFUTED iff in none, "
-        "QUALIFIED otherwise (the settings without it are named); free-logit runs are a "
-        "control, not part of the verdict")
+RULE = ("a cell is a setting at a checkpoint (a tenth, half and all of training: epochs 50, 250, "
+        "500 of 500); a property appears in a cell when it shows in > 50 % of its runs; "
+        "CONFIRMED iff it appears in every cell the time rule takes (every checkpoint, or the "
+        "last), REFUTED iff in none, QUALIFIED otherwise — then the simplest condition on the "
+        "factors (scenario, width, optimizer, lr, β, epoch, and the phase from the data: "
+        "'saturated' when the setting's median plain-DPO loss is ≤ 10 % of its start) is named; "
+        "free-logit runs are a control, not part of the verdict")
 
 CRITERIA = {
     "Y-P1": RULE,
     "Y-P2": RULE,
     "Y-P3": RULE,
-    "Y-ONPOL": ("per (setting without scenario, property): holds when the on-policy run is milder "
-                "than the off-policy run in > 50 % of the seeds; a setting holds when all three "
-                "properties hold; CONFIRMED iff every setting holds, REFUTED iff none, else "
-                "QUALIFIED"),
-    "Y-FLEX": ("per (setting, β₋ < β₊): holds when > 50 % of the seeds have a moderated drop; a "
-               "setting holds when every swept β₋ < β₊ holds; CONFIRMED iff every setting "
-               "holds, REFUTED iff none, else QUALIFIED. The paper's 'best near β₋ = 0.08' is a "
-               "task-quality statement the toy cannot measure: not part of the verdict"),
-    "Y-SFT": ("per (informative setting, γ): holds when SFT-DPO reduces the per-prompt degradation "
-              "in > 50 % of the paired seeds whose DPO run degrades; CONFIRMED iff it holds for every swept γ in every informative setting, "
-              "REFUTED iff for none, QUALIFIED otherwise (γ needed is named); INCONCLUSIVE if no "
-              "setting is informative"),
+    "Y-ONPOL": ("per (setting without scenario, checkpoint) and property: holds when the "
+                "on-policy run is milder than the off-policy run in > 50 % of the seeds (ties "
+                "count as not milder); a cell holds when all three properties hold; CONFIRMED "
+                "iff every cell holds, REFUTED iff none, else QUALIFIED (condition over the "
+                "factors, epoch and phase)"),
+    "Y-FLEX": ("per (setting, checkpoint): holds when, for every swept β₋ < β₊, > 50 % of the seeds "
+               "have a moderated drop; CONFIRMED iff every cell holds, REFUTED iff none, else "
+               "QUALIFIED (condition over the factors, epoch and phase — the phase is that of the "
+               "setting's DPO run). The paper's 'best near β₋ = 0.08' is a task-quality statement "
+               "the toy cannot measure: not part of the verdict"),
+    "Y-SFT": ("per (informative setting, γ, checkpoint): holds when SFT-DPO prevents (or reduces, "
+              "or keeps the mean — by reading) the degradation in > 50 % of the paired seeds "
+              "whose DPO run degrades; CONFIRMED iff it holds in every such cell, REFUTED iff in "
+              "none, QUALIFIED otherwise (condition over the factors, γ, epoch and phase); "
+              "INCONCLUSIVE if no cell is informative"),
+}
+
+#: When a claim is decided (dpomath.toys.analysis.decide_cells): over every checkpoint
+#: ("trajectory") or at the last ("end"), by the paper's words; every verdict reports the status
+#: at each checkpoint either way.
+TIME_RULE = {
+    "Y-P1": ("trajectory", "'during DPO the rejected response's likelihood falls much faster': "
+                           "a statement about the course of training, so every checkpoint"),
+    "Y-P2": ("end", "'DPO ends up lowering the rejected response': the end of training"),
+    "Y-P3": ("trajectory", "'likelihood moves to' unseen responses during training: every checkpoint"),
+    "Y-ONPOL": ("trajectory", "'the properties are mildest on-policy': as the properties, during "
+                              "training"),
+    "Y-FLEX": ("trajectory", "'moderates the drop': the drop of Y-P1, during training; the "
+                             "condition where it holds is mined with epoch and phase as factors, "
+                             "so it comes from the data, not from when it is measured"),
+    "Y-SFT": ("trajectory", "'keeps the chosen likelihood from falling': at every point of training"),
+}
+
+#: The fair readings of each statement, ranked by consistency with the paper's own words
+#: (1 = the headline; dpomath.verify.fidelity.decide_readings): (name, text, rank, why).
+READINGS = {
+    "Y-P1": (
+        ("log", "in log-likelihood: −Δ log π(rejected) ≥ 3·|Δ log π(chosen)|", 1,
+         "'drastic drop in rejected response likelihood' (abstract): a fall of a likelihood is "
+         "drastic by its ratio — 0.02 → 0.0002 is drastic, 0.50 → 0.48 is not — which is a change "
+         "of log π; the paper's mechanism (Corollary 2: ∂ℓ/∂π− → ∞ as π− → 0) drives π− towards 0, "
+         "a collapse that only log π resolves"),
+        ("probability", "in probability: −Δπ(rejected) ≥ 3·|Δπ(chosen)|", 2,
+         "'falls much faster than the chosen rises' read on the probabilities π± in which the "
+         "paper states Corollaries 1–2; the rejected can then fall by at most its SFT value "
+         "(0.12 or 0.02) while the chosen can rise by up to 0.88"),
+    ),
+    "Y-P2": (
+        ("per_prompt", "some prompt's chosen likelihood ends clearly below its peak and its start", 1,
+         "'the chosen likelihood can itself fall': the likelihood of a chosen response under its "
+         "prompt, and 'can' — some prompt's chosen"),
+        ("mean_log", "the mean over prompts of log π(chosen) does", 2,
+         "the mean log-likelihood of the chosen responses, as DPO training logs report it"),
+        ("mean_prob", "the mean over prompts of π(chosen) does", 3,
+         "the mean probability of the chosen responses: an average the paper does not name"),
+    ),
+    "Y-P3": (
+        ("narrow_prob", "the probability mass on the unseen responses 9–10 (in no pair) rises ≥ 10 %", 1,
+         "'Dispersion effect on unseen responses' (abstract) and the toy's 'unseen' responses "
+         "9–10, which are in no pair; 'likelihood moves to' them: probability mass moves"),
+        ("narrow_log", "the mean log-probability of 9–10 rises ≥ log 1.1", 2,
+         "the same responses in log coordinates"),
+        ("broad_prob", "the mass on the responses neither chosen nor rejected for the prompt "
+                       "(other prompts' chosen and 9–10) rises ≥ 10 %", 3,
+         "THEORY's 'responses that are neither chosen nor rejected': for a prompt the other "
+         "prompts' chosen responses are that, though they are seen in training (chosen for their "
+         "own prompt), so not 'unseen'"),
+        ("broad_log", "the mean log-probability of those responses rises ≥ log 1.1", 4,
+         "the broad reading in log coordinates"),
+    ),
+    "Y-ONPOL": (
+        ("headline", "each property as Y-P1–Y-P3 read it: P1 in log-likelihood, P2 per prompt, "
+                     "P3 the mass on 9–10", 1, "the properties as their own claims read them"),
+        ("p1_prob", "P1 in probability (P2, P3 as the headline)", 2,
+         "Y-P1's probability reading"),
+        ("p3_broad", "P3 on the responses neither chosen nor rejected (P1, P2 as the headline)", 3,
+         "Y-P3's broad reading"),
+    ),
+    "Y-FLEX": (
+        ("log", "the mean log π(rejected) ends higher than DPO's", 1,
+         "the drop Flex-DPO 'moderates' is Y-P1's drastic drop, read in log-likelihood"),
+        ("probability", "the mean π(rejected) ends higher than DPO's", 2,
+         "the same in probability"),
+    ),
+    "Y-SFT": (
+        ("prevents", "no prompt's chosen degrades under SFT-DPO (seeds whose DPO run degrades)", 1,
+         "'keeps the chosen likelihood from falling': no chosen falls"),
+        ("reduces", "fewer prompts' chosen degrade than under DPO", 2,
+         "a weaker reading: the fall is made smaller, not kept from happening"),
+        ("mean_prob", "the mean over prompts of π(chosen) ends at or above its start where "
+                      "DPO's falls", 3, "the first definition (an average the paper does not name)"),
+        ("mean_log", "the mean over prompts of log π(chosen) does", 4,
+         "the mean log-likelihood, as DPO training logs report it"),
+    ),
+}
+
+#: The negative controls (deliberately false variants, decided by the same rule on the same
+#: cells): a CONFIRMED reading needs its controls to come out other than CONFIRMED.
+CONTROLS = {
+    "Y-P1": {"free_logit": "the free-logit policy (no shared parameters) in place of the MLP",
+             "placebo": "the unseen responses 9–10 (in no pair, never pushed down) in place of "
+                        "the rejected",
+             "reversed": "roles reversed: the chosen rises ≥ 3× faster than the rejected falls"},
+    "Y-P2": {"free_logit": "the free-logit policy, where the chosen cannot fall (G-TABULAR)"},
+    "Y-P3": {"free_logit": "the free-logit policy in place of the MLP",
+             "reversed": "the paired rejected responses (which DPO pushes down) in place of the "
+                         "reading's responses"},
+    "Y-ONPOL": {"placebo": "scenario 1 against scenario 1 at another seed (no on/off-policy "
+                           "difference): 'milder' by chance"},
+    "Y-FLEX": {"placebo": "DPO against DPO at another seed (β₋ = β₊): 'moderated' by chance"},
+    "Y-SFT": {"placebo": "plain DPO at another seed in place of SFT-DPO: 'kept' by chance"},
+}
+
+#: The rules before the outside review (their verdicts are recomputed on the same sweep and
+#: shown in each verdict's revision record).
+OLD_RULES = {
+    "Y-P1": ("log space only, at the end of training: per run −Δ log π(rejected) ≥ 3·|Δ log "
+             "π(chosen)|; CONFIRMED iff it appears in every MLP setting"),
+    "Y-P2": ("per prompt, at the end of training, only reading decided (the mean reading "
+             "recorded, not decided)"),
+    "Y-P2-first": ("the mean over prompts p̄ = mean_i π(chosen_i | prompt_i) ends ≤ 0.9 × its "
+                   "peak and below its start, at the end of training"),
+    "Y-P3": ("the mass on the unseen responses 9–10 ends ≥ 1.1 × its start, at the end of "
+             "training; the broad reading recorded, not decided"),
+    "Y-ONPOL": ("at the end of training; P1 = log-change ratio, P2 = max_i (1 − p_i(end)/p_i(0)), "
+                "P3 = m_u(end)/m_u(0) − 1 in float64 (which rounds 1e-23 − 1 to −1); on-policy "
+                "milder iff its severity is strictly smaller (rounding ties counted against)"),
+    "Y-ONPOL-first": ("as the rule before the review, with P2 = 1 − p̄(end)/p̄(0) on the mean "
+                      "over prompts"),
+    "Y-FLEX": ("at the end of training only (epoch 500), log π(rejected), strict comparison; "
+               "condition mined over the setting factors"),
+    "Y-SFT": ("'reduces' (fewer degraded prompts than DPO), at the end of training"),
+    "Y-SFT-first": ("the mean over prompts: informative when DPO's p̄(end) < p̄(0) in a majority "
+                    "of seeds; SFT-DPO keeps p̄(end) ≥ p̄(0)"),
+}
+
+#: The earlier disclosed revision (mean over prompts → per prompt), made after the first
+#: numbers had been seen.
+FIRST_REVISION = ("a review of the figure paper_y_toy_adam.png (scenario 1, Adam, lr 0.01, β 0.1, "
+                  "width 32) showed the smallest per-prompt chosen probability falling from 0.12 "
+                  "to about 0.01 while the mean did not fall: the mean over prompts hides the "
+                  "per-prompt falls that 'the chosen likelihood can itself fall' is about; the "
+                  "definitions of Y-P2, Y-SFT and Y-ONPOL's P2 severity were changed to per prompt "
+                  "after those numbers were seen (thresholds and decision rule unchanged)")
+
+#: Why each claim's rule changed in the outside review (issue 10's findings).
+REVIEW_FINDING = {
+    "Y-P1": "finding 2: decided in log space only; in probability space the rejected never "
+            "fell 3× faster (0/160 of the reviewer's runs); both coordinates are now decided, "
+            "over the whole trajectory, with negative controls",
+    "Y-P2": "finding 5: the mean-based reading is equally fair and its half 'rather than raising "
+            "the chosen' fails at the mean; every reading is now decided side by side, over the "
+            "trajectory",
+    "Y-P3": "finding 5: THEORY's 'neither chosen nor rejected' includes the other prompts' chosen "
+            "responses; both readings, both coordinates and the whole trajectory are now decided",
+    "Y-ONPOL": "finding 4: the P3 severity compared unseen-mass changes of 1e-17…1e-23 that "
+               "float64 rounds to −1 (13/20 seeds tied in one setting); severities are now "
+               "compared on a log scale with a stated tolerance, ties counted as ties, over the "
+               "trajectory",
+    "Y-FLEX": "finding 3: 'moderates the drop' was judged at epoch 500 only (4/32 settings; 23/32 "
+              "at epoch 50 in the reviewer's runs); it is now judged at every checkpoint, with "
+              "the data's phase (saturated or not) as a factor of the condition",
+    "Y-SFT": "finding 5 and the review's row on Y-SFT: the decided condition ('fewer degraded "
+             "prompts') is weaker than 'keeps the chosen from falling'; the headline is now "
+             "'prevents', decided at every checkpoint, the other readings beside it",
 }
 
 # ---------------------------------------------------------------------------------------------
