@@ -28,15 +28,17 @@ import math
 
 import numpy as np
 
-from dpomath.toys.analysis import (KAPPA, MAJORITY, PEAK_DROP, UNSEEN_RISE,
-                                   by_factor, decide, degraded_prompts, describe_condition,
-                                   dpo_settings as _dpo_settings, factors as _factors,
-                                   fmt_interval, frac_str as _frac_str, indicator_p1,
-                                   indicator_p2, indicator_p2_mean, indicator_p3, interval,
-                                   prompt_chosen,
-                                   setting_label as _setting_label, severity,
-                                   swept_text as _swept_text)
-from dpomath.verify.ledger import Verdict, claim
+from dpomath.toys.analysis import (KAPPA, MAJORITY, P1_STATS, PEAK_DROP, TIE_TOL, UNSEEN_RISE,
+                                   Cell, change, compare, decide, decide_cells, degraded_at,
+                                   degraded_prompts, dpo_settings as _dpo_settings,
+                                   factors as _factors, frac_str as _frac_str, indicator_p1,
+                                   indicator_p2, indicator_p2_mean, indicator_p3, p1, p2,
+                                   p2_not_raised, p3, phase, seed_shift,
+                                   setting_label as _setting_label, severity, severity_at,
+                                   swept_text as _swept_text, value)
+from dpomath.verify.fidelity import (READING_RULE, REVIEW, Control, Reading, Revision, Scope,
+                                     control, decide_readings)
+from dpomath.verify.ledger import Status, Verdict, claim
 from dpomath.verify.twins import TWIN_TOL as _TWIN_TOL, reduces_to_zero, twin_points
 
 # ---------------------------------------------------------------------------------------------
@@ -476,120 +478,314 @@ def _details_table(rows: list[tuple[str, str]], head=("setting", "fraction [95% 
     return "\n".join(lines)
 
 
-def _property_claim(ctx, cid: str, indicator, secondary=None) -> Verdict:
-    """Shared body of Y-P1/Y-P2/Y-P3: fractions per MLP setting, the decision rule, the
-    free-logit control, figures."""
+def _verdict(status: str, summary: str, **kw) -> Verdict:
+    """A Verdict from a lower-case status of :func:`dpomath.toys.analysis.decide_cells`."""
+    return Verdict(Status(status.upper()), summary, **kw)
+
+
+def _epochs_text(res) -> str:
+    return "/".join(str(e) for e in res.checkpoints)
+
+
+def _scope(res, what: str) -> Scope:
+    return Scope(f"paper Y's toy as rebuilt here: {what} × {len(res.seeds)} seeds, read at epochs "
+                 f"{_epochs_text(res)} of {res.epochs}", kind="toy")
+
+
+def _phase(res, settings, t) -> str:
+    """The phase of a cell from the plain-DPO runs of ``settings`` (median loss ratio)."""
+    lt = np.concatenate([value(res, "loss", s, t) for s in settings])
+    l0 = np.concatenate([value(res, "loss", s, 0) for s in settings])
+    return phase(lt, l0)
+
+
+def _cells(res, spec, settings, ind, with_scenario=True, dpo_of=None) -> list[Cell]:
+    """One cell per (setting, checkpoint): ``ind(s, t)`` gives the per-run outcomes; the phase
+    comes from ``dpo_of(s)`` (the plain-DPO runs that set the clock; default the setting)."""
+    out = []
+    for s in settings:
+        f = _factors(spec, s, with_scenario)
+        clock = dpo_of(s) if dpo_of else [s]
+        for t in res.checkpoints:
+            x = np.asarray(ind(s, t), dtype=bool)
+            out.append(Cell({**f, "epoch": t, "phase": _phase(res, clock, t)},
+                            bool(x.mean() > MAJORITY), x, _setting_label(s, with_scenario)))
+    return out
+
+
+def _cells_text(dec) -> str:
+    frac = _frac_str(dec.runs) if dec.runs.size else "no runs"
+    return (f"{dec.status.upper()}: appears in {dec.k_cells}/{dec.n_cells} cells; by {dec.trajectory_text()}; "
+            f"{frac} of runs")
+
+
+def _control(cid: str, key: str, dec) -> Control:
+    """The control ``key`` of ``cid`` decided by the claim's rule (``dec``): it fails unless the
+    false variant comes out CONFIRMED too."""
+    return control(CONTROLS[cid][key], holds=dec.status == "confirmed", measured=_cells_text(dec))
+
+
+#: What a CONFIRMED establishes when a control passes too (fixed with the controls).
+ESTABLISHES = {
+    ("Y-P1", "free_logit"): "the free-logit policy shows it as well: the drop is forced by DPO's "
+                            "objective with this optimizer, not by the network's shared parameters",
+    ("Y-P1", "placebo"): "responses in no pair (9–10), which DPO never pushes down, fall as fast in "
+                         "this coordinate: the check establishes that every non-chosen response's "
+                         "likelihood falls much faster than the chosen's rises, not a drop "
+                         "specific to the rejected response",
+    ("Y-P1", "tighter"): "the drop is even ≥ 30× the chosen's change: the verdict does not hinge "
+                         "on the threshold κ = 3",
+    ("Y-P2", "free_logit"): "the free-logit policy degrades as well, so the check does not isolate "
+                            "the network's shared parameters (G-TABULAR forbids it under gradient "
+                            "descent; the optimizer must be breaking the sign structure)",
+    ("Y-P3", "free_logit"): "the free-logit policy shows it as well: the objective with this "
+                            "optimizer forces it, not the network",
+    ("Y-P3", "reversed"): "the rejected responses' mass rises as well: the check does not tell the "
+                          "reading's responses from those DPO pushes down",
+    ("Y-ONPOL", "placebo"): "one run is 'milder' than another of the same scenario in a majority of "
+                            "seeds: the majority rule is met by chance, so the comparison does not "
+                            "establish an on/off-policy effect",
+    ("Y-FLEX", "placebo"): "DPO is 'moderated' against itself at another seed: the comparison is "
+                           "met by chance and does not establish an effect of β₋",
+    ("Y-SFT", "placebo"): "plain DPO at another seed 'keeps' the chosen as often: the conditioning "
+                          "on degrading DPO seeds, not SFT-DPO, produces the result",
+}
+
+
+def _establishes(cid: str, name: str, ctrls: dict) -> str:
+    """The establishes text of a CONFIRMED reading whose controls (key → Control) pass."""
+    return "; ".join(f"[{name}] {ESTABLISHES[(cid, k)]}" for k, c in ctrls.items() if not c.failed)
+
+
+def _new_rule(cid: str) -> str:
+    names = ", ".join(f"'{r[0]}'" for r in READINGS[cid])
+    tr, why = TIME_RULE[cid]
+    return (f"readings {names} decided side by side, headline by rank ({READING_RULE}); time rule "
+            f"'{tr}' ({why}); {CRITERIA[cid]}; negative controls on every CONFIRMED reading")
+
+
+def _review_revision(cid: str, old_status: str) -> Revision:
+    return Revision(OLD_RULES[cid], old_status.upper(), _new_rule(cid),
+                    f"{REVIEW}: {REVIEW_FINDING[cid]}")
+
+
+def _first_revision(cid: str, old_status: str, new_rule: str) -> Revision:
+    return Revision(OLD_RULES[cid + "-first"], old_status.upper(), new_rule, FIRST_REVISION)
+
+
+def _reading_rows(readings) -> list[str]:
+    return [f"{r.name} (rank {r.rank}): {r.verdict.status.value} — {r.verdict.evidence.get('cells', '')}"
+            for r in sorted(readings, key=lambda r: r.rank)]
+
+
+def _assemble(cid, readings, ev, details, figures=(), revisions=(), counterexample=None) -> Verdict:
+    """The headline of ``readings`` (:func:`decide_readings`) with the claim's common evidence,
+    details, figures and revision records."""
+    table = _reading_rows(readings)
+    head = decide_readings(readings)
+    head.evidence = {**ev, **head.evidence, "readings_side_by_side": table,
+                     "headline_reading": head.headline_reading, "time_rule": TIME_RULE[cid][0],
+                     "time_rule_why": TIME_RULE[cid][1]}
+    rows = [(f"{r.name} (rank {r.rank})", f"{r.verdict.status.value}: {r.verdict.evidence.get('cells', '')}")
+            for r in sorted(readings, key=lambda r: r.rank)]
+    ctrl_rows = [(c.variant, f"{c.outcome}: {c.measured}") for c in head.controls]
+    head.details = (details + "\n\n**Readings, side by side** (headline: rank 1, the reading most "
+                    "consistent with the paper's words).\n\n" + _details_table(rows, ("reading", "verdict"))
+                    + ("\n\n**Negative controls.**\n\n" + _details_table(ctrl_rows, ("false variant", "outcome"))
+                       if ctrl_rows else "")
+                    + "".join(f"\n\n**Revision.** Old rule: {r.old_rule}; old verdict: {r.old_verdict}. "
+                              f"New rule: {r.new_rule}. Reason: {r.reason}." for r in revisions))
+    head.figures = [str(f) for f in figures]
+    head.revisions = list(revisions)
+    head.evidence["revisions"] = [r.to_dict() for r in revisions]
+    if counterexample is not None and head.status in (Status.REFUTED, Status.QUALIFIED):
+        head.counterexample = counterexample
+    ests = [r.verdict.establishes for r in readings if r.verdict.establishes]
+    head.establishes = "; ".join(ests)
+    return head
+
+
+def _decided(cid, name, dec, what, res, ctrls=None, extra_ev=None, scope_on="") -> Verdict:
+    """The verdict of one reading from its Decision: summary, evidence, controls."""
+    ctrls = ctrls or {}
+    text = next(r[1] for r in READINGS[cid] if r[0] == name)
+    where = (f"; it appears where {dec.condition}" if dec.condition else
+             (f"; no rule of up to three factors: {dec.by_factor}" if dec.status == "qualified" else ""))
+    summary = (f"{what} — {text}: {dec.status.upper()}, in {dec.k_cells}/{dec.n_cells} cells "
+               f"(by {dec.trajectory_text()}; {_frac_str(dec.runs)} of runs){where}")
+    ev = {"cells": _cells_text(dec) + (f"; where {dec.condition}" if dec.condition else ""),
+          "by_epoch": dec.trajectory_text(), "how_it_changes_with_training": dec.how_it_changes(),
+          "condition_where_it_appears": dec.condition, "by_factor": dec.by_factor,
+          "fraction_of_runs": _frac_str(dec.runs) if dec.runs.size else "",
+          **(extra_ev or {})}
+    return _verdict(dec.status, summary, evidence=ev, controls=list(ctrls.values()),
+                    establishes=_establishes(cid, name, ctrls) if dec.status == "confirmed" else "",
+                    scope=_scope(res, scope_on))
+
+
+def _per_setting_rows(res, settings, ind, with_scenario=True) -> list[tuple[str, str]]:
+    rows = []
+    for s in settings:
+        cells = "; ".join(f"{t}: {_frac_str(np.asarray(ind(s, t), bool))}" for t in res.checkpoints)
+        rows.append((_setting_label(s, with_scenario), cells))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Y-P1, Y-P2, Y-P3: the properties
+
+#: Per claim: reading name -> indicator factory (res, reading) -> fn(s, t).
+def _p1_fn(res, coord, variant="claim", kappa=KAPPA):
+    return lambda s, t: p1(res, s, t, coord, variant, kappa)
+
+
+def _p2_fn(res, reading):
+    return lambda s, t: p2(res, s, t, reading)
+
+
+def _p3_fn(res, reading, coord, variant="claim"):
+    return lambda s, t: p3(res, s, t, reading, coord, variant)
+
+
+_COORD_OF = {"log": "log", "probability": "prob"}
+
+
+def _indicators(cid, res):
+    """reading -> (indicator on the MLP runs, {control key: (indicator, settings kind)})."""
+    if cid == "Y-P1":
+        return {name: (_p1_fn(res, _COORD_OF[name]),
+                       {"free_logit": (_p1_fn(res, _COORD_OF[name]), "free"),
+                        "placebo": (_p1_fn(res, _COORD_OF[name], "placebo"), "mlp"),
+                        "tighter": (_p1_fn(res, _COORD_OF[name], kappa=10 * KAPPA), "mlp")})
+                for name in ("log", "probability")}
+    if cid == "Y-P2":
+        return {name: (_p2_fn(res, name), {"free_logit": (_p2_fn(res, name), "free")})
+                for name in ("per_prompt", "mean_log", "mean_prob")}
+    out = {}
+    for name in ("narrow_prob", "narrow_log", "broad_prob", "broad_log"):
+        reading, coord = name.split("_")
+        out[name] = (_p3_fn(res, reading, coord),
+                     {"free_logit": (_p3_fn(res, reading, coord), "free"),
+                      "reversed": (_p3_fn(res, reading, coord, "reversed"), "mlp")})
+    return out
+
+
+_PROPERTY_NAME = {"Y-P1": "drastic drop", "Y-P2": "degradation (the chosen falls)",
+                  "Y-P3": "dispersion"}
+
+
+def _old_property_status(cid, res, settings) -> dict:
+    """The verdicts of the rules before the outside review (and before the first revision)."""
+    ind = {"Y-P1": indicator_p1, "Y-P2": indicator_p2, "Y-P3": indicator_p3}[cid]
+    out = {"review": decide([bool(np.mean(ind(res, s)) > MAJORITY) for s in settings])}
+    if cid == "Y-P2":
+        out["first"] = decide([bool(np.mean(indicator_p2_mean(res, s)) > MAJORITY) for s in settings])
+    return out
+
+
+def _property_claim(ctx, cid: str, secondary=None) -> Verdict:
+    """Y-P1/Y-P2/Y-P3: every reading decided over its cells by the claim's time rule, with its
+    controls; the headline by rank; the free-logit runs as a control; revision records."""
     res, spec = _sweep(ctx), _spec(ctx)
     settings = _dpo_settings(res, spec)
-    shows = [indicator(res, s) for s in settings]
-    fracs = [float(np.mean(x)) for x in shows]
-    appears = [f > MAJORITY for f in fracs]
-    factors = [_factors(spec, s) for s in settings]
-    status = decide(appears)
-    allx = np.concatenate(shows)
-    lo, hi = interval(int(allx.sum()), allx.size)
-    cond = describe_condition(factors, appears) if status == "qualified" else ""
-    absent = [_setting_label(s) for s, a in zip(settings, appears) if not a]
     free = _dpo_settings(res, spec, free_logit=True)
-    fx = np.concatenate([indicator(res, s) for s in free]) if free else np.zeros(0, bool)
-    ev = {
-        "definition": DEFINITIONS[cid], "criterion": CRITERIA[cid],
-        "settings_swept": _swept_text(spec, f" × β ∈ {{{', '.join(f'{b:g}' for b in spec.betas)}}}"),
-        "n_settings": len(settings), "n_seeds": len(res.seeds), "n_runs": int(allx.size),
-        "fraction_all_runs": float(allx.mean()), "ci_all_runs": [lo, hi],
-        "settings_where_it_appears": f"{sum(appears)}/{len(appears)}",
-        "condition_where_it_appears": cond or ("every setting" if status == "confirmed"
-                                               else "no setting" if status == "refuted"
-                                               else "no rule of up to three factors"),
-        "by_factor": by_factor(factors, appears),
-        "absent_in": absent,
-        "per_setting": [f"{_setting_label(s)}: {_frac_str(x)}" for s, x in zip(settings, shows)],
-    }
+    time_rule = TIME_RULE[cid][0]
+    what = f"{len(settings)} MLP settings"
+    readings, decisions = [], {}
+    for name, (fn, ctrl_fns) in _indicators(cid, res).items():
+        dec = decide_cells(_cells(res, spec, settings, fn), time_rule)
+        decisions[name] = dec
+        ctrls = {}
+        if dec.status == "confirmed":
+            for key, (vfn, kind) in ctrl_fns.items():
+                sets = free if kind == "free" else settings
+                if sets:
+                    ctrls[key] = _control(cid, key, decide_cells(_cells(res, spec, sets, vfn), time_rule))
+        v = _decided(cid, name, dec, _PROPERTY_NAME[cid], res, ctrls, scope_on=what)
+        rank, why = next((r[2], r[3]) for r in READINGS[cid] if r[0] == name)
+        readings.append(Reading(name, next(r[1] for r in READINGS[cid] if r[0] == name), rank, why, v))
+    head_name = min(READINGS[cid], key=lambda r: r[2])[0]
+    head_fn = _indicators(cid, res)[head_name][0]
+    hdec = decisions[head_name]
+    ev = {"definition": DEFINITIONS[cid], "criterion": CRITERIA[cid],
+          "settings_swept": _swept_text(spec, f" × β ∈ {{{', '.join(f'{b:g}' for b in spec.betas)}}}"),
+          "n_settings": len(settings), "n_seeds": len(res.seeds), "checkpoints": list(res.checkpoints),
+          "settings_where_it_appears_at_end": f"{hdec.by_epoch[res.checkpoints[-1]][0]}/{len(settings)}",
+          "per_setting": [f"{a}: {b}" for a, b in _per_setting_rows(res, settings, head_fn)]}
     if free:
-        ev["free_logit_control"] = _frac_str(fx)
-        ev["free_logit_by_scenario"] = "; ".join(
-            f"S{sc}: {_frac_str(np.concatenate([indicator(res, s) for s in free if s.scenario == sc]))}"
+        fx = np.concatenate([head_fn(s, res.checkpoints[-1]) for s in free])
+        ev["free_logit_at_end"] = _frac_str(fx)
+        ev["free_logit_by_scenario_at_end"] = "; ".join(
+            f"S{sc}: {_frac_str(np.concatenate([head_fn(s, res.checkpoints[-1]) for s in free if s.scenario == sc]))}"
             for sc in spec.scenarios)
     trained = np.concatenate([_m(res, "loss_end", s) < _m(res, "loss_start", s) for s in settings])
     ev["runs_whose_loss_fell"] = float(trained.mean())
+    ev["phase_of_cells"] = "; ".join(
+        f"{t}: {sum(_phase(res, [s], t) == 'saturated' for s in settings)}/{len(settings)} saturated"
+        for t in res.checkpoints)
     if secondary:
         ev.update(secondary(res, spec, settings))
-    figs = _figures(ctx, res, spec, cid)
-    pct = f"{allx.mean():.0%} of {allx.size} runs (95% CI {fmt_interval(lo, hi)})"
-    name = {"Y-P1": "drastic drop", "Y-P2": "degradation (chosen falls)", "Y-P3": "dispersion to unseen"}[cid]
-    details = (f"**Definition.** {DEFINITIONS[cid]}.\n\n**Decision rule.** {CRITERIA[cid]}.\n\n"
-               f"**What the free-logit model says.** {EXPLANATION[cid]}\n\n"
-               + _details_table([(_setting_label(s), _frac_str(x)) for s, x in zip(settings, shows)]))
-    if cid == "Y-P3":
-        pct += f"; the mass on other prompts' chosen responses rises ≥ 10 % in {ev['fraction_other_prompts_mass_rises']} of runs"
+    old = _old_property_status(cid, res, settings)
+    revisions = []
     if cid == "Y-P2":
-        pct += (f"; some prompt's chosen ends ≤ {PEAK_DROP:.0%} of its peak in {ev['fraction_below_peak_only']} "
-                f"of runs, below its SFT value in {ev['fraction_below_start_only']}; the superseded "
-                f"mean-over-prompts definition gives {ev['mean_over_prompts_fraction']}")
-        details += f"\n\n**Revision.** {ev['definition_revision']}"
-    if status == "confirmed":
-        return Verdict.confirmed(f"{name} in a majority of runs in all {len(settings)} MLP settings; "
-                                 f"{pct}", evidence=ev, figures=figs, details=details)
-    if status == "refuted":
-        return Verdict.refuted(f"{name} in a majority of runs in none of {len(settings)} MLP settings; "
-                               f"{pct}", evidence=ev, figures=figs, details=details,
-                               counterexample=ev["per_setting"][:3])
-    where = cond or ev["by_factor"]
-    return Verdict.qualified(
-        f"{name} appears in {sum(appears)}/{len(settings)} MLP settings ({pct}); it appears where "
-        f"{where}", evidence=ev, figures=figs, details=details,
-        counterexample=absent[:5])
+        revisions.append(_first_revision(cid, old["first"], OLD_RULES["Y-P2"]))
+    revisions.append(_review_revision(cid, old["review"]))
+    figs = _figures(ctx, res, spec, cid)
+    details = (f"**Definition.** {DEFINITIONS[cid]}.\n\n**Decision rule.** {CRITERIA[cid]}.\n\n"
+               f"**Time rule.** {TIME_RULE[cid][0]}: {TIME_RULE[cid][1]}.\n\n"
+               f"**What the free-logit model says.** {EXPLANATION[cid]}\n\n"
+               f"**Per setting (headline reading '{head_name}', fraction of runs at each checkpoint).**\n\n"
+               + _details_table(_per_setting_rows(res, settings, head_fn),
+                                ("setting", "epoch: fraction [95% CI]")))
+    absent = [c.label + f" @{c.epoch}" for c in _cells(res, spec, settings, head_fn) if not c.appears]
+    return _assemble(cid, readings, ev, details, figs, revisions, counterexample=absent[:5])
 
 
 def _secondary_p1(res, spec, settings):
-    early = np.concatenate([indicator_p1(res, s, "early") for s in settings])
     g_start = np.concatenate([_m(res, "log_grad_rejected_start", s) - _m(res, "log_grad_chosen_start", s)
                               for s in settings])
     g_end = np.concatenate([_m(res, "log_grad_rejected_end", s) - _m(res, "log_grad_chosen_end", s)
                             for s in settings])
-    ratio = np.concatenate([severity(res, s, "P1") for s in settings])
-    return {"fraction_at_epoch_tenth": _frac_str(early),
-            "median_log_change_ratio": float(np.median(ratio)),
-            "grad_ratio_rejected_over_chosen_median_start": float(np.exp(np.median(g_start))),
-            "grad_ratio_rejected_over_chosen_median_end": float(np.exp(np.median(g_end))),
-            "grad_ratio_grew": _frac_str(g_end > g_start)}
-
-
-REVISION_P2 = ("Y-P2's definition was changed from the mean over prompts of π(chosen_i | prompt_i) to "
-               "per prompt (a run degrades iff some prompt's chosen degrades) after a review of the "
-               "figure paper_y_toy_adam.png showed that the smallest per-prompt chosen probability "
-               "falls far below its SFT value while the mean does not: the mean hides per-prompt "
-               "falls, which are what paper Y's 'the chosen likelihood can itself fall' is about. "
-               "The thresholds and the decision rule are unchanged")
+    end = res.checkpoints[-1]
+    out = {"grad_ratio_rejected_over_chosen_median_start": float(np.exp(np.median(g_start))),
+           "grad_ratio_rejected_over_chosen_median_end": float(np.exp(np.median(g_end))),
+           "grad_ratio_grew": _frac_str(g_end > g_start)}
+    for coord in ("log", "prob"):
+        dr = np.concatenate([change(res, P1_STATS[coord][0], s, end) for s in settings])
+        dc = np.concatenate([change(res, P1_STATS[coord][1], s, end) for s in settings])
+        out[f"median_change_rejected_{coord}_at_end"] = float(np.median(dr))
+        out[f"median_change_chosen_{coord}_at_end"] = float(np.median(dc))
+        out[f"median_ratio_{coord}_at_end"] = float(np.median(-dr / np.maximum(np.abs(dc), 1e-12)))
+    return out
 
 
 def _secondary_p2(res, spec, settings):
-    parts = [prompt_chosen(res, s) for s in settings]
-    below_peak = np.concatenate([(e <= PEAK_DROP * p).any(-1) for _, p, e in parts])
-    below_start = np.concatenate([(e < s0).any(-1) for s0, _, e in parts])
-    per_prompt = np.concatenate([degraded_prompts(res, s).ravel() for s in settings])
-    n_deg = np.concatenate([degraded_prompts(res, s).sum(-1) for s in settings])
-    worst = np.concatenate([(e / s0).min(-1) for s0, _, e in parts])
-    mean_x = [indicator_p2_mean(res, s) for s in settings]
-    mean_all = np.concatenate(mean_x)
-    return {"definition_revision": REVISION_P2,
-            "mean_over_prompts_fraction": _frac_str(mean_all),
-            "mean_over_prompts_settings_where_it_appears":
-                f"{sum(np.mean(x) > MAJORITY for x in mean_x)}/{len(mean_x)}",
-            "fraction_below_peak_only": _frac_str(below_peak),
-            "fraction_below_start_only": _frac_str(below_start),
-            "fraction_of_prompts_degraded": _frac_str(per_prompt),
-            "degraded_prompts_per_run": ", ".join(f"{k}: {int(np.sum(n_deg == k))}" for k in range(5)),
-            "median_worst_prompt_end_over_start": float(np.median(worst))}
+    end = res.checkpoints[-1]
+    parts = [(value(res, "p_chosen_mean", s, 0), s) for s in settings]
+    per_prompt = np.concatenate([degraded_at(res, s, end).ravel() for s in settings])
+    n_deg = np.concatenate([degraded_at(res, s, end).sum(-1) for s in settings])
+    out = {"fraction_of_prompts_degraded_at_end": _frac_str(per_prompt),
+           "degraded_prompts_per_run_at_end": ", ".join(f"{k}: {int(np.sum(n_deg == k))}" for k in range(5))}
+    # the half "rather than raising the chosen", decided per reading at the end
+    for reading in ("per_prompt", "mean_log", "mean_prob"):
+        x = [p2_not_raised(res, s, end, reading) for s in settings]
+        st = decide([bool(np.mean(v) > MAJORITY) for v in x])
+        out[f"half_rather_than_raising_{reading}"] = (
+            f"{st.upper()}: the chosen not raised in a majority of runs in "
+            f"{sum(np.mean(v) > MAJORITY for v in x)}/{len(x)} settings; {_frac_str(np.concatenate(x))} of runs")
+    del parts
+    return out
 
 
 def _secondary_p3(res, spec, settings):
-    other = np.concatenate([_m(res, "p_other_mass_end", s) >= UNSEEN_RISE * _m(res, "p_other_mass_start", s)
-                            for s in settings])
     transient = np.concatenate([_m(res, "peak_p_unseen", s) >= UNSEEN_RISE * _m(res, "p_unseen_mass_start", s)
                                 for s in settings])
-    return {"fraction_other_prompts_mass_rises": _frac_str(other),
-            "fraction_unseen_peak_rises": _frac_str(transient)}
+    end = res.checkpoints[-1]
+    return {"fraction_unseen_peak_rises": _frac_str(transient),
+            "median_log_gain_unseen_mass_at_end": float(np.median(np.concatenate(
+                [change(res, "log_unseen_mass", s, end) for s in settings]))),
+            "median_log_gain_neither_mass_at_end": float(np.median(np.concatenate(
+                [change(res, "log_neither_mass", s, end) for s in settings])))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,9 +810,13 @@ def _figures(ctx, res, spec, cid) -> list[str]:
             out.append(str(py.toy_dynamics(res, free, ctx.figure_path("paper_y_toy_free_logit.png"))))
     if cid == "Y-P3":
         settings = _dpo_settings(res, spec)
-        table = {name: [float(np.mean(f(res, s))) for s in settings]
-                 for name, f in (("P1 drastic drop", indicator_p1), ("P2 degradation", indicator_p2),
-                                 ("P3 dispersion", indicator_p3))}
+        end = res.checkpoints[-1]
+        cols = (("P1 log", lambda s: p1(res, s, end, "log")), ("P1 prob", lambda s: p1(res, s, end, "prob")),
+                ("P2 per prompt", lambda s: p2(res, s, end, "per_prompt")),
+                ("P2 mean", lambda s: p2(res, s, end, "mean_prob")),
+                ("P3 unseen 9–10", lambda s: p3(res, s, end, "narrow", "prob")),
+                ("P3 neither", lambda s: p3(res, s, end, "broad", "prob")))
+        table = {name: [float(np.mean(f(s))) for s in settings] for name, f in cols}
         out.append(str(py.property_frequency([_setting_label(s) for s in settings], table,
                                              ctx.figure_path("paper_y_property_frequency.png"))))
     return out
@@ -630,7 +830,7 @@ def _figures(ctx, res, spec, cid) -> list[str]:
                  "response's rises.",
        latex=r"-\Delta\log\pi(y_l) \gg |\Delta\log\pi(y_w)|")
 def check_p1(ctx) -> Verdict:
-    return _property_claim(ctx, "Y-P1", indicator_p1, _secondary_p1)
+    return _property_claim(ctx, "Y-P1", _secondary_p1)
 
 
 @claim("Y-P2", paper="Y", place="Section 3.2, Figure 2 (3D-properties: degradation)", method="empirical",
@@ -638,14 +838,56 @@ def check_p1(ctx) -> Verdict:
                  "chosen likelihood can itself fall.",
        latex=r"\pi_T(y_w) < \max_t \pi_t(y_w),\ \pi_T(y_w) < \pi_0(y_w)")
 def check_p2(ctx) -> Verdict:
-    return _property_claim(ctx, "Y-P2", indicator_p2, _secondary_p2)
+    return _property_claim(ctx, "Y-P2", _secondary_p2)
 
 
 @claim("Y-P3", paper="Y", place="Section 3.2, Figure 2 (3D-properties: dispersion)", method="empirical",
        statement="Likelihood moves to responses that are neither chosen nor rejected (unseen responses).",
        latex=r"\pi_T(\mathcal{U}) > \pi_0(\mathcal{U})")
 def check_p3(ctx) -> Verdict:
-    return _property_claim(ctx, "Y-P3", indicator_p3, _secondary_p3)
+    return _property_claim(ctx, "Y-P3", _secondary_p3)
+
+
+#: Y-ONPOL's readings: the (coordinate of P1, responses of P3) each uses.
+_ONPOL = {"headline": ("log", "narrow"), "p1_prob": ("prob", "narrow"), "p3_broad": ("log", "broad")}
+
+
+def _onpol_cells(res, spec, base, reading, placebo=False, tally=None):
+    from dataclasses import replace
+
+    coord, rd = _ONPOL[reading]
+    cells = []
+    for s in base:
+        s4 = replace(s, scenario=4)
+        f = _factors(spec, s, with_scenario=False)
+        for t in res.checkpoints:
+            ok, outs = True, []
+            for prop in ("P1", "P2", "P3"):
+                a, scale = severity_at(res, s, prop, t, coord if prop == "P1" else "log", rd)
+                b = seed_shift(a) if placebo else severity_at(res, s4, prop, t, coord, rd)[0]
+                c = compare(a, b, scale)
+                milder = c < 0
+                ok &= bool(milder.mean() > MAJORITY)
+                outs.append(milder)
+                if tally is not None:
+                    d = tally.setdefault((prop, t), [0, 0, 0])
+                    d[0] += int(np.sum(c < 0))
+                    d[1] += int(np.sum(c == 0))
+                    d[2] += int(np.sum(c > 0))
+            cells.append(Cell({**f, "epoch": t, "phase": _phase(res, [s, s4], t)}, ok,
+                              np.concatenate(outs), _setting_label(s, with_scenario=False)))
+    return cells
+
+
+def _old_onpol(res, base, p2_kind="P2"):
+    from dataclasses import replace
+
+    ok = []
+    for s in base:
+        s4 = replace(s, scenario=4)
+        ok.append(all(np.mean(severity(res, s, p) < severity(res, s4, p)) > MAJORITY
+                      for p in ("P1", p2_kind, "P3")))
+    return decide(ok)
 
 
 @claim("Y-ONPOL", paper="Y", place="Section 3.2, Figure 2 (four on/off-policy scenarios)", method="empirical",
@@ -654,72 +896,75 @@ def check_p3(ctx) -> Verdict:
        latex=r"\mathrm{sev}(\text{on},\text{on}) < \mathrm{sev}(\text{off},\text{off})")
 def check_onpol(ctx) -> Verdict:
     res, spec = _sweep(ctx), _spec(ctx)
-    toy = _toy()
     if not {1, 4} <= set(spec.scenarios):
         return Verdict.inconclusive("the sweep lacks scenario 1 or 4", evidence={})
     base = [s for s in _dpo_settings(res, spec) if s.scenario == 1]
-    rows, appears, factors, parts = [], [], [], {}
-    order_counts = {p: {sc: 0 for sc in spec.scenarios} for p in ("P1", "P2", "P3")}
-    all_ind = []
-    for s in base:
-        twins = {sc: toy.Setting(sc, s.optimizer, s.lr, s.beta, s.width) for sc in spec.scenarios}
-        ok = True
-        cells = []
-        for prop in ("P1", "P2", "P3"):
-            sev = {sc: severity(res, t, prop) for sc, t in twins.items()}
-            ind = sev[1] < sev[4]
-            all_ind.append(ind)
-            parts.setdefault(prop, []).append(ind)
-            ok &= bool(np.mean(ind) > MAJORITY)
-            cells.append(f"{prop} {_frac_str(ind)}")
-            med = {sc: float(np.median(v)) for sc, v in sev.items()}
-            order_counts[prop][min(med, key=med.get)] += 1
-        appears.append(ok)
-        factors.append(_factors(spec, s, with_scenario=False))
-        rows.append((_setting_label(s, with_scenario=False), "; ".join(cells)))
-    status = decide(appears)
-    cond = describe_condition(factors, appears) if status == "qualified" else ""
+    time_rule = TIME_RULE["Y-ONPOL"][0]
+    readings, tallies = [], {}
+    for name, text, rank, why in READINGS["Y-ONPOL"]:
+        tallies[name] = {}
+        dec = decide_cells(_onpol_cells(res, spec, base, name, tally=tallies[name]), time_rule)
+        ctrls = {}
+        if dec.status == "confirmed":
+            ctrls["placebo"] = _control("Y-ONPOL", "placebo",
+                                        decide_cells(_onpol_cells(res, spec, base, name, placebo=True), time_rule))
+        v = _decided("Y-ONPOL", name, dec, "on-policy (S1) milder than off-policy (S4) for all "
+                     "three properties", res, ctrls,
+                     scope_on=f"{len(base)} MLP settings, scenario 1 vs 4 paired by seed")
+        readings.append(Reading(name, text, rank, why, v))
+    tally_rows = []
+    for (prop, t), (m, tie, h) in sorted(tallies["headline"].items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        tally_rows.append(f"{prop} @{t}: S1 milder {m}, tie {tie}, S4 milder {h}")
     ev = {"definition": DEFINITIONS["Y-ONPOL"], "criterion": CRITERIA["Y-ONPOL"],
           "settings_swept": _swept_text(spec, f" × β ∈ {{{', '.join(f'{b:g}' for b in spec.betas)}}}") +
           "; scenario 1 (on, on) vs scenario 4 (off, off), paired by seed",
-          "n_settings": len(base), "n_seeds": len(res.seeds),
-          "settings_where_it_holds": f"{sum(appears)}/{len(appears)}",
-          "condition_where_it_holds": cond,
-          "by_factor": by_factor(factors, appears)}
-    for prop, inds in parts.items():
-        x = np.concatenate(inds)
-        ev[f"{prop}_on_milder_fraction"] = _frac_str(x)
-        ev[f"{prop}_settings_holding"] = f"{sum(np.mean(i) > MAJORITY for i in inds)}/{len(inds)}"
-        ev[f"{prop}_mildest_scenario_by_median"] = ", ".join(
-            f"S{sc}: {n}" for sc, n in order_counts[prop].items())
-    mean_inds = [severity(res, toy.Setting(1, s.optimizer, s.lr, s.beta, s.width), "P2-mean")
-                 < severity(res, toy.Setting(4, s.optimizer, s.lr, s.beta, s.width), "P2-mean") for s in base]
-    ev["definition_revision"] = (
-        "the P2 severity was changed from 1 − p_c(end)/p_c(0) on the mean over prompts to the largest "
-        "per-prompt relative fall max_i (1 − p_i(end)/p_i(0)), together with Y-P2's definition, after a "
-        "review of the figure paper_y_toy_adam.png showed that the mean hides per-prompt falls. With the "
-        f"mean-based severity, S1 is milder in {_frac_str(np.concatenate(mean_inds))} of paired seeds and P2 "
-        f"holds in {sum(np.mean(i) > MAJORITY for i in mean_inds)}/{len(mean_inds)} settings")
-    ev["per_setting"] = [f"{a}: {b}" for a, b in rows]
+          "n_settings": len(base), "n_seeds": len(res.seeds), "checkpoints": list(res.checkpoints),
+          "tie_tolerance": f"{TIE_TOL:g} nats on a log scale; {TIE_TOL:.0%} relative for P1's ratio",
+          "comparisons_headline_milder_tie_harsher": tally_rows}
+    old = _old_onpol(res, base)
+    old_first = _old_onpol(res, base, "P2-mean")
+    revisions = [_first_revision("Y-ONPOL", old_first, "P2 = max_i (1 − p_i(end)/p_i(0)) per prompt "
+                                 "(the rule before the outside review)"),
+                 _review_revision("Y-ONPOL", old)]
+    cells = _onpol_cells(res, spec, base, "headline")
+    rows = [(f"{c.label} @{c.epoch} ({c.factors['phase']})", f"{'holds' if c.appears else 'fails'}: "
+             f"{_frac_str(c.runs)} of comparisons milder") for c in cells]
     details = (f"**Definition.** {DEFINITIONS['Y-ONPOL']}.\n\n**Decision rule.** {CRITERIA['Y-ONPOL']}.\n\n"
-               f"**Revision.** {ev['definition_revision']}.\n\n"
-               + _details_table(rows, ("setting", "fraction of seeds with on-policy milder [95% CI]")))
-    x = np.concatenate(all_ind)
-    summary = (f"on-policy milder than off-policy for all three properties in {sum(appears)}/{len(base)} "
-               f"settings ({x.mean():.0%} of {x.size} paired comparisons; per property: "
-               + ", ".join(f"{p} {ev[p + '_settings_holding']}" for p in ("P1", "P2", "P3")) + ")")
-    if status == "confirmed":
-        return Verdict.confirmed(summary, evidence=ev, details=details)
-    if status == "refuted":
-        return Verdict.refuted(summary, evidence=ev, details=details, counterexample=ev["per_setting"][:3])
-    return Verdict.qualified(summary + (f"; holds where {cond}" if cond else ""), evidence=ev,
-                             details=details,
-                             counterexample=[ev["per_setting"][k] for k, a in enumerate(appears) if not a][:4])
+               f"**Time rule.** {TIME_RULE['Y-ONPOL'][0]}: {TIME_RULE['Y-ONPOL'][1]}.\n\n"
+               + _details_table(rows, ("setting @ epoch (phase)", "headline reading")))
+    return _assemble("Y-ONPOL", readings, ev, details, (), revisions,
+                     counterexample=[r[0] for r, c in zip(rows, cells) if not c.appears][:4])
 
 
 def _reg_settings(res, spec, loss: str):
     return sorted({(s.scenario, s.width, s.optimizer, s.lr) for s in res.settings
                    if s.loss == loss and s.width > 0})
+
+
+def _flex_value(res, s, t, coord):
+    if coord == "log":
+        return value(res, "logp_rejected", s, t)
+    return np.log(value(res, "p_rejected_mean", s, t))
+
+
+def _flex_cells(res, spec, keys, coord, bms, placebo=False):
+    toy = _toy()
+    bp = spec.flex_beta_plus
+    cells = []
+    for sc, w, opt, lr in keys:
+        dpo = toy.Setting(sc, opt, lr, bp, w)
+        f = {k: v for k, v in _factors(spec, dpo).items() if k != "beta"}
+        for t in res.checkpoints:
+            vd = _flex_value(res, dpo, t, coord)
+            if placebo:
+                comps = [compare(seed_shift(vd), vd) > 0]
+            else:
+                comps = [compare(_flex_value(res, toy.Setting(sc, opt, lr, bp, w, "flex", beta_minus=bm), t,
+                                             coord), vd) > 0 for bm in bms]
+            ok = all(bool(c.mean() > MAJORITY) for c in comps)
+            cells.append(Cell({**f, "epoch": t, "phase": _phase(res, [dpo], t)}, ok, np.concatenate(comps),
+                              f"S{sc} w{w} {opt} lr={lr:g}"))
+    return cells
 
 
 @claim("Y-FLEX", paper="Y", place="Section 4 (Flex-DPO; poem sweep β₊ = 0.1, β₋ ∈ [0.02, 0.14])",
@@ -734,58 +979,97 @@ def check_flex(ctx) -> Verdict:
     below = [b for b in spec.flex_beta_minus if b < bp and not math.isclose(b, bp)]
     above = [b for b in spec.flex_beta_minus if b > bp and not math.isclose(b, bp)]
     keys = _reg_settings(res, spec, "flex")
-    rows, appears, factors, best = [], [], [], []
-    below_all, above_all = [], []
-    for sc, w, opt, lr in keys:
-        dpo = res.metric("logp_rejected_end", toy.Setting(sc, opt, lr, bp, w))
-        ok, cells = True, []
-        for bm in below + above:
-            flex = toy.Setting(sc, opt, lr, bp, w, "flex", beta_minus=bm)
-            ind = res.metric("logp_rejected_end", flex) > dpo
-            (below_all if bm < bp else above_all).append(ind)
-            if bm < bp:
-                ok &= bool(np.mean(ind) > MAJORITY)
-            cells.append(f"β₋={bm:g}: {np.mean(ind):.2f}")
-        med_pc = {bp: float(np.median(res.metric("p_chosen_mean_end", toy.Setting(sc, opt, lr, bp, w))))}
-        for bm in below + above:
-            med_pc[bm] = float(np.median(res.metric(
-                "p_chosen_mean_end", toy.Setting(sc, opt, lr, bp, w, "flex", beta_minus=bm))))
-        best.append(max(med_pc, key=med_pc.get))
-        appears.append(ok)
-        s0 = toy.Setting(sc, opt, lr, bp, w)
-        factors.append({k: v for k, v in _factors(spec, s0).items() if k != "beta"})
-        rows.append((f"S{sc} w{w} {opt} lr={lr:g}", "; ".join(cells)))
-    status = decide(appears)
-    cond = describe_condition(factors, appears) if status == "qualified" else ""
-    xb = np.concatenate(below_all)
+    time_rule = TIME_RULE["Y-FLEX"][0]
+    readings = []
+    for name, text, rank, why in READINGS["Y-FLEX"]:
+        coord = _COORD_OF[name]
+        dec = decide_cells(_flex_cells(res, spec, keys, coord, below), time_rule)
+        ctrls = {}
+        if dec.status == "confirmed":
+            ctrls["placebo"] = _control("Y-FLEX", "placebo",
+                                        decide_cells(_flex_cells(res, spec, keys, coord, below, True), time_rule))
+        v = _decided("Y-FLEX", name, dec, "β₋ < β₊ moderates the rejected drop", res, ctrls,
+                     scope_on=f"{len(keys)} MLP settings, β₊ = {bp:g}, β₋ < β₊ ∈ "
+                              f"{{{', '.join(f'{x:g}' for x in below)}}} paired by seed with DPO")
+        readings.append(Reading(name, text, rank, why, v))
     ev = {"definition": DEFINITIONS["Y-FLEX"], "criterion": CRITERIA["Y-FLEX"],
           "settings_swept": _swept_text(spec, f"; β₊ = {bp:g}, β₋ ∈ {{{', '.join(f'{b:g}' for b in spec.flex_beta_minus)}}}"),
-          "n_settings": len(keys), "n_seeds": len(res.seeds),
-          "settings_where_it_holds": f"{sum(appears)}/{len(appears)}",
-          "condition_where_it_holds": cond, "by_factor": by_factor(factors, appears),
-          "moderated_fraction_beta_minus_below": _frac_str(xb)}
-    if above_all:
-        ev["moderated_fraction_beta_minus_above"] = _frac_str(np.concatenate(above_all))
+          "n_settings": len(keys), "n_seeds": len(res.seeds), "checkpoints": list(res.checkpoints)}
+    for t in res.checkpoints:
+        for label, bms in (("below", below), ("above", above)):
+            if not bms:
+                continue
+            x = np.concatenate([compare(_flex_value(res, toy.Setting(sc, opt, lr, bp, w, "flex", beta_minus=bm), t, "log"),
+                                        _flex_value(res, toy.Setting(sc, opt, lr, bp, w), t, "log")) > 0
+                                for sc, w, opt, lr in keys for bm in bms])
+            ev[f"moderated_fraction_beta_minus_{label}_at_{t}"] = _frac_str(x)
+    best = []
+    for sc, w, opt, lr in keys:
+        med = {bp: float(np.median(_m(res, "p_chosen_mean_end", toy.Setting(sc, opt, lr, bp, w))))}
+        for bm in below + above:
+            med[bm] = float(np.median(_m(res, "p_chosen_mean_end",
+                                         toy.Setting(sc, opt, lr, bp, w, "flex", beta_minus=bm))))
+        best.append(max(med, key=med.get))
     ev["best_beta_minus_by_median_final_chosen_prob"] = ", ".join(
         f"{b:g}: {best.count(b)}" for b in sorted(set(best)))
-    ev["per_setting_fraction_moderated"] = [f"{a}: {b}" for a, b in rows]
+    cells = _flex_cells(res, spec, keys, "log", below)
+    rows = [(f"{c.label} @{c.epoch} ({c.factors['phase']})",
+             f"{'holds' if c.appears else 'fails'}: {_frac_str(c.runs)} of paired runs moderated") for c in cells]
+    ev["per_cell_log_reading"] = [f"{a}: {b}" for a, b in rows]
+    # the rule before the review: end only, strict
+    old_ok = []
+    for sc, w, opt, lr in keys:
+        dpo = _m(res, "logp_rejected_end", toy.Setting(sc, opt, lr, bp, w))
+        old_ok.append(all(np.mean(_m(res, "logp_rejected_end",
+                                      toy.Setting(sc, opt, lr, bp, w, "flex", beta_minus=bm)) > dpo) > MAJORITY
+                          for bm in below))
+    revisions = [_review_revision("Y-FLEX", decide(old_ok))]
     figs = []
     if ctx.want_figures:
         from dpomath.plots import paper_y as py
 
         figs.append(str(py.flex_sweep(res, spec, ctx.figure_path("paper_y_flex_sweep.png"))))
     details = (f"**Definition.** {DEFINITIONS['Y-FLEX']}.\n\n**Decision rule.** {CRITERIA['Y-FLEX']}.\n\n"
-               + _details_table(rows, ("setting", "fraction of seeds with a smaller rejected drop than DPO")))
-    summary = (f"β₋ < β₊ moderates the rejected drop in {sum(appears)}/{len(keys)} settings "
-               f"({xb.mean():.0%} of {xb.size} paired runs)")
-    if status == "confirmed":
-        return Verdict.confirmed(summary, evidence=ev, figures=figs, details=details)
-    if status == "refuted":
-        return Verdict.refuted(summary, evidence=ev, figures=figs, details=details,
-                               counterexample=ev["per_setting_fraction_moderated"][:3])
-    return Verdict.qualified(summary + (f"; holds where {cond}" if cond else ""), evidence=ev, figures=figs,
-                             details=details,
-                             counterexample=[f"{a}: {b}" for (a, b), ok in zip(rows, appears) if not ok][:4])
+               f"**Time rule.** {TIME_RULE['Y-FLEX'][0]}: {TIME_RULE['Y-FLEX'][1]}.\n\n"
+               + _details_table(rows, ("setting @ epoch (phase)", "log reading")))
+    return _assemble("Y-FLEX", readings, ev, details, figs, revisions,
+                     counterexample=[r[0] for r, c in zip(rows, cells) if not c.appears][:4])
+
+
+_SFT_MEAN = {"mean_prob": "p_chosen_mean", "mean_log": "logp_chosen"}
+
+
+def _sft_cells(res, spec, keys, reading, placebo=False):
+    toy = _toy()
+    b = spec.sft_beta
+    cells = []
+    for sc, w, opt, lr in keys:
+        dpo = toy.Setting(sc, opt, lr, b, w)
+        f = {k: v for k, v in _factors(spec, dpo).items() if k != "beta"}
+        for t in res.checkpoints:
+            if reading in _SFT_MEAN:
+                name = _SFT_MEAN[reading]
+                score_dpo = (value(res, name, dpo, t) < value(res, name, dpo, 0)).astype(int)
+            else:
+                score_dpo = degraded_at(res, dpo, t).sum(-1)
+            paired = score_dpo > 0
+            if not paired.mean() > MAJORITY:
+                continue                                   # not informative
+            others = [("placebo", None)] if placebo else [(g, toy.Setting(sc, opt, lr, b, w, "sft", gamma=g))
+                                                          for g in spec.sft_gammas]
+            for g, st in others:
+                if reading in _SFT_MEAN:
+                    name = _SFT_MEAN[reading]
+                    kept = (value(res, name, st, t) >= value(res, name, st, 0)) if st is not None else \
+                        seed_shift(value(res, name, dpo, t) >= value(res, name, dpo, 0))
+                    x = kept[paired]
+                else:
+                    n_other = degraded_at(res, st, t).sum(-1) if st is not None else seed_shift(score_dpo)
+                    x = (n_other == 0)[paired] if reading == "prevents" else (n_other < score_dpo)[paired]
+                fac = {**f, **({} if placebo else {"gamma": g}), "epoch": t, "phase": _phase(res, [dpo], t)}
+                cells.append(Cell(fac, bool(x.mean() > MAJORITY), x,
+                                  f"S{sc} w{w} {opt} lr={lr:g}" + ("" if placebo else f" γ={g:g}")))
+    return cells
 
 
 @claim("Y-SFT", paper="Y", place="Section 4 (SFT-DPO)", method="empirical",
@@ -796,31 +1080,28 @@ def check_sft(ctx) -> Verdict:
     toy = _toy()
     b = spec.sft_beta
     keys = _reg_settings(res, spec, "sft")
-    informative, rows, holds, factors = [], [], [], []
-    gamma_needed, reduced_all, prevented_all, row_ok = [], [], [], []
-    for sc, w, opt, lr in keys:
-        dpo = toy.Setting(sc, opt, lr, b, w)
-        n_dpo = degraded_prompts(res, dpo).sum(-1)
-        if not np.mean(n_dpo > 0) > MAJORITY:
-            continue
-        informative.append((sc, w, opt, lr))
-        paired = n_dpo > 0                              # the seeds whose DPO run degrades
-        cells, ok_g = [f"DPO degrades {_frac_str(n_dpo > 0)}"], []
-        for g in spec.sft_gammas:
-            st = toy.Setting(sc, opt, lr, b, w, "sft", gamma=g)
-            n_sft = degraded_prompts(res, st).sum(-1)
-            reduced = (n_sft < n_dpo)[paired]
-            reduced_all.append(reduced)
-            prevented_all.append(n_sft[paired] == 0)
-            ok = bool(np.mean(reduced) > MAJORITY)
-            ok_g.append(ok)
-            holds.append(ok)
-            factors.append({**{k: v for k, v in _factors(spec, dpo).items() if k != "beta"}, "gamma": g})
-            cells.append(f"γ={g:g} reduced {_frac_str(reduced)}")
-        row_ok.append(all(ok_g))
-        ok_from = [g for g, ok in zip(spec.sft_gammas, ok_g) if ok]
-        gamma_needed.append(min(ok_from) if ok_from else None)
-        rows.append((f"S{sc} w{w} {opt} lr={lr:g}", "; ".join(cells)))
+    time_rule = TIME_RULE["Y-SFT"][0]
+    readings = []
+    for name, text, rank, why in READINGS["Y-SFT"]:
+        cells = _sft_cells(res, spec, keys, name)
+        dec = decide_cells(cells, time_rule)
+        if not cells or dec.status == "inconclusive":
+            why_nt = (f"plain DPO (β = {b:g}) lets {'the mean chosen' if name in _SFT_MEAN else 'some prompt’s chosen'} "
+                      f"fall in a majority of seeds in no (setting, checkpoint) of {len(keys)} settings × "
+                      f"{len(res.checkpoints)} checkpoints: nothing for SFT-DPO to keep")
+            v = Verdict.untestable(f"SFT-DPO keeps the chosen — {text}: not testable in this setting ({why_nt})",
+                                   why_nt, evidence={"cells": "no informative cell"})
+        else:
+            ctrls = {}
+            if dec.status == "confirmed":
+                ctrls["placebo"] = _control("Y-SFT", "placebo",
+                                            decide_cells(_sft_cells(res, spec, keys, name, True), time_rule))
+            v = _decided("Y-SFT", name, dec, "SFT-DPO keeps the chosen from falling", res, ctrls,
+                         scope_on=f"{len(keys)} MLP settings, β = {b:g}, γ ∈ "
+                                  f"{{{', '.join(f'{g:g}' for g in spec.sft_gammas)}}} paired by seed with DPO",
+                         extra_ev={"informative_cells": f"{len({(c.label.rsplit(' γ=', 1)[0], c.epoch) for c in cells})}"
+                                                        f"/{len(keys) * len(res.checkpoints)}"})
+        readings.append(Reading(name, text, rank, why, v))
 
     def dpo_of(k):
         return toy.Setting(k[0], k[2], k[3], b, k[1])
@@ -828,61 +1109,47 @@ def check_sft(ctx) -> Verdict:
     def sft_of(k, g):
         return toy.Setting(k[0], k[2], k[3], b, k[1], "sft", gamma=g)
 
+    end = res.checkpoints[-1]
     ev = {"definition": DEFINITIONS["Y-SFT"], "criterion": CRITERIA["Y-SFT"],
           "settings_swept": _swept_text(spec, f"; β = {b:g}, γ ∈ {{{', '.join(f'{g:g}' for g in spec.sft_gammas)}}}"),
-          "n_settings": len(keys), "n_seeds": len(res.seeds),
-          "informative_settings": f"{len(informative)}/{len(keys)}"}
-    deg_all = np.concatenate([indicator_p2(res, dpo_of(k)) for k in keys])
-    ev["dpo_degrades_fraction"] = _frac_str(deg_all)
-    mean_fell = [_m(res, "p_chosen_mean_end", dpo_of(k)) < _m(res, "p_chosen_mean_start", dpo_of(k))
-                 for k in keys]
-    ev["definition_revision"] = (
-        "the indicator was changed from the mean over prompts of π(chosen_i | prompt_i) to Y-P2's per-prompt "
-        "indicator after a review of the figure paper_y_toy_adam.png showed that the mean hides per-prompt "
-        "falls. With the mean-based definition (the run keeps the chosen iff p_c(end) ≥ p_c(0); informative "
-        "when DPO has p_c(end) < p_c(0) in a majority of runs) plain DPO lets the mean fall in "
-        f"{_frac_str(np.concatenate(mean_fell))} of runs and "
-        f"{sum(np.mean(f) > MAJORITY for f in mean_fell)}/{len(keys)} settings are informative")
+          "n_settings": len(keys), "n_seeds": len(res.seeds), "checkpoints": list(res.checkpoints)}
+    for t in res.checkpoints:
+        ev[f"dpo_degrades_fraction_at_{t}"] = _frac_str(np.concatenate(
+            [degraded_at(res, dpo_of(k), t).any(-1) for k in keys]))
     for g in spec.sft_gammas:
-        hi = [_m(res, "p_chosen_mean_end", sft_of(k, g)) > _m(res, "p_chosen_mean_end", dpo_of(k)) for k in keys]
-        kept = [_m(res, "p_chosen_mean_end", sft_of(k, g)) >= _m(res, "p_chosen_mean_start", sft_of(k, g))
-                for k in keys]
-        ev[f"gamma_{g:g}_chosen_above_dpo_fraction"] = _frac_str(np.concatenate(hi))
-        ev[f"gamma_{g:g}_mean_chosen_kept_fraction"] = _frac_str(np.concatenate(kept))
-        ev[f"gamma_{g:g}_degrades_fraction"] = _frac_str(np.concatenate([indicator_p2(res, sft_of(k, g))
-                                                                          for k in keys]))
-    head = f"**Definition.** {DEFINITIONS['Y-SFT']}.\n\n**Decision rule.** {CRITERIA['Y-SFT']}.\n\n" \
-           f"**Revision.** {ev['definition_revision']}."
-    if not informative:
-        return Verdict.inconclusive(
-            f"plain DPO (β = {b:g}) lets some prompt's chosen likelihood degrade in a majority of runs in "
-            f"none of {len(keys)} settings ({ev['dpo_degrades_fraction']} of runs), so there is nothing "
-            f"for SFT-DPO to reduce", evidence=ev, details=head)
-    status = decide(holds)
-    red_x, prev_x = np.concatenate(reduced_all), np.concatenate(prevented_all)
-    cond = describe_condition(factors, holds) if status == "qualified" else ""
-    ev.update({"reduced_fraction": _frac_str(red_x), "prevented_fraction": _frac_str(prev_x),
-               "setting_gamma_pairs_holding": f"{sum(holds)}/{len(holds)}",
-               "condition_where_it_holds": cond, "by_factor": by_factor(factors, holds),
-               "smallest_gamma_that_reduces": ", ".join(
-                   f"{'none' if g is None else f'{g:g}'}: {gamma_needed.count(g)}"
-                   for g in sorted(set(gamma_needed), key=lambda v: (v is None, v or 0))),
-               "per_setting": [f"{a}: {c}" for a, c in rows]})
+        ev[f"gamma_{g:g}_degrades_fraction_at_end"] = _frac_str(np.concatenate(
+            [degraded_at(res, sft_of(k, g), end).any(-1) for k in keys]))
+        ev[f"gamma_{g:g}_chosen_above_dpo_fraction_at_end"] = _frac_str(np.concatenate(
+            [_m(res, "p_chosen_mean_end", sft_of(k, g)) > _m(res, "p_chosen_mean_end", dpo_of(k)) for k in keys]))
+    # the rules before the review ('reduces' at the end) and before the first revision (the mean)
+    old_reduce, old_mean = [], []
+    for k in keys:
+        n_dpo = degraded_prompts(res, dpo_of(k)).sum(-1)
+        if np.mean(n_dpo > 0) > MAJORITY:
+            for g in spec.sft_gammas:
+                n_sft = degraded_prompts(res, sft_of(k, g)).sum(-1)
+                old_reduce.append(bool(np.mean((n_sft < n_dpo)[n_dpo > 0]) > MAJORITY))
+        fell = _m(res, "p_chosen_mean_end", dpo_of(k)) < _m(res, "p_chosen_mean_start", dpo_of(k))
+        if np.mean(fell) > MAJORITY:
+            for g in spec.sft_gammas:
+                s_ = sft_of(k, g)
+                old_mean.append(bool(np.mean((_m(res, "p_chosen_mean_end", s_) >=
+                                              _m(res, "p_chosen_mean_start", s_))[fell]) > MAJORITY))
+    st_reduce = decide(old_reduce) if old_reduce else "inconclusive"
+    st_mean = decide(old_mean) if old_mean else "inconclusive"
+    revisions = [_first_revision("Y-SFT", st_mean, OLD_RULES["Y-SFT"]), _review_revision("Y-SFT", st_reduce)]
     figs = []
     if ctx.want_figures:
         from dpomath.plots import paper_y as py
 
         figs.append(str(py.sft_sweep(res, spec, ctx.figure_path("paper_y_sft_sweep.png"))))
-    details = head + "\n\n" + _details_table(rows, ("informative setting", "fractions [95% CI]"))
-    summary = (f"SFT-DPO reduces the per-prompt chosen degradation of plain DPO in {sum(holds)}/{len(holds)} "
-               f"(informative setting, γ) pairs ({red_x.mean():.0%} of {red_x.size} paired runs whose DPO run "
-               f"degrades; none degraded in {prev_x.mean():.0%}); {len(informative)}/{len(keys)} settings "
-               f"informative")
-    if status == "confirmed":
-        return Verdict.confirmed(summary, evidence=ev, figures=figs, details=details)
-    if status == "refuted":
-        return Verdict.refuted(summary, evidence=ev, figures=figs, details=details,
-                               counterexample=ev["per_setting"][:3])
-    return Verdict.qualified(summary + (f"; holds where {cond}" if cond else ""), evidence=ev, figures=figs,
-                             details=details,
-                             counterexample=[r for r, ok in zip(ev["per_setting"], row_ok) if not ok][:4])
+    cells = _sft_cells(res, spec, keys, "prevents")
+    rows = [(f"{c.label} @{c.epoch} ({c.factors['phase']})",
+             f"{'holds' if c.appears else 'fails'}: {_frac_str(c.runs)} of the degrading DPO seeds kept")
+            for c in cells]
+    details = (f"**Definition.** {DEFINITIONS['Y-SFT']}.\n\n**Decision rule.** {CRITERIA['Y-SFT']}.\n\n"
+               f"**Time rule.** {TIME_RULE['Y-SFT'][0]}: {TIME_RULE['Y-SFT'][1]}.\n\n"
+               + (_details_table(rows, ("informative setting @ epoch (phase)", "'prevents' reading"))
+                  if rows else "No informative cell under the headline reading."))
+    return _assemble("Y-SFT", readings, ev, details, figs, revisions,
+                     counterexample=[r[0] for r, c in zip(rows, cells) if not c.appears][:4])

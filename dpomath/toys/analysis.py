@@ -49,7 +49,7 @@ __all__ = ["KAPPA", "PEAK_DROP", "UNSEEN_RISE", "MAJORITY", "CONFIDENCE", "TIE_T
            "by_factor", "factors", "setting_label", "swept_text", "dpo_settings", "indicator_p1",
            "prompt_chosen", "degraded_prompts", "indicator_p2", "indicator_p2_mean",
            "indicator_p3", "severity", "value", "change", "compare", "p1", "p2", "p2_not_raised",
-           "p3", "severity_at", "phase", "Cell", "Decision", "decide_cells", "seed_shift"]
+           "p3", "severity_at", "phase", "P1_STATS", "P3_STATS", "P2_READINGS", "degraded_at", "Cell", "Decision", "decide_cells", "seed_shift"]
 
 # thresholds of the operational definitions (fixed before the runs)
 
@@ -298,7 +298,7 @@ def seed_shift(x: np.ndarray) -> np.ndarray:
 
 
 #: Y-P1's two quantities per coordinate: (rejected, chosen).
-_P1 = {"log": ("logp_rejected", "logp_chosen"), "prob": ("p_rejected_mean", "p_chosen_mean")}
+P1_STATS = {"log": ("logp_rejected", "logp_chosen"), "prob": ("p_rejected_mean", "p_chosen_mean")}
 #: Y-P1's placebo: the unseen responses 9–10 in place of the rejected (per response: mass / 2).
 _P1_PLACEBO = {"log": ("logp_unseen", 1.0), "prob": ("p_unseen_mass", 0.5)}
 
@@ -317,7 +317,7 @@ def p1(res, s, t, coord: str = "log", variant: str = "claim", kappa: float = KAP
     ``variant`` (the negative controls): ``"placebo"`` — the unseen responses 9–10 (in no pair)
     in place of the rejected; ``"reversed"`` — the roles swapped: the chosen rises by ≥ κ·|Δ_r|.
     """
-    rej, cho = _P1[_coord(coord)]
+    rej, cho = P1_STATS[_coord(coord)]
     dc = change(res, cho, s, t)
     if variant == "placebo":
         name, scale = _P1_PLACEBO[coord]
@@ -420,7 +420,7 @@ def severity_at(res, s, prop: str, t, coord: str = "log", reading: str = "narrow
     max_i log(p_i(0)/p_i(t)) of a prompt's chosen (``"log"``); ``P3`` the log gain
     log(m(t)/m(0)) of the mass on the ``reading``'s responses (``"log"``)."""
     if prop == "P1":
-        rej, cho = _P1[_coord(coord)]
+        rej, cho = P1_STATS[_coord(coord)]
         dr, dc = change(res, rej, s, t), change(res, cho, s, t)
         return -dr / np.maximum(np.abs(dc), 1e-12), "ratio"
     if prop == "P2":
