@@ -28,7 +28,8 @@ import math
 
 import numpy as np
 
-from dpomath.toys.analysis import (KAPPA, MAJORITY, P1_STATS, PEAK_DROP, TIE_TOL, UNSEEN_RISE,
+from dpomath.toys.analysis import (KAPPA, MAJORITY, P1_STATS, PEAK_DROP, SATURATED, TIE_TOL,
+                                   UNSEEN_RISE,
                                    Cell, change, compare, decide, decide_cells, degraded_at,
                                    degraded_prompts, dpo_settings as _dpo_settings,
                                    factors as _factors, frac_str as _frac_str, indicator_p1,
@@ -224,7 +225,7 @@ DEFINITIONS = {
              "log-sum-exp); log reading: their mean log-probability rises by ≥ log "
              f"{UNSEEN_RISE:g}. Narrow: the unseen responses 9–10 (in no pair); broad: the "
              "responses neither chosen nor rejected for the prompt (the other prompts' chosen "
-             "and 9–10)"),
+             "and 9–10); others: the other prompts' chosen alone"),
     "Y-ONPOL": ("severities per run at checkpoint t: P1 = −Δ_r/|Δ_c| (Y-P1's ratio, in the "
                 "reading's coordinate), P2 = max_i log(p_i(0)/p_i(t)) (the largest log-fall of a "
                 "prompt's chosen), P3 = log(m(t)/m(0)) (the log gain of the mass on the "
@@ -349,6 +350,13 @@ READINGS = {
          "own prompt), so not 'unseen'"),
         ("broad_log", "the mean log-probability of those responses rises ≥ log 1.1", 4,
          "the broad reading in log coordinates"),
+        # added after the first full run: the outside review's own reading (a subset of the broad
+        # set), which the broad reading above does not reproduce because it includes 9–10
+        ("others_prob", "the mass on the other prompts' chosen responses rises ≥ 10 %", 5,
+         "the outside review's reading: some responses neither chosen nor rejected for the "
+         "prompt gain — the other prompts' chosen, a subset the paper's words do not single out"),
+        ("others_log", "the mean log-probability of the other prompts' chosen rises ≥ log 1.1", 6,
+         "the same in log coordinates"),
     ),
     "Y-ONPOL": (
         ("headline", "each property as Y-P1–Y-P3 read it: P1 in log-likelihood, P2 per prompt, "
@@ -377,12 +385,16 @@ READINGS = {
 }
 
 #: The negative controls (deliberately false variants, decided by the same rule on the same
-#: cells): a CONFIRMED reading needs its controls to come out other than CONFIRMED.
+#: cells): a CONFIRMED reading needs its controls to come out other than CONFIRMED. (Run for
+#: every reading that is CONFIRMED at some checkpoint, judged at those checkpoints — extended so
+#: after the first full run, where Y-P1 is CONFIRMED at the end only; the variants are unchanged.)
 CONTROLS = {
     "Y-P1": {"free_logit": "the free-logit policy (no shared parameters) in place of the MLP",
              "placebo": "the unseen responses 9–10 (in no pair, never pushed down) in place of "
                         "the rejected",
-             "reversed": "roles reversed: the chosen rises ≥ 3× faster than the rejected falls"},
+             # (replaced, before any control was run, the 'roles reversed' variant: a run cannot
+             # show both the property and its reverse, so that control could never pass)
+             "tighter": "a threshold ten times tighter: −Δ_r ≥ 30·|Δ_c|"},
     "Y-P2": {"free_logit": "the free-logit policy, where the chosen cannot fall (G-TABULAR)"},
     "Y-P3": {"free_logit": "the free-logit policy in place of the MLP",
              "reversed": "the paired rejected responses (which DPO pushes down) in place of the "
@@ -409,7 +421,7 @@ OLD_RULES = {
                 "milder iff its severity is strictly smaller (rounding ties counted against)"),
     "Y-ONPOL-first": ("as the rule before the review, with P2 = 1 − p̄(end)/p̄(0) on the mean "
                       "over prompts"),
-    "Y-FLEX": ("at the end of training only (epoch 500), log π(rejected), strict comparison; "
+    "Y-FLEX": ("at the end of training only, log π(rejected), strict comparison; "
                "condition mined over the setting factors"),
     "Y-SFT": ("'reduces' (fewer degraded prompts than DPO), at the end of training"),
     "Y-SFT-first": ("the mean over prompts: informative when DPO's p̄(end) < p̄(0) in a majority "
@@ -519,10 +531,15 @@ def _cells_text(dec) -> str:
             f"{frac} of runs")
 
 
-def _control(cid: str, key: str, dec) -> Control:
-    """The control ``key`` of ``cid`` decided by the claim's rule (``dec``): it fails unless the
-    false variant comes out CONFIRMED too."""
-    return control(CONTROLS[cid][key], holds=dec.status == "confirmed", measured=_cells_text(dec))
+def _control(cid: str, key: str, dec, vdec) -> Control:
+    """The control ``key`` of ``cid``: the false variant decided by the claim's rule on the same
+    cells (``vdec``). It is run for every reading that is CONFIRMED at some checkpoint (``dec``),
+    and passes iff the variant is CONFIRMED at every checkpoint where the reading is — else it
+    fails (the check told the false variant from the statement)."""
+    eps = dec.confirmed_epochs()
+    holds = bool(eps) and all(vdec.by_epoch.get(e, (0, 0, "none"))[2] == "confirmed" for e in eps)
+    at = "" if dec.status == "confirmed" else f" (judged at epoch {', '.join(map(str, eps))}, where the reading is CONFIRMED)"
+    return control(CONTROLS[cid][key], holds=holds, measured=_cells_text(vdec) + at)
 
 
 #: What a CONFIRMED establishes when a control passes too (fixed with the controls).
@@ -610,16 +627,17 @@ def _decided(cid, name, dec, what, res, ctrls=None, extra_ev=None, scope_on="") 
     ctrls = ctrls or {}
     text = next(r[1] for r in READINGS[cid] if r[0] == name)
     where = (f"; it appears where {dec.condition}" if dec.condition else
-             (f"; no rule of up to three factors: {dec.by_factor}" if dec.status == "qualified" else ""))
+             (f"; no exact rule of up to three factors, closest: {dec.closest}" if dec.status == "qualified" else ""))
     summary = (f"{what} — {text}: {dec.status.upper()}, in {dec.k_cells}/{dec.n_cells} cells "
                f"(by {dec.trajectory_text()}; {_frac_str(dec.runs)} of runs){where}")
     ev = {"cells": _cells_text(dec) + (f"; where {dec.condition}" if dec.condition else ""),
           "by_epoch": dec.trajectory_text(), "how_it_changes_with_training": dec.how_it_changes(),
-          "condition_where_it_appears": dec.condition, "by_factor": dec.by_factor,
+          "condition_where_it_appears": dec.condition, "closest_rule": dec.closest,
+          "by_factor": dec.by_factor,
           "fraction_of_runs": _frac_str(dec.runs) if dec.runs.size else "",
           **(extra_ev or {})}
     return _verdict(dec.status, summary, evidence=ev, controls=list(ctrls.values()),
-                    establishes=_establishes(cid, name, ctrls) if dec.status == "confirmed" else "",
+                    establishes=_establishes(cid, name, ctrls),
                     scope=_scope(res, scope_on))
 
 
@@ -662,7 +680,7 @@ def _indicators(cid, res):
         return {name: (_p2_fn(res, name), {"free_logit": (_p2_fn(res, name), "free")})
                 for name in ("per_prompt", "mean_log", "mean_prob")}
     out = {}
-    for name in ("narrow_prob", "narrow_log", "broad_prob", "broad_log"):
+    for name in ("narrow_prob", "narrow_log", "broad_prob", "broad_log", "others_prob", "others_log"):
         reading, coord = name.split("_")
         out[name] = (_p3_fn(res, reading, coord),
                      {"free_logit": (_p3_fn(res, reading, coord), "free"),
@@ -696,11 +714,11 @@ def _property_claim(ctx, cid: str, secondary=None) -> Verdict:
         dec = decide_cells(_cells(res, spec, settings, fn), time_rule)
         decisions[name] = dec
         ctrls = {}
-        if dec.status == "confirmed":
+        if dec.confirmed_epochs():
             for key, (vfn, kind) in ctrl_fns.items():
                 sets = free if kind == "free" else settings
                 if sets:
-                    ctrls[key] = _control(cid, key, decide_cells(_cells(res, spec, sets, vfn), time_rule))
+                    ctrls[key] = _control(cid, key, dec, decide_cells(_cells(res, spec, sets, vfn), time_rule))
         v = _decided(cid, name, dec, _PROPERTY_NAME[cid], res, ctrls, scope_on=what)
         rank, why = next((r[2], r[3]) for r in READINGS[cid] if r[0] == name)
         readings.append(Reading(name, next(r[1] for r in READINGS[cid] if r[0] == name), rank, why, v))
@@ -815,10 +833,13 @@ def _figures(ctx, res, spec, cid) -> list[str]:
                 ("P2 per prompt", lambda s: p2(res, s, end, "per_prompt")),
                 ("P2 mean", lambda s: p2(res, s, end, "mean_prob")),
                 ("P3 unseen 9–10", lambda s: p3(res, s, end, "narrow", "prob")),
-                ("P3 neither", lambda s: p3(res, s, end, "broad", "prob")))
+                ("P3 neither", lambda s: p3(res, s, end, "broad", "prob")),
+                ("P3 others' chosen", lambda s: p3(res, s, end, "others", "prob")))
         table = {name: [float(np.mean(f(s))) for s in settings] for name, f in cols}
-        out.append(str(py.property_frequency([_setting_label(s) for s in settings], table,
-                                             ctx.figure_path("paper_y_property_frequency.png"))))
+        out.append(str(py.property_frequency(
+            [_setting_label(s) for s in settings], table, ctx.figure_path("paper_y_property_frequency.png"),
+            title=f"Paper Y 3D-properties under each reading: fraction of runs per setting at the end "
+                  f"(epoch {end}; MLP toy, DPO)")))
     return out
 
 
@@ -905,8 +926,8 @@ def check_onpol(ctx) -> Verdict:
         tallies[name] = {}
         dec = decide_cells(_onpol_cells(res, spec, base, name, tally=tallies[name]), time_rule)
         ctrls = {}
-        if dec.status == "confirmed":
-            ctrls["placebo"] = _control("Y-ONPOL", "placebo",
+        if dec.confirmed_epochs():
+            ctrls["placebo"] = _control("Y-ONPOL", "placebo", dec,
                                         decide_cells(_onpol_cells(res, spec, base, name, placebo=True), time_rule))
         v = _decided("Y-ONPOL", name, dec, "on-policy (S1) milder than off-policy (S4) for all "
                      "three properties", res, ctrls,
@@ -985,8 +1006,8 @@ def check_flex(ctx) -> Verdict:
         coord = _COORD_OF[name]
         dec = decide_cells(_flex_cells(res, spec, keys, coord, below), time_rule)
         ctrls = {}
-        if dec.status == "confirmed":
-            ctrls["placebo"] = _control("Y-FLEX", "placebo",
+        if dec.confirmed_epochs():
+            ctrls["placebo"] = _control("Y-FLEX", "placebo", dec,
                                         decide_cells(_flex_cells(res, spec, keys, coord, below, True), time_rule))
         v = _decided("Y-FLEX", name, dec, "β₋ < β₊ moderates the rejected drop", res, ctrls,
                      scope_on=f"{len(keys)} MLP settings, β₊ = {bp:g}, β₋ < β₊ ∈ "
@@ -1029,6 +1050,13 @@ def check_flex(ctx) -> Verdict:
         from dpomath.plots import paper_y as py
 
         figs.append(str(py.flex_sweep(res, spec, ctx.figure_path("paper_y_flex_sweep.png"))))
+        pts = []
+        for c in cells:
+            sc, w, opt, lr = next(k for k in keys if c.label == f"S{k[0]} w{k[1]} {k[2]} lr={k[3]:g}")
+            dpo = toy.Setting(sc, opt, lr, bp, w)
+            ratio = float(np.median(value(res, "loss", dpo, c.epoch) / value(res, "loss", dpo, 0)))
+            pts.append((ratio, float(c.runs.mean()), c.epoch))
+        figs.append(str(py.flex_saturation(pts, SATURATED, ctx.figure_path("paper_y_flex_saturation.png"))))
     details = (f"**Definition.** {DEFINITIONS['Y-FLEX']}.\n\n**Decision rule.** {CRITERIA['Y-FLEX']}.\n\n"
                f"**Time rule.** {TIME_RULE['Y-FLEX'][0]}: {TIME_RULE['Y-FLEX'][1]}.\n\n"
                + _details_table(rows, ("setting @ epoch (phase)", "log reading")))
@@ -1093,8 +1121,8 @@ def check_sft(ctx) -> Verdict:
                                    why_nt, evidence={"cells": "no informative cell"})
         else:
             ctrls = {}
-            if dec.status == "confirmed":
-                ctrls["placebo"] = _control("Y-SFT", "placebo",
+            if dec.confirmed_epochs():
+                ctrls["placebo"] = _control("Y-SFT", "placebo", dec,
                                             decide_cells(_sft_cells(res, spec, keys, name, True), time_rule))
             v = _decided("Y-SFT", name, dec, "SFT-DPO keeps the chosen from falling", res, ctrls,
                          scope_on=f"{len(keys)} MLP settings, β = {b:g}, γ ∈ "

@@ -49,7 +49,7 @@ __all__ = ["KAPPA", "PEAK_DROP", "UNSEEN_RISE", "MAJORITY", "CONFIDENCE", "TIE_T
            "by_factor", "factors", "setting_label", "swept_text", "dpo_settings", "indicator_p1",
            "prompt_chosen", "degraded_prompts", "indicator_p2", "indicator_p2_mean",
            "indicator_p3", "severity", "value", "change", "compare", "p1", "p2", "p2_not_raised",
-           "p3", "severity_at", "phase", "P1_STATS", "P3_STATS", "P2_READINGS", "degraded_at", "Cell", "Decision", "decide_cells", "seed_shift"]
+           "p3", "severity_at", "phase", "closest_condition", "P1_STATS", "P3_STATS", "P2_READINGS", "degraded_at", "Cell", "Decision", "decide_cells", "seed_shift"]
 
 # thresholds of the operational definitions (fixed before the runs)
 
@@ -146,6 +146,48 @@ def describe_condition(factors: list[dict], appears: list[bool], max_terms: int 
                 if a[0] != b[0] and np.array_equal(sat[a] | sat[b], app):
                     return f"{text(a)} or {text(b)}"
     return ""
+
+
+def closest_condition(factors: list[dict], appears: list[bool]) -> tuple[str, int]:
+    """The rule of at most two terms (``factor=level`` / ``factor∈{levels}``, a conjunction of two,
+    or a disjunction of two single levels) that agrees with ``appears`` in the most cells, and
+    that number; simpler rules win ties. Descriptive only — it decides no status (it names the
+    closest rule where :func:`describe_condition` finds no exact one).
+
+    >>> f = [{"phase": p, "lr": l} for p in ("saturated", "unsaturated") for l in ("low", "high")]
+    >>> closest_condition(f, [False, True, True, True])
+    ('phase=unsaturated or lr=high', 4)
+    >>> closest_condition(f + [{"phase": "saturated", "lr": "low"}], [False, False, True, True, True])
+    ('phase=unsaturated', 4)
+    """
+    keys = list(factors[0])
+    app = np.array(appears, dtype=bool)
+    terms = []
+    for k in keys:
+        levels = sorted({f[k] for f in factors}, key=str)
+        for size in range(1, len(levels)):
+            for sub in itertools.combinations(levels, size):
+                terms.append((k, sub))
+    terms.sort(key=lambda t: len(t[1]))
+    sat = {t: np.array([f[t[0]] in t[1] for f in factors]) for t in terms}
+
+    def text(t):
+        return f"{t[0]}={t[1][0]}" if len(t[1]) == 1 else f"{t[0]}∈{{{', '.join(map(str, t[1]))}}}"
+
+    best = (-1, 0, 0, "")                                   # (agree, -terms, -cost, text)
+    for t in terms:
+        cand = (int(np.sum(sat[t] == app)), -1, -len(t[1]), text(t))
+        best = max(best, cand, key=lambda c: c[:3])
+    for a, b in itertools.combinations(terms, 2):
+        if a[0] == b[0]:
+            continue
+        cost = -(len(a[1]) + len(b[1]))
+        cand = (int(np.sum((sat[a] & sat[b]) == app)), -2, cost, f"{text(a)} and {text(b)}")
+        best = max(best, cand, key=lambda c: c[:3])
+        if len(a[1]) == len(b[1]) == 1:
+            cand = (int(np.sum((sat[a] | sat[b]) == app)), -2, cost, f"{text(a)} or {text(b)}")
+            best = max(best, cand, key=lambda c: c[:3])
+    return best[3], best[0]
 
 
 def by_factor(factors: list[dict], appears: list[bool]) -> str:
@@ -389,7 +431,8 @@ def p2_not_raised(res, s, t, reading: str = "per_prompt") -> np.ndarray:
 #: Y-P3's quantity per (reading, coordinate), all on a log scale: the log of the mass
 #: (probability reading) or the mean log-probability (log reading) of the responses.
 P3_STATS = {("narrow", "prob"): "log_unseen_mass", ("narrow", "log"): "logp_unseen",
-            ("broad", "prob"): "log_neither_mass", ("broad", "log"): "logp_neither"}
+            ("broad", "prob"): "log_neither_mass", ("broad", "log"): "logp_neither",
+            ("others", "prob"): "p_other_mass", ("others", "log"): "logp_other"}
 _P3_REVERSED = {"prob": "p_rejected_mean", "log": "logp_rejected"}
 
 
@@ -398,7 +441,7 @@ def p3(res, s, t, reading: str = "narrow", coord: str = "prob", variant: str = "
     on a log scale since the start — ``coord="prob"``: their mass m(t) ≥ 1.1·m(0);
     ``"log"``: their mean log-probability rises by ≥ log 1.1. ``reading="narrow"``: the unseen
     responses 9–10; ``"broad"``: the responses neither chosen nor rejected for the prompt (other
-    prompts' chosen and 9–10). ``variant="reversed"`` (a control): the paired rejected responses
+    prompts' chosen and 9–10); ``"others"``: the other prompts' chosen responses alone. ``variant="reversed"`` (a control): the paired rejected responses
     in their place (the responses DPO pushes down)."""
     _coord(coord)
     if variant == "reversed":
@@ -407,8 +450,12 @@ def p3(res, s, t, reading: str = "narrow", coord: str = "prob", variant: str = "
         d = (np.log(x[0]) - np.log(x[1])) if coord == "prob" else (x[0] - x[1])
     elif variant == "claim":
         if (reading, coord) not in P3_STATS:
-            raise ValueError(f"reading: must be 'narrow' or 'broad', got {reading!r}")
-        d = change(res, P3_STATS[(reading, coord)], s, t)
+            raise ValueError(f"reading: must be 'narrow', 'broad' or 'others', got {reading!r}")
+        name = P3_STATS[(reading, coord)]
+        if name.startswith("p_"):                       # a mass not tiny: its log is exact
+            d = np.log(value(res, name, s, t)) - np.log(value(res, name, s, 0))
+        else:
+            d = change(res, name, s, t)
     else:
         raise ValueError(f"variant: must be 'claim' or 'reversed', got {variant!r}")
     return d >= math.log(UNSEEN_RISE)
@@ -474,6 +521,11 @@ class Decision:
     runs: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     n_cells: int = 0
     k_cells: int = 0
+    closest: str = ""         # QUALIFIED without an exact condition: the closest rule, in words
+
+    def confirmed_epochs(self) -> list[int]:
+        """The checkpoints at which the property appears in every setting."""
+        return [e for e, (_, _, st) in sorted(self.by_epoch.items()) if st == "confirmed"]
 
     def trajectory_text(self) -> str:
         """'epoch 50: 23/32 (qualified); 250: …; 500: …'."""
@@ -518,6 +570,10 @@ def decide_cells(cells: list[Cell], time_rule: str = "trajectory") -> Decision:
     facs = [dict(c.factors) if time_rule == "trajectory"
              else {k: v for k, v in c.factors.items() if k != "epoch"} for c in used]
     cond = describe_condition(facs, app) if status == "qualified" else ""
+    closest = ""
+    if status == "qualified" and not cond:
+        rule, agree = closest_condition(facs, app)
+        closest = f"{rule} (agrees in {agree}/{len(app)} cells)"
     runs = np.concatenate([np.asarray(c.runs).ravel() for c in used])
     return Decision(status, time_rule, by_epoch, cond, by_factor(facs, app), runs,
-                    len(used), sum(app))
+                    len(used), sum(app), closest)

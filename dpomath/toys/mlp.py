@@ -86,6 +86,7 @@ STATS = (
     "logp_chosen",      # mean_i log π(c_i|x_i)
     "logp_rejected",    # mean over paired (i, r) of log π(r|x_i)
     "logp_unseen",      # mean_i mean_{k=9,10} log π(k|x_i)
+    "logp_other",       # mean_i mean_{j≠i, j≤4} log π(c_j|x_i)
     "logp_neither",     # mean_i mean_{k ∈ N_i} log π(k|x_i), N_i = {c_j: j ≠ i} ∪ {9, 10}
     "log_unseen_mass",  # log mean_i Σ_{k=9,10} π(k|x_i) (log-sum-exp: exact where π underflows)
     "log_neither_mass",  # log mean_i Σ_{k ∈ N_i} π(k|x_i): responses neither chosen nor rejected
@@ -383,6 +384,7 @@ def _run_program(arch: str, slots: list[tuple[Setting, int]], init: list, ref_lo
             st[:, _S["logp_rejected"]] = (lpr * paired).sum((1, 2)) / n_paired
             lpu = lp[:, :, list(UNSEEN)]
             st[:, _S["logp_unseen"]] = lpu.mean((1, 2))
+            st[:, _S["logp_other"]] = lp.masked_fill(~other, 0.0).sum((1, 2)) / other.sum()
             st[:, _S["logp_neither"]] = lp.masked_fill(~neither, 0.0).sum((1, 2)) / neither.sum()
             log_n = math.log(N_PROMPTS)
             st[:, _S["log_unseen_mass"]] = torch.logsumexp(lpu.flatten(1), 1) - log_n
