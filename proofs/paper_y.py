@@ -40,12 +40,16 @@ from dpomath.toys.analysis import (KAPPA, MAJORITY, P1_STATS, PEAK_DROP, SATURAT
 from dpomath.verify.fidelity import (READING_RULE, REVIEW, Control, Reading, Revision, Scope,
                                      control, decide_readings)
 from dpomath.verify.ledger import Status, Verdict, claim
-from dpomath.verify.twins import TWIN_TOL as _TWIN_TOL, reduces_to_zero, twin_points
+from dpomath.verify.twins import (TWIN_TOL as _TWIN_TOL, identity_controls, reduces_to_zero,
+                                  twin_points)
 
 # ---------------------------------------------------------------------------------------------
 # the algebra: Y-C1, Y-C2, Y-RM
 
-@claim("Y-C1", paper="Y", place="Corollary 1", method="symbolic",
+_GENERAL = Scope("general symbolic: every π± > 0, α > 0, β > 0 (+ 50-digit twins)", kind="general")
+
+
+@claim("Y-C1", paper="Y", place="Corollary 1", method="symbolic", scope=_GENERAL,
        statement="For ℓ = log(1 + α z^β), z = π−/π+, α = (π0(a+)/π0(a−))^β: "
                  "(∂ℓ/∂π−) / (∂ℓ/∂π+) = −π+/π−.",
        latex=r"\frac{\partial \ell/\partial \pi_-}{\partial \ell/\partial \pi_+} = -\frac{\pi_+}{\pi_-}")
@@ -68,6 +72,9 @@ def check_y_c1(ctx):
                         {**ranges, S.pi0_plus: (1e-4, 1.0), S.pi0_minus: (1e-4, 1.0)})
     tw0 = numeric_twin(ell.subs(S.alpha, (S.pi0_plus / S.pi0_minus) ** S.beta), S.yan_loss_dpo, pts0,
                        tol=_TWIN_TOL)
+    controls = identity_controls({"ratio = +π+/π− (sign flipped)": (gm / gp, S.pi_plus / S.pi_minus),
+                                  "ratio = −π−/π+ (inverted)": (gm / gp, -S.pi_minus / S.pi_plus)},
+                                 pts, tol=_TWIN_TOL)
     ev = {"loss_is_family_dpo_at_h=log(pi/pi0)": same_as_dpo, "ratio_reduces": ratio_ok,
           "dl/dpi+": str(S.yan_gradient[0]), "dl/dpi-": str(S.yan_gradient[1]),
           "ratio": str(S.yan_ratio), "twin_ratio_max_rel_diff": tw["twin_max_rel_diff"],
@@ -82,12 +89,13 @@ def check_y_c1(ctx):
                                counterexample=tw["twin_worst_point"], details=details)
     if same_as_dpo and ratio_ok:
         return Verdict.proved("(∂ℓ/∂π−)/(∂ℓ/∂π+) = −π+/π− exactly (SymPy), for every β > 0 and α > 0; "
-                              "50-digit twins agree", evidence=ev, details=details)
+                              "50-digit twins agree", evidence=ev, details=details, controls=controls)
     return Verdict.inconclusive("twins agree but SymPy did not reduce the identity", evidence=ev,
                                 details=details)
 
 
 @claim("Y-C2", paper="Y", place="Corollary 2", method="symbolic",
+       scope=Scope("general symbolic: exact limits for β < 1, = 1, > 1 (+ 50-digit twins)", kind="general"),
        statement="As π− → 0, ∂ℓ/∂π+ → 0 and ∂ℓ/∂π− → ∞, given that β < 1 (settled here for every β > 0).",
        latex=r"\pi_- \to 0:\ \partial_{\pi_+}\ell \to 0,\ \partial_{\pi_-}\ell \to \infty\ (\beta < 1)")
 def check_y_c2(ctx):
@@ -113,6 +121,7 @@ def check_y_c2(ctx):
     pplus, alpha = float(ctx.rng.uniform(0.05, 1.0)), float(ctx.rng.uniform(0.1, 10.0))
     twin = {}
     twin_ok = True
+    wrong_inf_m, wrong_inf_p = [], []
     args = (S.pi_minus, S.beta, S.pi_plus, S.alpha)
     lam_p, lam_m = (sp.lambdify(args, g, "mpmath") for g in (gp, gm))
     with mp.workdps(50):
@@ -131,6 +140,9 @@ def check_y_c2(ctx):
                 ok_m = abs(vm - L) <= mp.mpf("1e-20") * L
             ok_p = abs(vp) <= mp.mpf("1e-20")
             twin_ok = twin_ok and bool(ok_m) and bool(ok_p)
+            # false variants, same criterion: "∂ℓ/∂π− → ∞ for every β" and "∂ℓ/∂π+ → ∞"
+            wrong_inf_m.append(bool(vm >= mp.mpf("1e20")))
+            wrong_inf_p.append(bool(abs(vp) >= mp.mpf("1e20")))
             twin[case] = {"beta": b, "dl/dpi+ at 1e-300": float(vp), "dl/dpi- at 1e-300": mp.nstr(vm, 8),
                           "log10|dl/dpi-| at 1e-10, 1e-100, 1e-300": [round(v, 3) for v in seq]}
     ev = {"criterion": "exact sympy.limit per case; twin: |.|<=1e-20 for 0, >=1e20 for oo, rel 1e-20 for finite",
@@ -156,13 +168,22 @@ def check_y_c2(ctx):
     if not exact:
         return Verdict.inconclusive("the limits did not come out as derived", evidence=ev,
                                     details=details, figures=figures)
+    controls = [
+        control("∂ℓ/∂π− → ∞ for every β > 0 (the condition β < 1 dropped)", all(wrong_inf_m),
+                measured="twin at π− = 1e-300 reaches 1e20 in cases " +
+                         ", ".join(c for c, w in zip(draws, wrong_inf_m) if w)),
+        control("∂ℓ/∂π+ → ∞ as π− → 0", all(wrong_inf_p),
+                measured=f"twin |∂ℓ/∂π+| ≥ 1e20 in {sum(wrong_inf_p)}/{len(wrong_inf_p)} cases"),
+        control("∂ℓ/∂π− → ∞ for β < 1 (exact limit) also at β = 1", lim_m["beta=1"] is sp.oo,
+                measured=f"exact limit at β = 1: {lim_m['beta=1']}")]
     return Verdict.proved(
         "exact for every β > 0: ∂ℓ/∂π+ → 0 always; ∂ℓ/∂π− → ∞ for β < 1, → α/π+ at β = 1, → 0 for "
         "β > 1 — the paper's condition β < 1 is necessary and sufficient",
-        evidence=ev, details=details, figures=figures)
+        evidence=ev, details=details, figures=figures, controls=controls)
 
 
 @claim("Y-RM", paper="Y", place="Section 3.1 (reward-model contrast)", method="symbolic",
+       scope=Scope("general symbolic: every r± (+ 50-digit twins)", kind="general"),
        statement="For the reward-model loss −log σ(r+ − r−), ∂ℓ/∂r± = ∓1/(1 + e^{r+ − r−}): equal and "
                  "opposite (balanced).",
        latex=r"\frac{\partial \ell}{\partial r_\pm} = \mp \frac{1}{1 + e^{r_+ - r_-}}")
@@ -193,9 +214,13 @@ def check_y_rm(ctx):
                "Y-C1 (−π+/π−) appears only after the change of variables h = log π − log π0.")
     if not all(t["ok"] for t in tw.values()):
         return Verdict.refuted("the numeric twin disagrees", evidence=ev, details=details)
+    controls = identity_controls({"∂ℓ/∂r+ = +1/(1 + e^{r+ − r−}) (sign flipped)": (gp, -stated_p),
+                                  "∂ℓ/∂r− = 1/(1 + e^{r− − r+}) (exponent flipped)":
+                                      (gm, 1 / (1 + sp.exp(S.r_minus - S.r_plus)))}, pts, tol=_TWIN_TOL)
     if all(exact.values()) and dpo_balanced:
         return Verdict.proved("∂ℓ/∂r± = ∓1/(1 + e^{r+ − r−}) exactly; they sum to 0 — and DPO is equally "
-                              "balanced in its log-ratios h±", evidence=ev, details=details)
+                              "balanced in its log-ratios h±", evidence=ev, details=details,
+                              controls=controls)
     return Verdict.inconclusive("twins agree but SymPy did not reduce every identity", evidence=ev,
                                 details=details)
 
