@@ -174,7 +174,7 @@ def check_y_c2(ctx):
                          ", ".join(c for c, w in zip(draws, wrong_inf_m) if w)),
         control("∂ℓ/∂π+ → ∞ as π− → 0", all(wrong_inf_p),
                 measured=f"twin |∂ℓ/∂π+| ≥ 1e20 in {sum(wrong_inf_p)}/{len(wrong_inf_p)} cases"),
-        control("∂ℓ/∂π− → ∞ for β < 1 (exact limit) also at β = 1", lim_m["beta=1"] is sp.oo,
+        control("the exact limit of ∂ℓ/∂π− at β = 1 is ∞ (as for β < 1)", lim_m["beta=1"] is sp.oo,
                 measured=f"exact limit at β = 1: {lim_m['beta=1']}")]
     return Verdict.proved(
         "exact for every β > 0: ∂ℓ/∂π+ → 0 always; ∂ℓ/∂π− → ∞ for β < 1, → α/π+ at β = 1, → 0 for "
