@@ -198,7 +198,7 @@ def test_decide_cells_trajectory_versus_end():
     assert d.by_epoch == {50: (4, 4, "confirmed"), 250: (2, 4, "qualified"), 500: (2, 4, "qualified")}
     assert d.condition == "lr=high or epoch=50"
     assert d.confirmed_epochs() == [50]
-    assert "grows" not in d.how_it_changes() and "shrinks" in d.how_it_changes()
+    assert "shrinks" in d.how_it_changes() and "4/4 at epoch 50" in d.how_it_changes()
     e = A.decide_cells(cells, "end")
     assert e.status == "qualified" and e.n_cells == 4 and e.condition == "lr=high"
     assert e.runs.size == 16
@@ -223,6 +223,31 @@ def test_closest_condition_when_no_exact_rule():
     rule, agree = A.closest_condition([c.factors for c in cells], [c.appears for c in cells])
     assert agree == 11 and rule in ("epoch=50", "phase=unsaturated")
     assert d.closest.startswith(rule) and "11/12" in d.closest
+
+
+def test_how_it_changes_reads_the_shares_not_only_the_statuses():
+    """QUALIFIED at every checkpoint yet 4/4 → 2/4 → 1/4 of the settings: it shrinks."""
+    cells = _cells([[True, True, True], [True, True, False], [True, False, False], [False, False, False]])
+    d = A.decide_cells(cells)
+    assert [v[2] for v in d.by_epoch.values()] == ["qualified"] * 3
+    assert d.how_it_changes().startswith("the share of settings where it appears shrinks")
+    same = A.decide_cells(_cells([[True, True, True], [False, False, False]] * 2))
+    assert same.how_it_changes().startswith("about the same")
+
+
+def test_closest_rule_must_beat_everywhere_or_nowhere():
+    # appears everywhere but in one cell: no two-term rule can beat 'everywhere' unless it
+    # isolates that cell
+    cells = _cells([[True, True, True]] * 4)
+    cells[0].appears = False
+    cells[4].appears = False                           # two exceptions in different settings/epochs
+    d = A.decide_cells(cells)
+    assert d.status == "qualified"
+    rule, agree = A.closest_condition([c.factors for c in cells], [c.appears for c in cells])
+    if agree > 10:
+        assert d.closest == f"{rule} (agrees in {agree}/12 cells)"
+    else:
+        assert d.closest == "none better than 'everywhere' (10/12 cells)"
 
 
 def test_seed_shift_pairs_each_seed_with_another():

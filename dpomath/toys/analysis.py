@@ -533,14 +533,18 @@ class Decision:
         return "epoch " + "; ".join(parts) if parts else "no cells"
 
     def how_it_changes(self) -> str:
-        """How the status changes with training time, in words."""
-        sts = [v[2] for _, v in sorted(self.by_epoch.items())]
-        if len(set(sts)) <= 1:
-            return f"the same at every checkpoint ({sts[0] if sts else 'none'})"
-        fr = [v[0] / v[1] if v[1] else float("nan") for _, v in sorted(self.by_epoch.items())]
+        """How the share of settings where the property appears changes with training, in words
+        (the shares at the checkpoints, and the trend when they differ by more than 5 points)."""
+        items = sorted(self.by_epoch.items())
+        if not items:
+            return "no checkpoint decided"
+        fr = [k / n if n else float("nan") for _, (k, n, _) in items]
+        shares = ", ".join(f"{k}/{n} at epoch {e}" for e, (k, n, _) in items)
+        if max(fr) - min(fr) <= 0.05:
+            return f"about the same at every checkpoint ({shares})"
         trend = ("grows" if all(b >= a for a, b in zip(fr, fr[1:])) else
                  "shrinks" if all(b <= a for a, b in zip(fr, fr[1:])) else "changes")
-        return f"the share of settings where it appears {trend} with training"
+        return f"the share of settings where it appears {trend} with training ({shares})"
 
 
 TIME_RULES = ("trajectory", "end")
@@ -573,7 +577,11 @@ def decide_cells(cells: list[Cell], time_rule: str = "trajectory") -> Decision:
     closest = ""
     if status == "qualified" and not cond:
         rule, agree = closest_condition(facs, app)
-        closest = f"{rule} (agrees in {agree}/{len(app)} cells)"
+        k = sum(app)
+        trivial = max(k, len(app) - k)                  # 'everywhere' or 'nowhere'
+        closest = (f"{rule} (agrees in {agree}/{len(app)} cells)" if agree > trivial else
+                   f"none better than '{'everywhere' if 2 * k >= len(app) else 'nowhere'}' "
+                   f"({trivial}/{len(app)} cells)")
     runs = np.concatenate([np.asarray(c.runs).ravel() for c in used])
     return Decision(status, time_rule, by_epoch, cond, by_factor(facs, app), runs,
                     len(used), sum(app), closest)
