@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 __all__ = ["Scope", "Control", "Revision", "Reading", "decide_readings", "READING_RULE",
-           "REVIEW", "log_compare", "control"]
+           "REVIEW", "log_compare", "control", "control_from_evidence"]
 
 #: The kinds of scope, from strongest to most specific.
 SCOPE_KINDS = ("general", "instance", "sampled", "bound", "toy", "model")
@@ -281,3 +281,15 @@ def log_compare(a: float, b: float, rtol: float = 1e-6, atol: float = 0.0) -> in
     if abs(math.log(abs(a)) - math.log(abs(b))) <= math.log1p(rtol):
         return 0
     return (a > b) - (a < b)
+
+
+def control_from_evidence(evidence: dict) -> list[Control]:
+    """The negative control a check recorded in its evidence under the keys
+    ``negative_control`` (the false variant) and ``negative_control_failed`` (bool), with the
+    other ``negative_control_*`` numbers as its measurement; [] when absent."""
+    if "negative_control" not in evidence or "negative_control_failed" not in evidence:
+        return []
+    measured = "; ".join(f"{k[len('negative_control_'):]}: {v}" for k, v in evidence.items()
+                         if k.startswith("negative_control_") and k != "negative_control_failed")
+    return [Control(str(evidence["negative_control"]), failed=bool(evidence["negative_control_failed"]),
+                    measured=measured)]
