@@ -432,7 +432,15 @@ class ToyResult:
     checkpoints: tuple = ()
 
     def index(self, setting: Setting) -> int:
-        return self.settings.index(setting)
+        """Position of ``setting`` in :attr:`settings` (a dict built on first use)."""
+        pos = self.__dict__.get("_positions")
+        if pos is None or len(pos) != len(self.settings):
+            pos = {s: k for k, s in enumerate(self.settings)}
+            self.__dict__["_positions"] = pos
+        try:
+            return pos[setting]
+        except KeyError:
+            raise ValueError(f"{setting!r} is not in this result's settings") from None
 
     def metric(self, name: str, setting: Setting) -> np.ndarray:
         return self.metrics[name][self.index(setting)]
