@@ -39,7 +39,7 @@ def toy_dynamics(res, settings, path: str | Path) -> Path:
     plt = pyplot()
     settings = sorted(settings, key=lambda s: s.scenario)
     n = len(settings)
-    fig, axes = plt.subplots(n, 3, figsize=(10.2, 2.45 * n + 0.9), squeeze=False)
+    fig, axes = plt.subplots(n, 3, figsize=(10.2, 2.1 * n + 0.9), squeeze=False)
     x = res.epochs_recorded
     k = {name: i for i, name in enumerate(STATS)}
     curves = [("p_chosen_mean", "chosen (avg)", "tab:blue", 1.0),

@@ -168,10 +168,11 @@ def _run_rows(run: dict | None) -> list[tuple[str, str]]:
             ("seed", str(run.get("seed", "?"))),
             ("papers", run["papers"] if isinstance(run.get("papers"), str)
              else ", ".join(run.get("papers", []))),
-            ("Python", f"{run.get('python', '?')}; NumPy {v('numpy')}, SciPy {v('scipy')}, "
-                       f"SymPy {v('sympy')}, mpmath {v('mpmath')}, matplotlib {v('matplotlib')}"),
-            ("torch", f"torch {v('torch')}, transformers {v('transformers')}, TRL {v('trl')}, "
-                      f"Hypothesis {v('hypothesis')}")]
+            ("Python", str(run.get("python", "?"))),
+            ("libraries", f"NumPy {v('numpy')}, SciPy {v('scipy')}, SymPy {v('sympy')}, "
+                          f"mpmath {v('mpmath')}, matplotlib {v('matplotlib')}; torch {v('torch')}, "
+                          f"transformers {v('transformers')}, TRL {v('trl')}, "
+                          f"Hypothesis {v('hypothesis')}")]
     m = run.get("machine", {})
     if m:
         rows.append(("machine", f"{m.get('os', '?')} {m.get('arch', '')}, {m.get('cpu', '?')}, "
@@ -326,7 +327,7 @@ def to_markdown(doc: dict) -> str:
     claim. Maths as ``$$…$$`` (rendered by GitHub, Jupyter and most Markdown viewers)."""
     t = readable.text
     L = ["# dpomath verification report", "", _meta_line(doc) + ".", "", "## Run", "",
-         "| | |", "|---|---|"]
+         "| field | value |", "|---|---|"]
     L += [f"| {k} | {_esc(v)} |" for k, v in _run_rows(doc.get("run"))]
     L += ["", "## Summary", ""]
     by_kind = _counts_by_kind(doc)
@@ -395,9 +396,9 @@ table{border-collapse:collapse;width:100%;margin:.8em 0;font-size:.92em}
 th,td{border:1px solid var(--line);padding:.35em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f7fafc} tr:nth-child(even) td{background:#fcfcfd}
 #claims{table-layout:fixed}
-#claims col.id{width:8.5em} #claims col.claim{width:38%}
+#claims col.id{width:9em} #claims col.claim{width:38%}
 #claims thead th{position:sticky;top:0;z-index:1;box-shadow:0 1px 0 var(--line)}
-#claims td.id a{font-weight:600;white-space:nowrap} #claims td.id .badge{margin-top:.3em}
+#claims td.id a{font-weight:600} #claims td.id .badge{margin-top:.3em}
 #claims tr.paper th{background:#edf2f7;font-weight:600}
 #claims .place{display:block;font-size:.85em;color:var(--muted)}
 .scope{font-size:.85em;color:var(--muted);margin-top:.25em}
