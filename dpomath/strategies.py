@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from .lastlayer.strategies import theorem42_params
 from .testing.strategies import (betas, log_ratios, logps, loss_configs, loss_kinds,
-                                 preference_batches, probabilities, probability_ratios)
+                                 preference_batches, probabilities, probability_ratios,
+                                 probability_vectors)
 from .toys.strategies import free_logit_prompts
 
 __all__ = ["betas", "log_ratios", "logps", "probabilities", "probability_ratios",
            "preference_batches", "loss_kinds", "loss_configs", "theorem42_params",
-           "free_logit_prompts"]
+           "free_logit_prompts", "probability_vectors"]
