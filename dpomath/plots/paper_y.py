@@ -39,7 +39,7 @@ def toy_dynamics(res, settings, path: str | Path) -> Path:
     plt = pyplot()
     settings = sorted(settings, key=lambda s: s.scenario)
     n = len(settings)
-    fig, axes = plt.subplots(n, 3, figsize=(10.2, 2.1 * n + 0.9), squeeze=False)
+    fig, axes = plt.subplots(n, 3, figsize=(10.2, 1.85 * n + 1.0), squeeze=False)
     x = res.epochs_recorded
     k = {name: i for i, name in enumerate(STATS)}
     curves = [("p_chosen_mean", "chosen (avg)", "tab:blue", 1.0),
@@ -69,14 +69,20 @@ def toy_dynamics(res, settings, path: str | Path) -> Path:
         for ax in axes[row]:
             ax.tick_params(labelsize=8)
             ax.set_xlabel("epoch" if row == n - 1 else "", fontsize=9)
-    axes[0, 0].legend(fontsize=7.5)
-    axes[0, 1].legend(fontsize=7.5)
+    # the legends above the panels (inside a panel they would cover the curves)
+    H = fig.get_size_inches()[1]
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper left", ncol=5, fontsize=8.5,
+               bbox_to_anchor=(0.01, 1 - 0.32 / H), frameon=False, title="probabilities:",
+               title_fontsize=8.5, alignment="left", columnspacing=1.0, handlelength=1.5)
+    fig.legend(*axes[0, 1].get_legend_handles_labels(), loc="upper right", ncol=2, fontsize=8.5,
+               bbox_to_anchor=(0.99, 1 - 0.32 / H), frameon=False, title="gradient norms:",
+               title_fontsize=8.5, alignment="left", columnspacing=1.0, handlelength=1.5)
     s0 = settings[0]
     arch = "free-logit policy" if s0.width == 0 else f"MLP width {s0.width}"
-    fig.suptitle(f"Paper Y toy: DPO dynamics, {arch}, {s0.optimizer} lr={s0.lr:g}, β={s0.beta:g}\n"
-                 f"median over {len(res.seeds)} seeds, band 25–75 %; unseen mass drawn at half scale",
-                 fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(f"Paper Y toy: DPO dynamics, {arch}, {s0.optimizer} lr={s0.lr:g}, β={s0.beta:g}; "
+                 f"median over {len(res.seeds)} seeds, band 25–75 %; unseen mass at half scale",
+                 fontsize=10, y=1 - 0.08 / H)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / H))
     return save(fig, path)
 
 

@@ -425,22 +425,26 @@ h4{margin:1em 0 .3em;font-size:1em}
 .outcome-fails{color:#1b7f3b;font-weight:600} .outcome-passes{color:#b7791f;font-weight:600}
 @media (max-width:700px){#claims col.id{width:6.5em}}
 @media print{
- @page{size:A4;margin:11mm 10mm}
+ @page{size:A4;margin:9mm 9mm 10mm}
  body{font-size:8pt;max-width:none;margin:0;padding:0;line-height:1.28}
  h1{font-size:15pt} h2{font-size:11.5pt;margin-top:1em;break-after:avoid} h3{font-size:9.5pt;break-after:avoid}
  h4{break-after:avoid}
  a.up{display:none} a{color:inherit;text-decoration:none}
  #claims{font-size:7pt} #claims thead th{position:static;box-shadow:none}
- #claims col.id{width:7em} #claims tr{break-inside:avoid}
+ #claims col.id{width:7em} #claims col.claim{width:20%} #claims tr{break-inside:avoid}
+ #claims .stmt{display:none} #claims .place{font-size:1em;color:inherit}
  table{font-size:7.2pt;margin:.4em 0} th,td{padding:.15em .3em}
  section.claim{margin-top:.9em;padding-top:.3em;border-top-width:1px}
  p{margin:.35em 0}
- .ev{display:block;columns:2;column-gap:1.2em;border:0;font-size:7pt;margin:.4em 0}
- .ev>div{display:flex;break-inside:avoid;border-bottom:1px solid var(--line)}
- .ev .k{flex:0 0 42%;max-width:none;border:0;padding:.1em .3em} .ev .v{flex:1;border:0;padding:.1em .3em}
+ .ev{display:block;border:0;font-size:7pt;margin:.3em 0}
+ .ev>div{display:inline} .ev .k,.ev .v{display:inline;padding:0;border:0;background:none}
+ .ev .k{font-weight:600;margin-right:.3em;font-size:1em}
+ .ev>div:not(:last-child)::after{content:" · ";color:#718096}
+ .ev-hidden,section.claim h3 small{display:none}
+ .math{margin:.2em 0;padding:0}
  pre{font-size:6.5pt;padding:.3em}
- figure{margin:.4em 0;break-inside:avoid;text-align:center}
- img{max-height:9cm;width:auto;border:0}
+ figure{display:inline-block;vertical-align:top;max-width:100%;margin:.3em .8em .3em 0;break-inside:avoid}
+ img{width:calc(var(--w, 1000px) * .55);max-width:100%;height:auto;border:0}
  .badge,th,.ev .k,tr:nth-child(even) td{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 }
 """
@@ -597,7 +601,7 @@ def to_html(doc: dict, base: str | Path | None = None) -> str:
         scope = f'<div class="scope">scope: {t(_scope_text(c))}</div>' if c.get("scope") else ""
         H.append(f'<tr class="claim"><td class="id"><a href="#{_anchor(c["id"])}">{e(c["id"])}</a><br>'
                  f'{_badge(c["status"])}</td><td><span class="place">{e(c["place"])}</span>'
-                 f'{t(c["statement"])}</td><td class="result">{t(_summary_text(c))}{scope}</td></tr>')
+                 f'<span class="stmt">{t(c["statement"])}</span></td><td class="result">{t(_summary_text(c))}{scope}</td></tr>')
     H.append("</tbody></table>")
     for c in doc["claims"]:
         H.append(f'<section class="claim" id="{_anchor(c["id"])}"><h3>{e(c["id"])} — {e(c["place"])} '
@@ -634,7 +638,8 @@ def to_html(doc: dict, base: str | Path | None = None) -> str:
                      f'{e(", ".join(hidden))}.</p>')
         for i, f in enumerate(c["figures"]):
             size = _png_size(Path(base) / f) if base is not None else None
-            wh = f' width="{size[0]}" height="{size[1]}"' if size else ""
+            # --w: the pixel width, so that print can size each figure to its own scale
+            wh = f' width="{size[0]}" height="{size[1]}" style="--w:{size[0]}px"' if size else ""
             H.append(f'<figure><a href="{e(f)}"><img src="{e(f)}"{wh} '
                      f'alt="{e(c["id"])} figure {i + 1}"></a></figure>')
         H.append("</section>")
