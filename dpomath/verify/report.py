@@ -248,6 +248,23 @@ def _scope_text(c: dict) -> str:
             + (f"; reading: {sc['reading']}" if sc.get("reading") else ""))
 
 
+def _table_notes(c: dict) -> str:
+    """The line under a claim's result in the claims table: its scope, how many negative
+    controls fail, whether its rule was revised, whether it is not testable here."""
+    parts = []
+    if c.get("scope"):
+        parts.append(f"scope: {_scope_text(c)}")
+    ctl = c.get("controls") or []
+    if ctl:
+        fails = sum(k.get("outcome") == "fails" for k in ctl)
+        parts.append(f"negative controls: {fails}/{len(ctl)} fail")
+    if c.get("revisions"):
+        parts.append("rule revised (see the section)")
+    if c.get("not_testable"):
+        parts.append("not testable in this setting")
+    return " · ".join(parts)
+
+
 def _norm(s: str) -> str:
     return re.sub(r"\W+", "", s).lower()
 
@@ -341,7 +358,8 @@ def to_markdown(doc: dict) -> str:
     L += ["", "Statuses: " + "; ".join(f"**{k}**: {m}" for k, m in _MEANING.items()) + ".", "",
           "## Claims", "", "| ID | verdict | claim | result |", "|---|---|---|---|"]
     for c in doc["claims"]:
-        res = _summary_text(c) + (f" *Scope: {_scope_text(c)}.*" if c.get("scope") else "")
+        notes = _table_notes(c)
+        res = _summary_text(c) + (f" *({notes})*" if notes else "")
         L.append(f"| [{c['id']}](#{_anchor(c['id'])}) | **{c['status']}** | "
                  f"{_esc(c['place'])}: {_esc(t(c['statement']))} | {_esc(t(res))} |")
     for c in doc["claims"]:
@@ -598,7 +616,8 @@ def to_html(doc: dict, base: str | Path | None = None) -> str:
         if c["paper"] != paper:
             paper = c["paper"]
             H.append(f'<tr class="paper"><th colspan="3">{e(paper)} · {e(PAPERS.get(paper, ""))}</th></tr>')
-        scope = f'<div class="scope">scope: {t(_scope_text(c))}</div>' if c.get("scope") else ""
+        scope = _table_notes(c)
+        scope = f'<div class="scope">{t(scope)}</div>' if scope else ""
         H.append(f'<tr class="claim"><td class="id"><a href="#{_anchor(c["id"])}">{e(c["id"])}</a><br>'
                  f'{_badge(c["status"])}</td><td><span class="place">{e(c["place"])}</span>'
                  f'<span class="stmt">{t(c["statement"])}</span></td><td class="result">{t(_summary_text(c))}{scope}</td></tr>')
