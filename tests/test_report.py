@@ -56,6 +56,9 @@ def _strip_run_specific(doc: dict) -> dict:
     for path in RUN_SPECIFIC:
         if path.startswith("run."):
             doc["run"].pop(path[4:])
+        elif path == "claims[].evidence.*seconds":
+            for c in doc["claims"]:
+                c["evidence"] = {k: v for k, v in c["evidence"].items() if not k.endswith("seconds")}
         else:
             for c in doc["claims"]:
                 c.pop(path.split(".", 1)[1])
@@ -70,14 +73,17 @@ def test_same_results_same_json_apart_from_run_specific_fields(tmp_path):
             provenance.collect(seed=3, quick=False, now=t + dt.timedelta(hours=5), duration_s=9.0)]
     a = write_report(_results(), tmp_path / "a", seed=3, run=runs[0])
     b = write_report(_results(), tmp_path / "b", seed=3, run=runs[1])
-    assert RUN_SPECIFIC == ("run.date", "run.duration_s", "claims[].duration_s")
+    assert RUN_SPECIFIC == ("run.date", "run.duration_s", "claims[].duration_s",
+                            "claims[].evidence.*seconds")
     assert a["run"]["date"] != b["run"]["date"]           # the run-specific fields do differ
     assert a != b
     assert _strip_run_specific(a) == _strip_run_specific(b)
     assert to_html(a).count('<section class="claim"') == 2
     # ... and the comparison is not blind: a changed result is seen
     c = copy.deepcopy(b)
-    c["claims"][0]["evidence"]["x"] = 1.5000001
+    c["claims"][0]["evidence"]["ode_seconds"] = 2.5    # a timing: run-specific
+    assert _strip_run_specific(a) == _strip_run_specific(c)
+    c["claims"][0]["evidence"]["x"] = 1.5000001         # a result: seen
     assert _strip_run_specific(a) != _strip_run_specific(c)
     # the Markdown and HTML differ only where the date and wall time are printed
     strip = lambda s: re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC|\| wall time \|[^\n]*|"

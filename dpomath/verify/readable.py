@@ -7,7 +7,8 @@ keeps every value as the check returned it).
   (``Interval.open(0, oo)`` → ``(0, ∞)``, ``EmptySet`` → ``∅``), ``oo`` as ``∞``, Python's
   ``**`` as ``^``, ``!=``/``<=``/``>=`` as ``≠ ≤ ≥``, and numbers printed with 10 or more
   significant digits shortened to six.
-- :func:`value`: any evidence value (number, string, list, mapping) as one line of text.
+- :func:`value`: any evidence value (number, string, list, mapping — also one printed by
+  ``str()``, read back with :func:`ast.literal_eval`) as one line of text.
 
 >>> number(0.22499999999999998), number(3.1171273719867976e-05), number(12), number(1e-300)
 ('0.225', '3.11713e-05', '12', '1e-300')
@@ -19,9 +20,12 @@ keeps every value as the check returned it).
 "x2^beta_minus*(x1^beta + 1) where f'(rho) ≠ 0; ∅"
 >>> value({"beta": 0.6164748663065536, "ok": True, "ci": [0.9439909106133635, 1.0]})
 'beta: 0.616475; ok: True; ci: [0.943991, 1]'
+>>> value("{'beta<1': '-oo', 'beta=1': '1/x1'}")      # a dict printed by str()
+'beta<1: −∞; beta=1: 1/x1'
 """
 from __future__ import annotations
 
+import ast
 import math
 import re
 from typing import Any
@@ -130,11 +134,25 @@ def text(s: str) -> str:
     return _LONG.sub(_short, s)
 
 
+def _literal(s: str) -> dict | list | None:
+    """A string that is a Python dict or list literal (as ``str(dict)`` prints one), parsed
+    safely (:func:`ast.literal_eval`), else None."""
+    t = s.strip()
+    if len(t) > 20000 or not ((t[:1], t[-1:]) in (("{", "}"), ("[", "]"))):
+        return None
+    try:
+        out = ast.literal_eval(t)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return out if isinstance(out, (dict, list)) else None
+
+
 def value(v: Any) -> str:
     """An evidence value as one line of text: numbers through :func:`number`, strings through
     :func:`text`, lists as ``[a, b]``, mappings as ``key: value; ...``."""
     if isinstance(v, str):
-        return text(v)
+        literal = _literal(v)
+        return text(v) if literal is None else value(literal)
     if isinstance(v, (bool, int, float)) or v is None:
         return number(v) if v is not None else "—"
     if isinstance(v, dict):

@@ -4,8 +4,8 @@
 The report only reads verdicts; it computes nothing of its own. Its top block says where it
 comes from (:mod:`dpomath.verify.provenance`: date, version and commit, library versions,
 machine, device, mode, seed, model, persona data). The same seed gives the same
-``report.json`` byte for byte apart from the run-specific fields (``run.date``,
-``run.duration_s``, the claims' ``duration_s``). ``index.html`` is readable offline: its
+``report.json`` byte for byte apart from the run-specific fields (:data:`RUN_SPECIFIC`:
+``run.date``, ``run.duration_s``, the claims' ``duration_s`` and evidence timings). ``index.html`` is readable offline: its
 figures and KaTeX sit beside it and it loads nothing from the network; it prints on A4 with a
 print stylesheet. Numbers and SymPy text are shown through :mod:`dpomath.verify.readable`
 (``report.json`` keeps the values as the checks returned them).
@@ -38,8 +38,11 @@ _COLOURS = {"PROVED": "#1b7f3b", "CONFIRMED": "#2e8b57", "QUALIFIED": "#b7791f",
 #: package by ``tools/vendor_katex.py``; copied into the report folder as ``katex/``.
 ASSETS = Path(__file__).resolve().parent / "assets" / "katex"
 
-#: Paths (in report.json) of the fields that change from run to run by nature.
-RUN_SPECIFIC = tuple(f"run.{k}" for k in provenance.RUN_SPECIFIC) + ("claims[].duration_s",)
+#: Paths (in report.json) of the fields that change from run to run by nature: the run's date
+#: and wall time, each claim's duration, and timings a check puts in its evidence (keys ending
+#: in ``seconds``, e.g. V-ODE's ``ode_seconds``).
+RUN_SPECIFIC = tuple(f"run.{k}" for k in provenance.RUN_SPECIFIC) + (
+    "claims[].duration_s", "claims[].evidence.*seconds")
 
 
 def build_report(out: str | Path, seed: int = 0, quick: bool = False,
