@@ -11,7 +11,7 @@ import pytest
 from dpomath.verify import provenance
 from dpomath.verify.ledger import Claim, Result, Skip, Verdict, source_of, source_path
 from dpomath.verify.report import (RUN_SPECIFIC, assets, build_report, to_html, to_markdown,
-                                   write_report)
+                                   without_run_specific, write_report)
 
 
 def _check(ctx):
@@ -51,18 +51,7 @@ def test_report_files_and_source(tmp_path):
 
 
 def _strip_run_specific(doc: dict) -> dict:
-    """The document without the fields RUN_SPECIFIC names."""
-    doc = copy.deepcopy(doc)
-    for path in RUN_SPECIFIC:
-        if path.startswith("run."):
-            doc["run"].pop(path[4:])
-        elif path == "claims[].evidence.*seconds":
-            for c in doc["claims"]:
-                c["evidence"] = {k: v for k, v in c["evidence"].items() if not k.endswith("seconds")}
-        else:
-            for c in doc["claims"]:
-                c.pop(path.split(".", 1)[1])
-    return doc
+    return without_run_specific(doc)
 
 
 def test_same_results_same_json_apart_from_run_specific_fields(tmp_path):

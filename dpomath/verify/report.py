@@ -12,6 +12,7 @@ print stylesheet. Numbers and SymPy text are shown through :mod:`dpomath.verify.
 """
 from __future__ import annotations
 
+import copy
 import html
 import itertools
 import json
@@ -27,7 +28,8 @@ from .. import __version__
 from . import ledger, provenance, readable
 from .ledger import PAPERS, Status
 
-__all__ = ["build_report", "write_report", "to_markdown", "to_html", "ASSETS", "RUN_SPECIFIC"]
+__all__ = ["build_report", "write_report", "to_markdown", "to_html", "ASSETS", "RUN_SPECIFIC",
+           "without_run_specific"]
 
 _ORDER = [s.value for s in Status]
 _COLOURS = {"PROVED": "#1b7f3b", "CONFIRMED": "#2e8b57", "QUALIFIED": "#b7791f",
@@ -43,6 +45,24 @@ ASSETS = Path(__file__).resolve().parent / "assets" / "katex"
 #: in ``seconds``, e.g. V-ODE's ``ode_seconds``).
 RUN_SPECIFIC = tuple(f"run.{k}" for k in provenance.RUN_SPECIFIC) + (
     "claims[].duration_s", "claims[].evidence.*seconds")
+
+
+def without_run_specific(doc: dict) -> dict:
+    """A copy of a report document without the fields :data:`RUN_SPECIFIC` names: two runs of
+    the same code with the same seed on the same machine give equal copies.
+
+    >>> d = {"run": {"date": "2025-01-01T00:00:00Z", "duration_s": 2.0, "seed": 0},
+    ...      "claims": [{"id": "F-T1", "duration_s": 0.5, "evidence": {"x": 1, "ode_seconds": 3.0}}]}
+    >>> without_run_specific(d)
+    {'run': {'seed': 0}, 'claims': [{'id': 'F-T1', 'evidence': {'x': 1}}]}
+    """
+    out = copy.deepcopy(doc)
+    for key in provenance.RUN_SPECIFIC:
+        (out.get("run") or {}).pop(key, None)
+    for c in out.get("claims", []):
+        c.pop("duration_s", None)
+        c["evidence"] = {k: v for k, v in c.get("evidence", {}).items() if not k.endswith("seconds")}
+    return out
 
 
 def build_report(out: str | Path, seed: int = 0, quick: bool = False,
