@@ -105,7 +105,7 @@ def property_frequency(labels: list[str], table: dict[str, list[float]], path: s
     names = list(table)
     data = np.array([table[n] for n in names]).T                 # (settings, properties)
     parsed = [_SETTING.match(lb) for lb in labels]
-    short = [n.replace(" ", "\n", 1) for n in names]              # "P1\nlog", "P3\nunseen 9–10"
+    short = [n.replace(" ", "\n") for n in names]                 # "P1\nlog", "P3\nunseen\n9–10"
     if all(parsed):
         scen = sorted({int(m.group(1)) for m in parsed})
         rows = list(dict.fromkeys(m.group(2) for m in parsed))
@@ -118,12 +118,13 @@ def property_frequency(labels: list[str], table: dict[str, list[float]], path: s
     n_rows = len(row_labels)
     ncols = min(2, len(scen))
     nrows = -(-len(scen) // ncols)
-    cell_w, cell_h = 0.5, 0.3
+    cell_w, cell_h = 0.46, 0.3
     label_w = 0.2 + 0.068 * max(len(r) for r in row_labels)
     panel_w = len(names) * cell_w
-    width = label_w + ncols * panel_w + (ncols - 1) * (label_w if ncols > 1 else 0) + 1.2
+    gap = 0.3                                                    # between panels (no labels there)
+    width = label_w + ncols * panel_w + (ncols - 1) * gap + 1.2
     panel_h = cell_h * max(n_rows, 4)
-    height = 1.5 + nrows * (panel_h + 0.9)
+    height = 1.7 + nrows * (panel_h + 1.1)
     fig, axes = plt.subplots(nrows, ncols, figsize=(max(width, 5.5), height), squeeze=False)
     for j, sc in enumerate(scen):
         ax = axes.flat[j]
@@ -143,9 +144,9 @@ def property_frequency(labels: list[str], table: dict[str, list[float]], path: s
         ax.set_visible(False)
     W, H = fig.get_size_inches()
     left, right = label_w / W, 1 - 1.0 / W
-    bottom, top = 0.8 / H, 1 - 0.7 / H
-    fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top, wspace=0.08,
-                        hspace=0.9 / (panel_h + 0.1))
+    bottom, top = 1.0 / H, 1 - 0.7 / H
+    fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top, wspace=gap / panel_w,
+                        hspace=1.1 / (panel_h + 0.1))
     cax = fig.add_axes((right + 0.15 / W, bottom, 0.14 / W, top - bottom))
     fig.colorbar(im, cax=cax).set_label("fraction of runs", fontsize=9)
     fig.suptitle(title, fontsize=10.5)
