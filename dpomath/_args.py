@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 __all__ = ["BadValue", "BadType", "real", "positive", "integer", "array", "probability", "choice",
-           "is_torch"]
+           "is_torch", "same_shape"]
 
 
 class BadValue(ValueError):
@@ -85,6 +85,32 @@ def array(name: str, x):
         bad = "NaN" if np.any(np.isnan(a)) else "inf"
         raise BadValue(f"{name}: must be finite, found {bad}")
     return a
+
+
+def _shape(x) -> tuple:
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def same_shape(*named) -> tuple:
+    """Paired arrays must have one shape: ``same_shape(("chosen_logratios", hw),
+    ("rejected_logratios", hl))`` returns the common shape or raises BadValue naming both
+    parameters. Nothing is broadcast: shapes (3, 1) and (3,) would otherwise make a 3×3 result
+    whose mean looks plausible and is wrong.
+
+    >>> same_shape(("a", np.zeros(2)), ("b", np.zeros(2)))
+    (2,)
+    >>> same_shape(("a", np.zeros(2)), ("b", np.zeros(1)))
+    Traceback (most recent call last):
+    ...
+    dpomath.BadValue: a, b: shapes (2,) and (1,) differ (paired arrays are not broadcast; pass one shape)
+    """
+    shapes = [(n, _shape(x)) for n, x in named]
+    first = shapes[0][1]
+    for n, s in shapes[1:]:
+        if s != first:
+            raise BadValue(f"{shapes[0][0]}, {n}: shapes {first} and {s} differ (paired arrays "
+                           "are not broadcast; pass one shape)")
+    return first
 
 
 def probability(name: str, p) -> np.ndarray:

@@ -178,12 +178,15 @@ def q_star(K: int, eps: float) -> QStar:
             method="Lambert W (branch -1) at 50 digits, then integer search past the peak")
     if root is None:
         out.note = f"eps >= the bound's peak {out.peak_bound:.6g}: every Q >= 90 meets it"
+    elif eps >= 1:
+        out.note = ("eps >= 1: vacuous as a risk target (the risk is a probability); "
+                    "Theorem 4.3 speaks for eps < 1")
     return out
 
 
 def _bracket(K: int, eps: float):
     """[Q_lo, Q_hi] of :func:`logk_asymptotics` around the real root (needs L = log(2K/ε) > 2)."""
-    L = math.log(2 * K / eps)
+    L = math.log(2 * K) - math.log(eps)  # 2K/ε itself overflows for tiny ε
     if L <= 2:
         return None
     lo = 45 * L + 90 * math.log(45 * L)

@@ -113,8 +113,9 @@ def preference_loss(kind: str, chosen_logratios, rejected_logratios, beta: float
     kind : str
         The member (or an alias), e.g. ``"sigmoid"`` (DPO), ``"ipo"``, ``"hinge"``.
     chosen_logratios, rejected_logratios : array_like or torch.Tensor
-        h_w and h_l. numpy arrays (or scalars, lists) or torch tensors, not a mix; gradients
-        flow through torch inputs.
+        h_w and h_l, of one shape (nothing is broadcast: a mismatch raises BadValue naming
+        both). numpy arrays (or scalars, lists) or torch tensors, not a mix; gradients flow
+        through torch inputs.
     beta : float
         β > 0.
     **params
@@ -130,6 +131,8 @@ def preference_loss(kind: str, chosen_logratios, rejected_logratios, beta: float
     hw = _args.array("chosen_logratios", chosen_logratios)
     hl = _args.array("rejected_logratios", rejected_logratios)
     p = spec.check_params(params)
+    _args.same_shape(("chosen_logratios", hw), ("rejected_logratios", hl),
+                     *((n, v) for n, v in p.items() if spec.params[n].array))
     arrays = [hw, hl] + [v for v in p.values() if not isinstance(v, float)]
     if any(is_torch(a) for a in arrays) and not all(is_torch(a) for a in arrays):
         raise _args.BadType("chosen_logratios, rejected_logratios: mix of torch tensors and numpy "
@@ -167,6 +170,7 @@ def margin_weight(kind: str, margin, beta: float = 1.0, **params):
     beta = _args.positive("beta", beta)
     r = _args.array("margin", margin)
     p = spec.check_params(params)
+    _args.same_shape(("margin", r), *((n, v) for n, v in p.items() if spec.params[n].array))
     return -spec.dmargin(ops_for(r), r, beta, **p)
 
 
@@ -184,7 +188,7 @@ def loss_partials(kind: str, hw, hl, beta: float, **params):
     kind : str
         A member with known partials (every margin member, ``flex``, ``sft``).
     hw, hl : array_like
-        The log-ratios.
+        The log-ratios, of one shape (not broadcast).
     beta : float
         β > 0.
     **params
@@ -199,6 +203,7 @@ def loss_partials(kind: str, hw, hl, beta: float, **params):
     beta = _args.positive("beta", beta)
     hw = _float_array("hw", hw)
     hl = _float_array("hl", hl)
+    _args.same_shape(("hw", hw), ("hl", hl))
     if spec.partials is not None:
         p = spec.check_params({k: v for k, v in params.items() if k != "chosen_logps"}, arrays=False)
         return spec.partials(ops.numpy_ops(), hw, hl, beta, **p)

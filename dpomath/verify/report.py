@@ -9,12 +9,12 @@ from __future__ import annotations
 import html
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Iterable
 
 from .. import __version__
 from . import ledger
+from .folder import ReportFolder
 from .ledger import PAPERS, Status
 
 __all__ = ["build_report", "write_report", "to_markdown", "to_html"]
@@ -29,6 +29,10 @@ def build_report(out: str | Path, seed: int = 0, quick: bool = False,
                  papers: Iterable[str] | None = None) -> Path:
     """Run the claims (all, or those of ``papers``) and write the report into ``out``.
 
+    ``out`` must be new, empty, or an earlier report's folder: only the files the report
+    wrote are replaced, anything else is left alone, and the files appear only when the whole
+    report is ready (:class:`~dpomath.verify.folder.ReportFolder`).
+
     Parameters
     ----------
     out : str or Path
@@ -42,19 +46,23 @@ def build_report(out: str | Path, seed: int = 0, quick: bool = False,
     -------
     Path
         ``out``.
+
+    Raises
+    ------
+    dpomath.BadValue
+        ``out`` holds files no report wrote, or cannot be written (checked before any claim
+        runs).
     """
     from .progress import progress
 
     out = Path(out)
-    fig_dir = out / "figures"
-    if fig_dir.exists():
-        shutil.rmtree(fig_dir)  # no stale figures from an earlier run
-    fig_dir.mkdir(parents=True)
+    ReportFolder(out).check()  # refuse before the claims run, not after
     import_errors = ledger.discover()
     claims = ledger.select(papers, None)
-    results = ledger.run_claims(progress(claims, desc="claims"), seed=seed, quick=quick,
-                                figure_dir=fig_dir)
-    write_report(results, out, seed=seed, quick=quick, import_errors=import_errors)
+    with ReportFolder(out) as folder:
+        results = ledger.run_claims(progress(claims, desc="claims"), seed=seed, quick=quick,
+                                    figure_dir=folder.staging / "figures")
+        _write(folder, _doc(results, folder.staging, seed, quick, import_errors))
     return out
 
 
@@ -75,13 +83,26 @@ def _doc(results: list[ledger.Result], out: Path, seed: int, quick: bool,
 
 def write_report(results: list[ledger.Result], out: str | Path, seed: int = 0, quick: bool = False,
                  import_errors: dict[str, str] | None = None) -> dict:
+    """Write the report of ``results`` into ``out`` (figures already drawn stay where they
+    are; the documents link to them). ``out`` as for :func:`build_report`.
+
+    Returns
+    -------
+    dict
+        The report's JSON document.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    doc = _doc(results, out, seed, quick, import_errors or {})
-    (out / "report.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    (out / "report.md").write_text(to_markdown(doc))
-    (out / "index.html").write_text(to_html(doc))
+    with ReportFolder(out) as folder:
+        doc = _doc(results, out, seed, quick, import_errors or {})
+        _write(folder, doc)
     return doc
+
+
+def _write(folder: ReportFolder, doc: dict) -> None:
+    """The report's documents into the folder (the one place the report writes files)."""
+    folder.write_text("report.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    folder.write_text("report.md", to_markdown(doc))
+    folder.write_text("index.html", to_html(doc))
 
 
 def _one_line(c: dict) -> str:
