@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 __all__ = ["BadValue", "BadType", "real", "positive", "integer", "array", "probability", "choice",
-           "is_torch", "same_shape"]
+           "is_torch", "same_shape", "DpomathWarning"]
 
 
 class BadValue(ValueError):
@@ -19,8 +19,13 @@ class BadType(TypeError):
     """An argument of the wrong type (the message names the parameter)."""
 
 
+class DpomathWarning(UserWarning):
+    """Something the user should know that does not stop the work (malformed records skipped,
+    a value outside what a theorem speaks for); the command line prints it as one line."""
+
+
 # Users catch them as dpomath.BadValue / dpomath.BadType; tracebacks print them so too.
-BadValue.__module__ = BadType.__module__ = "dpomath"
+BadValue.__module__ = BadType.__module__ = DpomathWarning.__module__ = "dpomath"
 
 
 def is_torch(x) -> bool:

@@ -176,6 +176,11 @@ def q_star(K: int, eps: float) -> QStar:
             vacuous_below_Q=vacuous_below(K),
             Q_bracket=_bracket(K, eps),
             method="Lambert W (branch -1) at 50 digits, then integer search past the peak")
+    for name, v in out.to_dict().items():
+        vals = v if isinstance(v, list) else [v]
+        if any(isinstance(x, float) and not math.isfinite(x) for x in vals):
+            raise _args.BadValue(f"K: {name} leaves the float64 range at K ≈ 1e{len(str(K)) - 1}; "
+                                 "K up to 1e300 is supported")
     if root is None:
         out.note = f"eps >= the bound's peak {out.peak_bound:.6g}: every Q >= 90 meets it"
     elif eps >= 1:

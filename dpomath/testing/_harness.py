@@ -45,6 +45,15 @@ class ConformanceReport:
             lines.append(f"  skip  {name:<20} {why}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:  # Jupyter: the header and a table of the checks
+        from ..verify.display import lines_html
+
+        head, setup = str(self).splitlines()[:2]
+        rows = [("ok", name, f"{what} ({n} batch{'es' if n != 1 else ''})")
+                for name, what, n in self.checks]
+        rows += [("skip", name, why) for name, why in self.skipped]
+        return lines_html(f"{head}. {setup.strip()}", rows)
+
 
 class Fail(AssertionError):
     pass
