@@ -201,12 +201,21 @@ def _write_converted(model, tok, d: Path) -> None:
 
 def _from_pretrained(path: str, kw: dict, dtype, device_map):
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     tok = AutoTokenizer.from_pretrained(path, **kw)
     mkw = dict(kw, dtype=dtype)
     if device_map:
         mkw["device_map"] = device_map
-    return AutoModelForCausalLM.from_pretrained(path, **mkw), tok
+    # transformers' own bars ("Loading weights", the GGUF dequantisation) would sit on screen
+    # after the load and look like a hang; dpomath's progress names the step instead
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return AutoModelForCausalLM.from_pretrained(path, **mkw), tok
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 def load_model(spec: ModelSpec, device: str = "cpu", device_map: str | None = None,

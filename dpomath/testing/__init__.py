@@ -56,11 +56,15 @@ from __future__ import annotations
 import importlib.util
 from typing import Any, Callable
 
-from .. import _args
-from .. import losses as L
-from .._torch import num_threads
-from ._checks import run_checks, symmetries
-from ._harness import ConformanceReport, Harness
+from .._optional import require as _require
+
+_require("hypothesis", "dpomath.testing (the conformance kit)")  # an ImportError naming the extra
+
+from .. import _args  # noqa: E402
+from .. import losses as L  # noqa: E402
+from .._torch import num_threads  # noqa: E402
+from ._checks import run_checks, symmetries  # noqa: E402
+from ._harness import ConformanceReport, Harness  # noqa: E402
 
 __all__ = ["check_preference_loss", "ConformanceReport", "symmetries", "SHIFT_INVARIANT",
            "SWAP_IDENTITIES"]

@@ -391,6 +391,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dpomath: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as e:
+        from .._optional import hint, missing_optional
+
+        missing = missing_optional(e)
+        if missing is None:
+            if os.environ.get("DPOMATH_DEBUG"):
+                raise
+            print(f"dpomath {cmd or ''}: internal error: ModuleNotFoundError: {e} "
+                  "(DPOMATH_DEBUG=1 shows the traceback; please report it)", file=sys.stderr)
+        else:
+            print(f"dpomath {cmd or ''}: {missing} is not installed: {hint(missing)}", file=sys.stderr)
+        return 2
     except MemoryError as e:
         print(f"dpomath {cmd or ''}: out of memory{': ' + str(e) if str(e) else ''} "
               "(choose smaller sizes)".replace("  ", " "), file=sys.stderr)

@@ -84,21 +84,13 @@ def _persona_setting(args, claims) -> None:
         # the environment may be set for other runs: check it only when a claim reads it
         if not any(hasattr(c.check, "on_sweep") for c in claims):
             return
-    problem = _persona_problem(Path(given).expanduser())
+    from dpomath.validation.data import persona_dir_problem
+
+    problem = persona_dir_problem(given)
     if problem:
         raise BadValue(f"{'persona_dir' if source == '--persona-dir' else source}: {problem}")
     if args.persona_dir is not None:
         os.environ["DPOMATH_PERSONA_DIR"] = str(Path(given).expanduser().resolve())
-
-
-def _persona_problem(d: Path) -> str | None:
-    if not d.exists():
-        return f"{d} does not exist"
-    if not d.is_dir():
-        return f"{d} is not a folder"
-    if not any(d.glob("*.jsonl")):
-        return f"no persona *.jsonl files in {d}"
-    return None
 
 
 def _result_rows(results) -> str:
@@ -121,7 +113,7 @@ def _result_rows(results) -> str:
 
 def _verify(args) -> int:
     from . import ledger
-    from .progress import progress
+    from .progress import claim_weights, progress
 
     # import errors first: an unknown claim ID may be one whose module failed to import
     for mod, err in ledger.discover().items():
@@ -138,7 +130,8 @@ def _verify(args) -> int:
             print(table(rows) if claims else "no claims selected")
         return 0
     _persona_setting(args, claims)
-    results = ledger.run_claims(progress(claims, desc="claims"), seed=args.seed, quick=args.quick)
+    results = ledger.run_claims(progress(claims, desc="claims", weights=claim_weights(claims, args.quick)),
+                                seed=args.seed, quick=args.quick)
     if args.json:
         emit_json({"claims": [r.to_dict() for r in results]})
     else:

@@ -19,7 +19,9 @@ Check functions take a :class:`Context` and return a :class:`Verdict`::
         return Verdict.proved("SymPy reduces the difference to 0", evidence={...})
 
 Raise :class:`Skip` (with the command that enables the check) when an optional dependency,
-data set or model is missing; any other exception becomes an ``ERROR`` verdict.
+data set or model is missing; a ``ModuleNotFoundError`` for an optional dependency
+(:data:`dpomath._optional.EXTRAS`) becomes a SKIPPED verdict with its ``pip install`` line;
+any other exception becomes an ``ERROR`` verdict.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from .._args import BadType, BadValue
+from .._optional import hint, missing_optional
 
 __all__ = [
     "Status", "Verdict", "Claim", "Context", "Skip", "claim", "registry", "get_claim",
@@ -237,9 +240,14 @@ class Claim:
         except Skip as s:
             verdict = s.verdict()
         except Exception as e:  # the check itself crashed: the report shows the error
-            tb = traceback.format_exc(limit=8)
-            verdict = Verdict(Status.ERROR, f"{type(e).__name__}: {e}".splitlines()[0],
-                              details=f"```\n{tb}```")
+            missing = missing_optional(e)
+            if missing is not None:  # an optional dependency is not installed: SKIPPED
+                verdict = Skip(f"{missing} is not installed (this check needs it)",
+                               enable=hint(missing)).verdict()
+            else:
+                tb = traceback.format_exc(limit=8)
+                verdict = Verdict(Status.ERROR, f"{type(e).__name__}: {e}".splitlines()[0],
+                                  details=f"```\n{tb}```")
         return Result(self, verdict, seed=seed, duration_s=time.perf_counter() - t0)
 
 

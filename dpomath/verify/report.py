@@ -53,14 +53,16 @@ def build_report(out: str | Path, seed: int = 0, quick: bool = False,
         ``out`` holds files no report wrote, or cannot be written (checked before any claim
         runs).
     """
-    from .progress import progress
+    from .progress import claim_weights, progress
 
     out = Path(out)
     ReportFolder(out).check()  # refuse before the claims run, not after
     import_errors = ledger.discover()
     claims = ledger.select(papers, None)
     with ReportFolder(out) as folder:
-        results = ledger.run_claims(progress(claims, desc="claims"), seed=seed, quick=quick,
+        results = ledger.run_claims(progress(claims, desc="claims",
+                                             weights=claim_weights(claims, quick)),
+                                    seed=seed, quick=quick,
                                     figure_dir=folder.staging / "figures")
         _write(folder, _doc(results, folder.staging, seed, quick, import_errors))
     return out
