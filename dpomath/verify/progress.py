@@ -123,20 +123,21 @@ class _Log:
             self.wake.set()
 
     def _start_thread(self) -> None:
-        if self.thread is not None and self.thread.is_alive():
-            return
-        self.wake.clear()
-        self.thread = threading.Thread(target=self._beat, name="dpomath-progress", daemon=True)
+        with self.lock:
+            if self.thread is not None:
+                return
+            self.thread = threading.Thread(target=self._beat, name="dpomath-progress", daemon=True)
         self.thread.start()
 
     def _beat(self) -> None:
         while True:
-            self.wake.wait(1.0)
+            self.wake.wait(min(1.0, max(INTERVAL / 4, 0.05)))
+            self.wake.clear()
             with self.lock:
-                active = bool(self.stack)
+                if not self.stack:  # the run is over: the next outermost stage starts a thread
+                    self.thread = None
+                    return
                 due = time.monotonic() - self.last >= INTERVAL
-            if not active:
-                return
             if due:
                 self.emit()
 
