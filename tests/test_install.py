@@ -95,6 +95,10 @@ def test_the_library_works_without_extras(plain):
                          "[0.0], beta=0.1)[0]))")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith("0.6931471805")
+    # the package data travels in the wheel (the progress ETA's expected durations)
+    out = _run(py, "-c", "import json, importlib.resources as r; print(json.loads(r.files("
+                         "'dpomath.verify').joinpath('timings.json').read_text())['full']['Y-P1'] > 0)")
+    assert out.stdout.strip() == "True", out.stderr
 
 
 def test_the_kit_without_hypothesis_names_the_extra(plain):

@@ -147,3 +147,40 @@ def test_out_that_is_a_file_is_refused(tmp_path, capsys):
     f.write_text("a file")
     assert main(["report", "--out", str(f), "--paper", "F"]) == 2
     assert "is not a folder" in capsys.readouterr().err and f.read_text() == "a file"
+
+
+def test_a_killed_report_leaves_the_earlier_one_and_no_staging(tmp_path):
+    """SIGTERM (a CI timeout, ``kill``) unwinds like Ctrl-C: the earlier report stays as it was
+    and the staging folder goes; a staging folder of a process that no longer exists (kill -9)
+    is removed by the next run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "r"
+    write_report(_results(), out)
+    before = _tree(out)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "dpomath", "report", "--out", str(out),
+                             "--paper", "F", "--paper", "Y"], cwd=tmp_path, env=env,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(1200):  # until the run has started writing (its staging folder exists)
+            if any(p.name.startswith(".dpomath-report-staging") for p in out.iterdir()):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the report never started")
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=300)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "dpomath report: interrupted"
+    assert _tree(out) == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".dpomath-report-staging")]
+    stale = out / ".dpomath-report-staging-999999999-x"  # no such process
+    stale.mkdir()
+    (stale / "half.png").write_bytes(b"half")
+    write_report(_results(), out)
+    assert not stale.exists()

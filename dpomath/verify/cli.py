@@ -358,8 +358,28 @@ def _one_line_warnings() -> None:
     warnings.showwarning = show
 
 
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (``kill``, a CI timeout) unwinds like Ctrl-C, so that ``finally`` blocks run: a
+    report being written leaves no half-written folder behind."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # pragma: no cover - not allowed here
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``dpomath`` with ``argv`` (default: the process's arguments); returns the exit code."""
+    if argv is None:
+        _terminate_as_interrupt()
     parser = _build_parser()
     args = None
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -373,9 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra:
             raise UsageError(f"dpomath {cmd}: {extra[0]}: unrecognized argument; "
                              f"see dpomath {cmd} --help")
-        if getattr(args, "json", False) and not sys.stderr.isatty():
-            from .progress import set_quiet
-            set_quiet(True)
+        from .progress import set_brief
+        set_brief(bool(getattr(args, "json", False)) and not sys.stderr.isatty())
         with warnings.catch_warnings():
             _one_line_warnings()
             return _COMMANDS[cmd].run(args)
@@ -389,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_library_message(cmd, parser, e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("dpomath: interrupted", file=sys.stderr)
+        print(f"dpomath {cmd}: interrupted" if cmd else "dpomath: interrupted", file=sys.stderr)
         return 130
     except ModuleNotFoundError as e:
         from .._optional import hint, missing_optional

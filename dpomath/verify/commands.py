@@ -100,7 +100,7 @@ def _result_rows(results) -> str:
     wid = max([2] + [len(r.claim.id) for r in results])
     head = f"{'ID':<{wid}}  {'status':<12}  {'time':>6}  summary"
     indent = wid + 2 + 12 + 2 + 6 + 2
-    lines = [head, "-" * min(width, max(len(head), 40))]
+    lines = [head, "  ".join(["-" * wid, "-" * 12, "-" * 6, "-" * (width - indent)])]
     for r in results:
         summary = textwrap.wrap(r.verdict.summary, width - indent) or [""]
         lines.append(f"{r.claim.id:<{wid}}  {r.verdict.status.value:<12}  "

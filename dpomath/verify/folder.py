@@ -111,7 +111,9 @@ class ReportFolder:
         self.check()
         try:
             self.out.mkdir(parents=True, exist_ok=True)
-            self.staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=self.out))
+            _remove_stale_staging(self.out)
+            self.staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-",
+                                                 dir=self.out))
         except OSError as e:
             raise BadValue(f"out: cannot write into {self.out}: {e.strerror or e}") from None
         self._written: list[str] = []
@@ -195,6 +197,28 @@ class ReportFolder:
         tmp = self.staging / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         os.replace(tmp, self.out / MANIFEST)
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove the staging folders of runs that were killed (their process is gone): the name
+    carries the process id, so a concurrent run's staging folder is left alone."""
+    for p in out.glob(_STAGING_PREFIX + "*"):
+        pid = p.name[len(_STAGING_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def _prune(folder: Path, top: Path) -> None:

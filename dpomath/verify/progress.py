@@ -11,8 +11,8 @@ Stages nest (the claims, inside them the feature extraction of each persona, the
 K); :func:`stage` marks a step without a count (loading the model). The ETA covers the stages:
 the claims stage is given each claim's expected duration (``weights``: the durations measured
 on a reference run, :func:`claim_weights`), and the time left is the expected time of the
-claims not yet done, scaled by how fast this run has been so far. Quiet under ``--json``
-unless stderr is a terminal.
+claims not yet done, scaled by how fast this run has been so far. Under ``--json`` only the
+lines of a run longer than :data:`INTERVAL` seconds are written (stdout holds the JSON alone).
 """
 from __future__ import annotations
 
@@ -30,13 +30,24 @@ _QUIET = False
 #: Seconds between two log lines at most (when stderr is not a terminal).
 INTERVAL = 30.0
 
-__all__ = ["set_quiet", "progress", "stage", "claim_weights", "INTERVAL"]
+__all__ = ["set_quiet", "set_brief", "progress", "stage", "claim_weights", "INTERVAL"]
+
+
+_BRIEF = False
 
 
 def set_quiet(quiet: bool) -> None:
-    """Silence progress (the CLI does this for ``--json`` when stderr is not a TTY)."""
+    """Silence progress entirely."""
     global _QUIET
     _QUIET = bool(quiet)
+
+
+def set_brief(brief: bool) -> None:
+    """Log mode without the start and end lines: only the line every :data:`INTERVAL` seconds
+    of a long run (the CLI does this under ``--json``, so a short run writes nothing on stderr
+    and a long one still shows it is alive)."""
+    global _BRIEF
+    _BRIEF = bool(brief)
 
 
 def _clock(s: float) -> str:
@@ -109,15 +120,20 @@ class _Log:
             self.stack.append(s)
             outer = len(self.stack) == 1
         if outer:
-            self.emit()
+            if not _BRIEF:
+                self.emit()
+            else:
+                self.last = time.monotonic()
             self._start_thread()
 
-    def pop(self, s: _Stage) -> None:
+    def pop(self, s: _Stage, finished: bool = True) -> None:
         with self.lock:
             if s in self.stack:
                 self.stack.remove(s)
             outer = not self.stack
-        if outer:
+        if outer and (not finished or _BRIEF):
+            self.wake.set()
+        elif outer:
             self.emit(f"dpomath: [{_clock(time.monotonic() - self.t0)}] {s.desc}: done "
                       + (f"({s.n}/{s.total})" if s.total is not None else f"({s.n})"))
             self.wake.set()
@@ -209,6 +225,7 @@ def _bar(iterable, desc, total, leave, weights, label):
 def _lines(iterable, desc, total, weights, label):
     s = _Stage(desc, total, weights, label)
     _LOG.push(s)
+    finished = False
     try:
         for x in iterable:
             s.item, s.t_item = label(x), time.monotonic()
@@ -218,8 +235,9 @@ def _lines(iterable, desc, total, weights, label):
                 s.done_time += time.monotonic() - s.t_item
             s.n += 1
             s.item = ""
+        finished = True
     finally:
-        _LOG.pop(s)
+        _LOG.pop(s, finished)  # an interrupted stage ends silently: the error line says why
 
 
 @contextmanager
@@ -230,10 +248,12 @@ def stage(desc: str) -> Iterator[None]:
         return
     s = _Stage(desc, None, None, None)
     _LOG.push(s)
+    finished = False
     try:
         yield
+        finished = True
     finally:
-        _LOG.pop(s)
+        _LOG.pop(s, finished)
 
 
 def claim_weights(claims: Sequence[Any], quick: bool) -> list[float]:
