@@ -49,6 +49,8 @@ _LAZY = {
     "tau1": "lastlayer.theorem42", "typical_margin": "lastlayer.theorem42",
     "q_star": "lastlayer.theorem43", "risk_bound": "lastlayer.theorem43",
     "mc_risk": "lastlayer.runs",
+    # how a gradient step moves probability mass (papers R and S)
+    "ches_scores": "displacement.ches",
     # real-model validation (torch/transformers imported on use)
     "validate_command": "validation.command", "run_sweep": "validation.ksweep",
     "train_rows": "validation.train", "PreferenceSplit": "validation.train",
@@ -57,7 +59,7 @@ _LAZY = {
 
 #: sub-packages and modules reachable as attributes (``dm.losses``, ``dm.lastlayer`` ...)
 _MODULES = ("losses", "gradients", "lastlayer", "toys", "verify", "testing", "strategies", "plots",
-            "symbols")
+            "symbols", "displacement")
 
 #: dpomath 0.1's flat module paths: ``dm.margins`` etc. still resolve (to the forwarding
 #: modules, which warn on use) until dpomath 0.2

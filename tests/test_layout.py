@@ -189,7 +189,7 @@ def test_papers_table_is_the_one_source_of_letters():
     from dpomath.verify.cli import _build_parser
 
     letters = ledger.paper_letters()
-    assert letters == list(ledger.PAPERS) == ["F", "Y", "G", "I", "V"]
+    assert letters == list(ledger.PAPERS) == ["F", "Y", "G", "I", "R", "S", "V"]
     import dpomath.validation.claims  # noqa: F401  (imported before proofs: the order must not change)
 
     ids = list(ledger.registry())

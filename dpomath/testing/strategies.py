@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from .. import _args
 
 __all__ = ["betas", "log_ratios", "logps", "probabilities", "probability_ratios",
-           "preference_batches", "loss_kinds", "loss_configs"]
+           "preference_batches", "loss_kinds", "loss_configs", "probability_vectors"]
 
 
 def betas(min_value: float = 1e-3, max_value: float = 10.0) -> st.SearchStrategy[float]:
@@ -179,3 +179,29 @@ def loss_configs(draw, margin_only: bool = False) -> tuple[str, dict]:
         hi = p.hi if p.hi is not None else 10.0
         params[name] = draw(st.floats(lo, hi, exclude_min=p.lo_open, exclude_max=p.hi_open, allow_nan=False, allow_infinity=False))
     return kind, params
+
+
+@st.composite
+def _probability_vectors(draw, lo: int, hi: int, m: float):
+    n = draw(st.integers(lo, hi))
+    z = np.array(draw(st.lists(st.floats(-m, m, allow_nan=False, allow_infinity=False),
+                               min_size=n, max_size=n)))
+    p = np.exp(z - z.max())
+    return p / p.sum()
+
+
+def probability_vectors(min_size: int = 2, max_size: int = 12,
+                        max_logit: float = 8.0) -> st.SearchStrategy[np.ndarray]:
+    """A probability vector π = softmax(z) with 2 ≤ min_size ≤ len(π) ≤ max_size and logits
+    z ∈ [−max_logit, max_logit] (so every entry is > 0 and they sum to 1 up to rounding).
+
+    ::
+
+        @given(p=probability_vectors())
+        def test_sums_to_one(p):
+            assert abs(p.sum() - 1) < 1e-12
+    """
+    lo = _args.integer("min_size", min_size, lo=2)
+    hi = _args.integer("max_size", max_size, lo=lo)
+    m = _args.positive("max_logit", max_logit)
+    return _probability_vectors(lo, hi, m)

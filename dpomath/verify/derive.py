@@ -26,7 +26,8 @@ __all__ = ["Step", "Derivation", "derivation", "derivations", "DERIVATION_MODULE
 
 #: Modules that register derivations (imported by name, like the ledger's claim modules).
 DERIVATION_MODULES = ("dpomath.gradients.derivations", "dpomath.lastlayer.derivations",
-                      "dpomath.toys.derivations")
+                      "dpomath.toys.derivations", "dpomath.displacement.single_token",
+                      "dpomath.displacement.squeezing")
 
 
 @dataclass

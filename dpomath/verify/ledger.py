@@ -54,6 +54,9 @@ PAPERS: dict[str, str] = {
     "Y": "Yan et al., ICLR 2025, the 3D-properties of DPO (arXiv 2406.07327)",
     "G": "dpomath's own results (beyond the papers)",
     "I": "Im & Li, NeurIPS 2025, DPO and diverse values: a scaling law (arXiv 2408.03459)",
+    "R": ("Razin, Malladi, Bhaskar, Chen, Arora & Hanin, ICLR 2025, Unintentional Unalignment: "
+          "Likelihood Displacement in Direct Preference Optimization (arXiv 2410.08847)"),
+    "S": "Ren & Sutherland, ICLR 2025, Learning Dynamics of LLM Finetuning (arXiv 2407.10490)",
     "V": "dpomath's empirical checks on real language models",
 }
 
