@@ -193,9 +193,13 @@ def _derive_description() -> str:
 
     lines = ["Print a derivation step by step: each step a sentence and a SymPy expression "
              "(pretty-printed, or LaTeX with --latex).", "", "derivations:"]
-    for name, fn in derivations().items():
-        doc = re.sub(r"\s*\(``dpomath derive [^`]*``\)", "", (fn.__doc__ or "").strip())
-        lines.append(f"  {name:<16} {doc.split(chr(10))[0]}")
+    known = derivations()
+    width = max(map(len, known)) + 2
+    for name, fn in known.items():
+        doc = (fn.__doc__ or "").strip().split("\n")[0]
+        doc = re.sub(r"^``dpomath derive [^`]*``[:.]?\s*", "", doc)        # "``dpomath derive x``: ..."
+        doc = re.sub(r"\s*\(``dpomath derive [^`]*``\)", "", doc).strip()  # "... (``dpomath derive x``)."
+        lines.append(f"  {name:<{width}}{doc[:1].upper() + doc[1:]}")
     return "\n".join(lines)
 
 

@@ -113,8 +113,8 @@ def derive(name: str) -> Derivation:
     Parameters
     ----------
     name : str
-        One of :func:`derivations` — ``3d-limits``, ``dpo-gradient``, ``gpo-ratio``,
-        ``lemma-4.1``, ``log-coordinates``, ``squeezing``, ``tabular-step``, ``update-ratio``.
+        One of :func:`derivations` (``dpomath derive --help`` lists them), e.g.
+        ``dpo-gradient``, ``update-ratio``, ``lemma-4.1``.
 
     Returns
     -------
