@@ -51,5 +51,7 @@ report: venv
 bench: venv
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
+# The report folder is not removed here: `make clean OUT=.` must not be able to delete the
+# clone, and a report folder may hold the user's own files (the report replaces only its own).
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
