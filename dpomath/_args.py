@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 __all__ = ["BadValue", "BadType", "real", "positive", "integer", "array", "probability", "choice",
-           "is_torch", "same_shape", "DpomathWarning"]
+           "is_torch", "same_shape", "DpomathWarning", "folder_problem"]
 
 
 class BadValue(ValueError):
@@ -116,6 +116,25 @@ def same_shape(*named) -> tuple:
             raise BadValue(f"{shapes[0][0]}, {n}: shapes {first} and {s} differ (paired arrays "
                            "are not broadcast; pass one shape)")
     return first
+
+
+def folder_problem(path, pattern: str, what: str = "") -> str | None:
+    """What is wrong with a folder the user gave — it does not exist, is not a folder, holds no
+    ``pattern`` file — or None when it is usable (the caller names the parameter).
+
+    >>> folder_problem("/nonexistent/persona", "*.jsonl")
+    '/nonexistent/persona does not exist'
+    """
+    from pathlib import Path
+
+    d = Path(path).expanduser()
+    if not d.exists():
+        return f"{d} does not exist"
+    if not d.is_dir():
+        return f"{d} is not a folder"
+    if not any(d.glob(pattern)):
+        return f"no {what + ' ' if what else ''}{pattern} files in {d}"
+    return None
 
 
 def probability(name: str, p) -> np.ndarray:

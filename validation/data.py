@@ -326,14 +326,7 @@ def persona_dir_problem(persona_dir: str | Path) -> str | None:
     >>> persona_dir_problem("/nonexistent/persona")
     '/nonexistent/persona does not exist'
     """
-    d = Path(persona_dir).expanduser()
-    if not d.exists():
-        return f"{d} does not exist"
-    if not d.is_dir():
-        return f"{d} is not a folder"
-    if not any(d.glob("*.jsonl")):
-        return f"no persona *.jsonl files in {d}"
-    return None
+    return _args.folder_problem(persona_dir, "*.jsonl", "persona")
 
 
 def list_personas(persona_dir: str | Path) -> list[str]:

@@ -84,9 +84,9 @@ def _persona_setting(args, claims) -> None:
         # the environment may be set for other runs: check it only when a claim reads it
         if not any(hasattr(c.check, "on_sweep") for c in claims):
             return
-    from dpomath.validation.data import persona_dir_problem
+    from .._args import folder_problem
 
-    problem = persona_dir_problem(given)
+    problem = folder_problem(given, "*.jsonl", "persona")
     if problem:
         raise BadValue(f"{'persona_dir' if source == '--persona-dir' else source}: {problem}")
     if args.persona_dir is not None:

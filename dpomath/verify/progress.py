@@ -134,8 +134,8 @@ class _Log:
         if outer and (not finished or _BRIEF):
             self.wake.set()
         elif outer:
-            self.emit(f"dpomath: [{_clock(time.monotonic() - self.t0)}] {s.desc}: done "
-                      + (f"({s.n}/{s.total})" if s.total is not None else f"({s.n})"))
+            count = (f" ({s.n}/{s.total})" if s.total is not None else (f" ({s.n})" if s.n else ""))
+            self.emit(f"dpomath: [{_clock(time.monotonic() - self.t0)}] {s.desc}: done{count}")
             self.wake.set()
 
     def _start_thread(self) -> None:
