@@ -29,8 +29,8 @@ from dpomath.verify.ledger import Skip, Verdict, claim, registry
 __all__ = ["error_fits", "rate_verdict", "r2_verdict", "orth_verdict", "ode_verdict",
            "threed_verdict", "assume_verdict", "claim_sweep", "on_sweep", "sweep_checks"]
 
-_ENABLE_DATA = ("DPOMATH_PERSONA_DIR=/path/to/evals/persona dpomath verify --paper I --paper V "
-                "(a copy of github.com/anthropics/evals persona/)")
+_ENABLE_DATA = ("--persona-dir DIR (dpomath verify/report), DPOMATH_PERSONA_DIR=DIR, or make report "
+                "PERSONA_DIR=DIR; DIR a copy of github.com/anthropics/evals persona/")
 _ENABLE_FULL_DATA = ("DPOMATH_PERSONA_DIR=<a folder with at least 16 persona files, e.g. all of "
                      "github.com/anthropics/evals persona/>")
 _ENABLE_DEPS = "pip install 'dpomath[validation]'"

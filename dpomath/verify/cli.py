@@ -1,8 +1,9 @@
-"""The ``dpomath`` command line (the contract in DESIGN.md).
+"""The ``dpomath`` command line.
 
     dpomath verify [--paper LETTER ...] [--claim ID ...] [--list] [--quick] [--json] [--seed N]
-    dpomath report [--out DIR] [--quick] [--seed N] [--paper LETTER ...]
-    dpomath derive NAME [--latex]
+                   [--persona-dir DIR]
+    dpomath report [--out DIR] [--quick] [--seed N] [--paper LETTER ...] [--persona-dir DIR]
+    dpomath derive NAME [--latex] [--json]
     dpomath qstar --K K --eps EPS [--json]
     dpomath simulate --K K --Q Q [--d D] [--beta B] [--loss dpo|ipo|slic] [--json]
     dpomath validate [--model M] [--persona-dir DIR] [--K 1,2,4,8,16] [--per-persona N]
