@@ -242,9 +242,21 @@ def int_list(text: str) -> list[int]:
 
 # ---------------------------------------------------------------- output helpers
 
+def _strict(x: Any) -> Any:
+    """A document with every non-finite float written as the string "inf", "-inf" or "nan"
+    (JSON has no such numbers; Python's ``Infinity``/``NaN`` would make the output invalid)."""
+    if isinstance(x, float) and x != x or isinstance(x, float) and x in (float("inf"), float("-inf")):
+        return repr(x)
+    if isinstance(x, dict):
+        return {k: _strict(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_strict(v) for v in x]
+    return x
+
+
 def emit_json(doc: Any) -> None:
-    """One JSON document on stdout."""
-    json.dump(doc, sys.stdout, indent=2, sort_keys=False)
+    """One JSON document on stdout (strict JSON: no NaN or Infinity)."""
+    json.dump(_strict(doc), sys.stdout, indent=2, sort_keys=False, allow_nan=False)
     sys.stdout.write("\n")
 
 
