@@ -184,3 +184,22 @@ def test_a_killed_report_leaves_the_earlier_one_and_no_staging(tmp_path):
     (stale / "half.png").write_bytes(b"half")
     write_report(_results(), out)
     assert not stale.exists()
+
+
+def test_figures_drawn_inside_out_become_the_reports_own(tmp_path):
+    """write_report after the claims drew their figures into DIR/figures (as the browser test
+    and notebooks do): those figures are the report's, listed in the manifest; anything else
+    in DIR still makes it someone else's folder."""
+    out = tmp_path / "r"
+    results = [Claim("F-X1", "F", "Theorem 0", "s", "", "symbolic", _check, __name__,
+                     source_of(_check)).run(seed=0, figure_dir=out / "figures")]
+    write_report(results, out)
+    assert json.loads((out / MANIFEST).read_text())["files"] == [
+        "figures/mine.png", "index.html", "report.json", "report.md"]
+    assert 'src="figures/mine.png"' in (out / "index.html").read_text()
+    other = tmp_path / "o"
+    results = [Claim("F-X1", "F", "Theorem 0", "s", "", "symbolic", _check, __name__,
+                     source_of(_check)).run(seed=0, figure_dir=other / "figures")]
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(BadValue, match=r"holds files that no dpomath report wrote \(notes.txt\)"):
+        write_report(results, other)

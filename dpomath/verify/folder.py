@@ -76,6 +76,10 @@ class ReportFolder:
     ----------
     out : str or Path
         The report's folder.
+    adopt : iterable of path, optional
+        Files already inside ``out`` that the report takes as its own (figures drawn there by
+        the claims before :func:`~dpomath.verify.report.write_report`): they do not make the
+        folder "someone else's", and the manifest lists them.
 
     Raises
     ------
@@ -84,10 +88,19 @@ class ReportFolder:
         report manifest (the message names them).
     """
 
-    def __init__(self, out: str | Path):
+    def __init__(self, out: str | Path, adopt=()):
         self.out = Path(out)
         self.staging: Path | None = None
         self.previous: list[str] = []
+        self.adopted = sorted(self._inside(p) for p in adopt if self._inside(p) is not None)
+
+    def _inside(self, p) -> str | None:
+        """``p`` as a POSIX path relative to ``out`` when it is a file inside it, else None."""
+        try:
+            rel = Path(p).resolve().relative_to(self.out.resolve()).as_posix()
+        except (ValueError, OSError):
+            return None
+        return rel if _safe(rel) and (self.out / rel).is_file() else None
 
     # ------------------------------------------------------------ checks
     def check(self) -> None:
@@ -99,7 +112,8 @@ class ReportFolder:
             return
         owned = _owned(out)
         if owned is None:
-            theirs = sorted(p.name for p in out.iterdir() if not p.name.startswith(_STAGING_PREFIX))
+            adopted = set(self.adopted)
+            theirs = sorted({Path(rel).parts[0] for rel in _files(out) if rel not in adopted})
             if theirs:
                 shown = ", ".join(theirs[:5]) + (f" and {len(theirs) - 5} more" if len(theirs) > 5 else "")
                 raise BadValue(f"out: {out} holds files that no dpomath report wrote ({shown}); "
@@ -163,10 +177,11 @@ class ReportFolder:
                       for p in self.staging.rglob("*") if p.is_file())
 
     def _commit(self) -> None:
-        new = self.staged_files()
+        staged = self.staged_files()
+        new = sorted(set(staged) | set(self.adopted))
         out = self.out
-        previous = set(self.previous)
-        clash = [r for r in new if (out / r).exists() and r not in previous]
+        previous = set(self.previous) | set(self.adopted)
+        clash = [r for r in staged if (out / r).exists() and r not in previous]
         if clash:
             raise BadValue(f"out: {', '.join(clash[:5])} in {out} were not written by a dpomath "
                            "report; not replaced (nothing was written)")
@@ -175,7 +190,7 @@ class ReportFolder:
             # the report wrote listed; then the moves; then the files of the earlier report that
             # this run did not write again; the manifest last
             self._write_manifest(sorted(previous | set(new)))
-            for rel in new:
+            for rel in staged:
                 dst = out / rel
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 if dst.is_dir():
@@ -197,6 +212,18 @@ class ReportFolder:
         tmp = self.staging / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         os.replace(tmp, self.out / MANIFEST)
+
+
+def _files(out: Path) -> list[str]:
+    """Every file (or link) under ``out`` outside staging folders, relative POSIX paths."""
+    found = []
+    for p in out.rglob("*"):
+        rel = p.relative_to(out)
+        if rel.parts[0].startswith(_STAGING_PREFIX):
+            continue
+        if p.is_file() or p.is_symlink() or (p.is_dir() and not any(p.iterdir())):
+            found.append(rel.as_posix())
+    return found
 
 
 def _remove_stale_staging(out: Path) -> None:

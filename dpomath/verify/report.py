@@ -86,7 +86,8 @@ def _doc(results: list[ledger.Result], out: Path, seed: int, quick: bool,
 def write_report(results: list[ledger.Result], out: str | Path, seed: int = 0, quick: bool = False,
                  import_errors: dict[str, str] | None = None) -> dict:
     """Write the report of ``results`` into ``out`` (figures already drawn stay where they
-    are; the documents link to them). ``out`` as for :func:`build_report`.
+    are; the documents link to them; those inside ``out`` become the report's own files).
+    ``out`` as for :func:`build_report`.
 
     Returns
     -------
@@ -94,7 +95,8 @@ def write_report(results: list[ledger.Result], out: str | Path, seed: int = 0, q
         The report's JSON document.
     """
     out = Path(out)
-    with ReportFolder(out) as folder:
+    drawn = [f for r in results for f in r.verdict.figures]  # figures drawn inside out are the report's
+    with ReportFolder(out, adopt=drawn) as folder:
         doc = _doc(results, out, seed, quick, import_errors or {})
         _write(folder, doc)
     return doc
