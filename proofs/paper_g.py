@@ -4,7 +4,10 @@ G-RATIO: paper F's Corollary 1 (|∂L/∂x1 ÷ ∂L/∂x2| = x2/x1) for the whol
 :mod:`dpomath.losses`, every member taken from the registry (none is listed here): for any
 differentiable f of the margin ρ = β(h_w − h_l) the ratio is x2/x1 wherever f′(ρ) ≠ 0, because
 L depends on (x1, x2) only through x1/x2; the members that are not functions of ρ alone
-(Flex-DPO, SFT-DPO) get their own exact ratio.
+(Flex-DPO, SFT-DPO, the length-normalised ones, SimPO, CPO, ORPO, DPO-Positive) get their own
+exact ratio. The reference-free members (SimPO, CPO, ORPO) are read with π_ref ≡ 1, so their
+x is πθ itself (ORPO's x < 1: its twin points are drawn there); a target margin γ (DPO's,
+the reward model's) keeps the member a function of ρ.
 
 G-TABULAR, G-SQUEEZE: the free-logit (tabular softmax) policy of :mod:`dpomath.toys.free_logit`,
 one gradient step in closed form, and the squeezing effect — proved with SymPy
@@ -118,7 +121,11 @@ def check_g_ratio(ctx):
         values, draw, back = _member_params(spec)
         Lk = S.loss_in_x(kind, **values)
         h1, h2 = sp.diff(Lk, x1), sp.diff(Lk, x2)
-        pts = random_points([x1, x2, beta, *draw], ctx.rng, {**base_ranges, **draw}, n_pts)
+        ranges = dict(base_ranges)
+        if spec.input_max is not None:  # ORPO: x = πθ < 1 (log-probabilities < 0)
+            top = min(10.0, 0.99 * math.exp(spec.input_max))
+            ranges[x1] = ranges[x2] = (0.01, top)
+        pts = random_points([x1, x2, beta, *draw], ctx.rng, {**ranges, **draw}, n_pts)
         euler = x1 * h1 + x2 * h2
         euler = sp.Integer(0) if reduces_to_zero(euler) else sp.simplify(euler)
         row = {"kind": kind, "margin_member": spec.is_margin_loss}

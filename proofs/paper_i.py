@@ -187,7 +187,7 @@ def check_theorem42(ctx):
     out_bounds = dict(max_K=3, max_Q=4, max_d=40)  # failures live at small Q; keeps runs cheap
     for name in ("Z", "d", "v", "l_b"):
         strat = theorem42_params(**out_bounds, break_condition=name, max_d_broken=40000)
-        ex = _find(strat, lambda p: not theorem42_outcome(**p, beta=BETA, tau=TAU, grid=33)["ok"],
+        ex = _find(strat, lambda p: not theorem42_outcome(**p, beta=BETA, tau=TAU, grid=33).ok,
                    n_out, int(ctx.rng.integers(2 ** 31)), budget=n_out + (40 if quick else 300))
         if ex is None:
             outside[name] = None

@@ -115,7 +115,9 @@ def preference_loss(kind: str, chosen_logratios, rejected_logratios, beta: float
     chosen_logratios, rejected_logratios : array_like or torch.Tensor
         h_w and h_l, of one shape (nothing is broadcast: a mismatch raises BadValue naming
         both). numpy arrays (or scalars, lists) or torch tensors, not a mix; gradients flow
-        through torch inputs.
+        through torch inputs. For the reference-free members (``LossSpec.reference_free``:
+        ``simpo``, ``cpo``, ``orpo``) the policy's log-probabilities log πθ(y|x); for
+        ``reward-model`` the rewards r±.
     beta : float
         β > 0.
     **params
@@ -133,6 +135,12 @@ def preference_loss(kind: str, chosen_logratios, rejected_logratios, beta: float
     p = spec.check_params(params)
     _args.same_shape(("chosen_logratios", hw), ("rejected_logratios", hl),
                      *((n, v) for n, v in p.items() if spec.params[n].array))
+    if spec.input_max is not None:
+        for name, a in (("chosen_logratios", hw), ("rejected_logratios", hl)):
+            top = float((a.detach() if is_torch(a) else a).max()) if (a.numel() if is_torch(a) else a.size) else -np.inf
+            if not top < spec.input_max:
+                raise _args.BadValue(f"{name}: loss {spec.kind!r} is defined for inputs < "
+                                     f"{spec.input_max:g} (log-probabilities), got {top!r}")
     arrays = [hw, hl] + [v for v in p.values() if not isinstance(v, float)]
     if any(is_torch(a) for a in arrays) and not all(is_torch(a) for a in arrays):
         raise _args.BadType("chosen_logratios, rejected_logratios: mix of torch tensors and numpy "
@@ -223,6 +231,8 @@ def _param_symbols(spec: LossSpec, given: Mapping[str, Any]) -> dict[str, Any]:
     for name, p in spec.params.items():
         if name in given:
             out[name] = given[name]
+        elif p.symbolic_default:
+            out[name] = sp.nsimplify(p.default)
         elif p.lo is None and not p.array:
             out[name] = sp.Symbol(name, real=True)
         elif p.array or p.default is None or p.default != 0:
@@ -242,7 +252,8 @@ def symbolic_loss(kind: str, hw=None, hl=None, b=None, **params):
     hw, hl, b : sympy expressions, optional
         Default: the symbols h_w, h_l, beta of :mod:`dpomath.symbols`.
     **params
-        Values for the member's parameters; those not given become symbols.
+        Values for the member's parameters; those not given become symbols (except the
+        optional terms, ``Param.symbolic_default``, which take their default: DPO's γ = 0).
 
     Returns
     -------
@@ -286,6 +297,9 @@ def reference_loss(kind: str, hw, hl, b, dps: int = 50, **params):
     import mpmath as mp
 
     spec = get_loss(kind)
+    given = spec.canonical(params)
+    given.update({n: q.default for n, q in spec.params.items()
+                  if n not in given and q.default is not None})
     with mp.workdps(dps):
-        p = {k: mp.mpf(v) for k, v in params.items()}
+        p = {k: mp.mpf(v) for k, v in given.items()}
         return spec.loss(MPMATH, mp.mpf(hw), mp.mpf(hl), mp.mpf(b), **p)

@@ -35,6 +35,11 @@ def _rho(b, hw, hl):
     return b * (hw - hl)
 
 
+def _smoothed(o, z, eps):
+    """−(1−ε) log σ(z) − ε log σ(−z): the label-smoothed sigmoid loss at z."""
+    return (1 - eps) * o.softplus(-z) + eps * o.softplus(z)
+
+
 # ---- mean-field closed forms of paper I (Theorem 4.2's model with every sample at its cluster
 # mean): τṙ = (2β²/K)·rate·w(r), r(0) = 0, written in s = 2·rate·β²t/(Kτ)
 
@@ -57,12 +62,30 @@ def _mean_field_hinge(s):
 
 
 _EPS = Param(0.0, lo=0.0, hi=0.5, hi_open=True, doc="label smoothing ε ∈ [0, 1/2)")
+# cDPO with ε = 0 is DPO: a cDPO without its ε would silently be another member
+_EPS_REQUIRED = Param(None, lo=0.0, hi=0.5, hi_open=True,
+                      doc="label smoothing ε ∈ [0, 1/2), required (ε = 0 is `sigmoid`)")
+
+#: DPO's (and the reward model's) optional target margin γ: −log σ(ρ − γ)
+_GAMMA = Param(0.0, doc="target margin γ, the loss −log σ(ρ − γ) (SimPO's and CPO's γ; OpenRLHF's "
+                        "reward `margin`); 0: none", spellings=("margin", "simpo_gamma"),
+               symbolic_default=True)
+
+
+def _swap_target_margin(o, hw, hl, b, gamma):
+    """softplus(γ + ρ) − softplus(γ − ρ): ρ at γ = 0."""
+    return o.softplus(gamma + b * (hw - hl)) - o.softplus(gamma - b * (hw - hl))
+
+
+_SWAP_TARGET_MARGIN = ("L(swap) − L = softplus(γ + ρ) − softplus(γ − ρ), which is ρ at γ = 0",
+                       _swap_target_margin)
 
 _add(margin_member(
-    "sigmoid", "DPO", "−log σ(ρ)", "Rafailov et al. 2023, eq. 7",
-    f=lambda o, r, b: o.softplus(-r),
-    df=lambda o, r, b: -o.sigmoid(-r),
-    swap=("L(swap) − L = ρ", lambda o, hw, hl, b: b * (hw - hl)),
+    "sigmoid", "DPO", "−log σ(ρ − γ), γ = 0 unless a target margin is given",
+    "Rafailov et al. 2023, eq. 7; the target margin γ of SimPO (Meng et al. 2024) and CPO",
+    f=lambda o, r, b, gamma: o.softplus(-(r - gamma)),
+    df=lambda o, r, b, gamma: -o.sigmoid(-(r - gamma)),
+    params={"gamma": _GAMMA}, swap=_SWAP_TARGET_MARGIN,
     mean_field=_mean_field_dpo, cli_name="dpo"))
 _add(margin_member(
     "cdpo", "conservative DPO (label smoothing)", "−(1−ε) log σ(ρ) − ε log σ(−ρ)",
@@ -71,7 +94,7 @@ _add(margin_member(
     + label_smoothing * o.softplus(r),
     df=lambda o, r, b, label_smoothing: -(1 - label_smoothing) * o.sigmoid(-r)
     + label_smoothing * o.sigmoid(r),
-    params={"label_smoothing": _EPS},
+    params={"label_smoothing": _EPS_REQUIRED},
     swap=("L(swap) − L = (1 − 2ε)ρ",
           lambda o, hw, hl, b, label_smoothing: (1 - 2 * label_smoothing) * b * (hw - hl))))
 _add(margin_member(
@@ -98,7 +121,7 @@ _add(margin_member(
     swap=("L(swap) − L = 4ρ", lambda o, hw, hl, b: 4 * b * (hw - hl)),
     mean_field=_mean_field_ipo_margin, cli_name="ipo"))
 _add(margin_member(
-    "hinge", "SLiC (hinge)", "max(0, 1 − ρ)", "Zhao et al. 2023; TRL `hinge`",
+    "hinge", "SLiC (hinge)", "max(0, 1 − ρ)", "Zhao et al. 2023; TRL `hinge`; torchtune `RSOLoss` (Liu et al. 2024, RSO; its `gamma` is β)",
     f=lambda o, r, b: o.relu(1 - r),
     df=lambda o, r, b: -o.heaviside(1 - r),
     kinks=(1.0,), mean_field=_mean_field_hinge, cli_name="slic"))
@@ -119,11 +142,11 @@ _add(margin_member(
     swap=("L(swap) − L = tanh(ρ/2)", lambda o, hw, hl, b: _tanh_half(o, b * (hw - hl)))))
 _add(margin_member(
     "reward-model", "reward-model (Bradley–Terry) loss",
-    "−log σ(β(r₊ − r₋)); inputs are the rewards r± (β = 1 is the plain loss)",
-    "Yan et al. 2025, Section 3.1; Ouyang et al. 2022",
-    f=lambda o, r, b: o.softplus(-r),
-    df=lambda o, r, b: -o.sigmoid(-r),
-    swap=("L(swap) − L = ρ", lambda o, hw, hl, b: b * (hw - hl))))
+    "−log σ(β(r₊ − r₋) − γ); inputs are the rewards r± (β = 1 is the plain loss)",
+    "Yan et al. 2025, Section 3.1; Ouyang et al. 2022; OpenRLHF `PairWiseLoss` (γ = `margin`)",
+    f=lambda o, r, b, gamma: o.softplus(-(r - gamma)),
+    df=lambda o, r, b, gamma: -o.sigmoid(-(r - gamma)),
+    params={"gamma": _GAMMA}, swap=_SWAP_TARGET_MARGIN, rewards=True))
 _add(LossSpec(
     "flex", "Flex-DPO", "−log σ(β₊ h_w − β₋ h_l), β₊ = beta", "Yan et al. 2025, Section 4",
     loss=lambda o, hw, hl, b, beta_minus: o.softplus(-(b * hw - beta_minus * hl)),
@@ -198,7 +221,8 @@ _add(margin_member(
     df=lambda o, r, b, tau: (
         o.sigmoid(-r / tau) * (o.exp(o.log_sigmoid(r / tau) - r) - o.sigmoid(r / tau) * o.softplus(-r)) / tau
         - o.sigmoid(-r / tau) * o.sigmoid(-r) - o.exp(o.log_sigmoid(r / tau) - r)),
-    params={"tau": Param(0.05, lo=0.0, lo_open=True, doc="temperature τ > 0 (TRL default 0.05)")}))
+    params={"tau": Param(0.05, lo=0.0, lo_open=True, doc="temperature τ > 0 (TRL default 0.05)",
+                         spellings=("discopop_tau",))}))
 
 _LENGTHS = {
     "chosen_lengths": Param(None, lo=0.0, lo_open=True, array=True,
@@ -214,7 +238,8 @@ def _length_normalised(base: str, kind: str, title: str, reference: str, swap) -
     return LossSpec(
         kind, title, f"{spec.formula} at h_w/n_w, h_l/n_l (n = completion tokens)", reference,
         loss=lambda o, hw, hl, b, chosen_lengths, rejected_lengths: spec.loss(
-            o, hw / chosen_lengths, hl / rejected_lengths, b),
+            o, hw / chosen_lengths, hl / rejected_lengths, b,
+            **{n: (0 if p.default == 0 else p.default) for n, p in spec.params.items()}),
         params=_LENGTHS, swap=swap)
 
 
@@ -231,8 +256,80 @@ _add(_length_normalised(
           lambda o, hw, hl, b, chosen_lengths, rejected_lengths:
           2 * (hw / chosen_lengths - hl / rejected_lengths) / b)))
 
+# ---- reference-free members: defined on the policy's log-probabilities h = log πθ(y|x)
+# (π_ref ≡ 1), the inputs the implementations take (SimPO and ORPO: per-token averages)
+
+_add(LossSpec(
+    "simpo", "SimPO",
+    "−(1−ε) log σ(z) − ε log σ(−z), z = β(h_w/n_w − h_l/n_l) − γ − β·γ_r, h = log πθ (no reference)",
+    "Meng et al. 2024 (SimPO), eq. 6; γ absolute: TRL `CPOTrainer(loss_type='simpo')`'s "
+    "`simpo_gamma`, liger `simpo_loss`'s `gamma`; γ_r = γ/β: the SimPO code's `gamma_beta_ratio`",
+    loss=lambda o, hw, hl, b, gamma, gamma_beta_ratio, label_smoothing, chosen_lengths,
+    rejected_lengths: _smoothed(o, b * (hw / chosen_lengths - hl / rejected_lengths - gamma_beta_ratio)
+                                - gamma, label_smoothing),
+    params={"gamma": Param(0.0, doc="target margin γ, absolute (TRL's simpo_gamma, liger's gamma)",
+                           spellings=("simpo_gamma",)),
+            "gamma_beta_ratio": Param(0.0, doc="target margin as γ/β (the SimPO code's own parameter)"),
+            "label_smoothing": _EPS,
+            "chosen_lengths": Param(1.0, lo=0.0, lo_open=True, array=True,
+                                    doc="tokens of each chosen response (1: the inputs are per-token "
+                                        "averages already)"),
+            "rejected_lengths": Param(1.0, lo=0.0, lo_open=True, array=True,
+                                      doc="tokens of each rejected response (1: averages already)")},
+    needs_one_of=("gamma", "gamma_beta_ratio"), reference_free=True))
+_add(LossSpec(
+    "cpo", "CPO", "−(1−ε) log σ(ρ) − ε log σ(−ρ) − α h_w, ρ = β(h_w − h_l), h = log πθ (no reference)",
+    "Xu et al. 2024 (CPO), eq. 3 (the −α log πθ(y_w) term is its SFT/NLL regulariser); TRL "
+    "`CPOTrainer` (`cpo_alpha` = α, default 1.0, added outside `cpo_loss`); liger `cpo_loss` "
+    "(α added outside `preference_loss_fn`): check those with cpo_alpha=0",
+    loss=lambda o, hw, hl, b, cpo_alpha, label_smoothing: (
+        _smoothed(o, b * (hw - hl), label_smoothing) - cpo_alpha * hw),
+    params={"cpo_alpha": Param(1.0, lo=0.0, doc="weight α ≥ 0 of the SFT term −α log πθ(y_w) "
+                                                "(TRL's default 1.0; 0: the preference term alone)",
+                               spellings=("alpha",)),
+            "label_smoothing": _EPS},
+    swap=("L(swap) − L = (1 − 2ε)ρ + α(h_w − h_l)",
+          lambda o, hw, hl, b, cpo_alpha, label_smoothing:
+          (1 - 2 * label_smoothing) * b * (hw - hl) + cpo_alpha * (hw - hl)),
+    reference_free=True))
+
+
+def _log_odds(o, h):
+    """log(p/(1 − p)) at h = log p < 0."""
+    return h - o.log1mexp(h)
+
+
+_add(LossSpec(
+    "orpo", "ORPO (odds-ratio term)",
+    "−λ log σ(log odds(y_w) − log odds(y_l)), odds = πθ/(1 − πθ), h = log πθ < 0, λ = beta",
+    "Hong et al. 2024 (ORPO), eq. 7 (the NLL term of eq. 6 is added outside, as TRL and liger "
+    "do); TRL `ORPOTrainer` (beta = λ; its `odds_ratio_loss` returns minus this), liger `orpo_loss`",
+    loss=lambda o, hw, hl, b: b * o.softplus(-(_log_odds(o, hw) - _log_odds(o, hl))),
+    swap=("L(swap) − L = λ(log odds(y_w) − log odds(y_l))",
+          lambda o, hw, hl, b: b * (_log_odds(o, hw) - _log_odds(o, hl))),
+    reference_free=True, input_max=0.0))
+
+# ---- DPO-Positive (Smaug): a penalty once πθ(y_w) falls below π_ref(y_w); implementations put
+# it in two places
+
+_LAMBDA = Param(50.0, lo=0.0, doc="penalty weight λ ≥ 0 (the paper's 50)",
+                spellings=("lambda_dpop",))
+_add(LossSpec(
+    "dpop", "DPO-Positive (penalty inside σ)", "−log σ(β(h_w − h_l − λ max(0, −h_w)))",
+    "Pal et al. 2024 (Smaug), eq. 3: the penalty max(0, log π_ref(y_w)/πθ(y_w)) subtracted "
+    "inside the sigmoid, scaled by β",
+    loss=lambda o, hw, hl, b, dpop_lambda: o.softplus(-b * (hw - hl - dpop_lambda * o.relu(-hw))),
+    params={"dpop_lambda": _LAMBDA}, kinks_hw=(0.0,)))
+_add(LossSpec(
+    "dpop-outside", "DPO-Positive (penalty added outside σ)", "−log σ(ρ) + λ max(0, −h_w)",
+    "the form of implementations that add λ·max(0, log π_ref(y_w) − log πθ(y_w)) to the DPO "
+    "loss (not scaled by β); Pal et al. 2024's is `dpop`",
+    loss=lambda o, hw, hl, b, dpop_lambda: o.softplus(-b * (hw - hl)) + dpop_lambda * o.relu(-hw),
+    params={"dpop_lambda": _LAMBDA}, kinks_hw=(0.0,)))
+
 #: Other names users know the members by.
-ALIASES = {"dpo": "sigmoid", "slic": "hinge", "conservative": "cdpo", "bt": "reward-model",
-           "flex-dpo": "flex", "sft-dpo": "sft"}
+ALIASES = {"dpo": "sigmoid", "slic": "hinge", "rso": "hinge", "conservative": "cdpo",
+           "bt": "reward-model", "flex-dpo": "flex", "sft-dpo": "sft", "dpo-positive": "dpop"}
 ALIASES.update({k.replace("-", "_"): k for k in ("exo-pair", "nca-pair", "bco-pair", "sppo-hard",
-                                                 "apo-zero", "apo-down", "sigmoid-norm")})
+                                                 "apo-zero", "apo-down", "sigmoid-norm",
+                                                 "dpop-outside")})

@@ -8,7 +8,9 @@ once against their symbolic definitions (tests/test_ops.py), so every formula bu
 is stable and exact by construction — one definition, four evaluations.
 
 Primitives: ``exp, log, softplus(x) = log(1 + e^x), log_sigmoid(x) = -softplus(-x),
-sigmoid(x) = 1/(1 + e^-x), relu(x) = max(0, x), heaviside(x) = [x > 0], square(x)``.
+sigmoid(x) = 1/(1 + e^-x), relu(x) = max(0, x), heaviside(x) = [x > 0], square(x)``,
+``log1mexp(x) = log(1 − e^x)`` for x < 0 (the log-odds of ORPO; Mächler 2012's two-branch form:
+log(−expm1(x)) for x > −log 2, log1p(−e^x) below).
 
 Each backend is built on first use (SymPy, SciPy and torch are imported then), so importing the
 loss family costs NumPy only.
@@ -50,7 +52,18 @@ def sympy_ops() -> types.SimpleNamespace:
         sigmoid=lambda x: 1 / (1 + sp.exp(-x)),
         relu=lambda x: sp.Max(0, x),
         heaviside=lambda x: sp.Heaviside(x, 0),
+        log1mexp=lambda x: sp.log(1 - sp.exp(x)),
     )
+
+
+_LOG_HALF = -0.6931471805599453  # log(1/2): where the two forms of log(1 − e^x) trade accuracy
+
+
+def _np_log1mexp(x):
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > _LOG_HALF, np.log(-np.expm1(np.maximum(x, _LOG_HALF))),
+                        np.log1p(-np.exp(np.minimum(x, _LOG_HALF))))
 
 
 @lru_cache(maxsize=1)
@@ -67,6 +80,7 @@ def numpy_ops() -> types.SimpleNamespace:
         sigmoid=sps.expit,
         relu=lambda x: np.maximum(x, 0.0),
         heaviside=lambda x: np.heaviside(x, 0.0),
+        log1mexp=_np_log1mexp,
     )
 
 
@@ -83,6 +97,7 @@ MPMATH = _ns(
     sigmoid=lambda x: 1 / (1 + _mp().exp(-x)),
     relu=lambda x: max(_mp().mpf(0), x),
     heaviside=lambda x: _mp().mpf(1) if x > 0 else _mp().mpf(0),
+    log1mexp=lambda x: _mp().log(-_mp().expm1(x)),  # 1 − e^x without cancellation
 )
 
 
@@ -101,6 +116,10 @@ def torch_ops() -> types.SimpleNamespace:
         sigmoid=torch.sigmoid,
         relu=torch.relu,
         heaviside=lambda x: (x > 0).to(x.dtype),
+        # both branches evaluated on clamped inputs, so neither produces inf/NaN gradients
+        log1mexp=lambda x: torch.where(
+            x > _LOG_HALF, torch.log(-torch.expm1(torch.clamp(x, min=_LOG_HALF))),
+            torch.log1p(-torch.exp(torch.clamp(x, max=_LOG_HALF)))),
     )
 
 

@@ -15,7 +15,15 @@ package needs to know about the member, so that adding a loss is one entry in
 * ``mean_field``: the exact mean-field margin of paper I's cluster model (Theorem 4.2's
   closed form) as a function of s = 2·rate·β²t/(Kτ);
 * ``cli_name``: the member's name on the ``dpomath simulate --loss`` command line;
-* ``params``: the extra parameters, each with its range; :meth:`LossSpec.check_params`.
+* ``params``: the extra parameters, each with its range and the names other code spells it with
+  (``Param.spellings``: TRL's ``discopop_tau`` for ``tau``); :meth:`LossSpec.check_params`;
+  ``needs_one_of``: parameters of which at least one must be given (SimPO's γ, absolute or as
+  γ/β);
+* what the inputs are: ``reference_free`` members (SimPO, CPO, ORPO) are defined on the policy's
+  log-probabilities h = log πθ(y|x) (no reference model: π_ref ≡ 1); ``rewards``: the member is
+  also a loss on two rewards (r₊, r₋) directly (the reward-model loss); ``input_max``: the inputs
+  must lie below it (ORPO's log-probabilities < 0, where the odds are finite);
+  ``kinks_hw``: values of h_w where the loss is not differentiable (DPOP's penalty at h_w = 0).
 """
 from __future__ import annotations
 
@@ -44,6 +52,14 @@ class Param:
         length-normalised members) rather than a scalar.
     doc : str
         The parameter in words, shown in error messages.
+    spellings : tuple of str
+        Other names implementations give the same parameter (TRL's ``discopop_tau`` for
+        DiscoPOP's ``tau``, OpenRLHF's ``margin`` for the target margin ``gamma``); the
+        conformance kit passes the value under whichever of the names the checked function takes.
+    symbolic_default : bool
+        :func:`dpomath.losses.symbolic_loss` puts the default in, not a symbol, unless the
+        parameter is given: an optional term whose default removes it (DPO's target margin
+        γ = 0), so the symbolic DPO loss stays −log σ(ρ).
     """
 
     default: float | None
@@ -53,6 +69,8 @@ class Param:
     hi_open: bool = False
     array: bool = False
     doc: str = ""
+    spellings: tuple[str, ...] = ()
+    symbolic_default: bool = False
 
     def check(self, name: str, value):
         """``value`` checked against the range: a float (or a float array for ``array``).
@@ -103,6 +121,11 @@ class LossSpec:
     kinks: tuple[float, ...] = ()
     mean_field: Callable[[Any], Any] | None = None
     cli_name: str | None = None
+    needs_one_of: tuple[str, ...] = ()
+    reference_free: bool = False
+    rewards: bool = False
+    input_max: float | None = None
+    kinks_hw: tuple[float, ...] = ()
 
     @property
     def is_margin_loss(self) -> bool:
@@ -128,16 +151,22 @@ class LossSpec:
         Raises
         ------
         dpomath.BadType
-            An unknown parameter, or a required one missing.
+            An unknown parameter, or a required one missing (also: none of ``needs_one_of``).
         dpomath.BadValue
             A value out of its range.
         """
         allowed = {n: p for n, p in self.params.items() if arrays or not p.array}
+        params = self.canonical(params, allowed)
         unknown = set(params) - set(allowed)
         if unknown:
             names = ", ".join(allowed) or "none"
             raise _args.BadType(f"{', '.join(sorted(unknown))}: not a parameter of loss {self.kind!r} "
                                 f"(its parameters: {names})")
+        if self.needs_one_of and not any(n in params for n in self.needs_one_of):
+            first = self.needs_one_of[0]
+            raise _args.BadType(f"{first}: loss {self.kind!r} needs one of "
+                                + ", ".join(f"{n} ({self.params[n].doc})" for n in self.needs_one_of)
+                                + f"; give {first}=0 for none")
         out = {}
         for name, p in allowed.items():
             if name in params:
@@ -146,6 +175,27 @@ class LossSpec:
                 raise _args.BadType(f"{name}: required by loss {self.kind!r} ({p.doc})")
             else:
                 out[name] = p.default
+        return out
+
+
+    def canonical(self, params: Mapping[str, Any], allowed=None) -> dict[str, Any]:
+        """``params`` with other implementations' spellings (``Param.spellings``) renamed to the
+        member's own names: ``discopop_tau`` → ``tau``.
+
+        Raises
+        ------
+        dpomath.BadType
+            A parameter given under two names.
+        """
+        allowed = self.params if allowed is None else allowed
+        out = {}
+        for name, value in params.items():
+            own = name if name in allowed else next(
+                (n for n, p in allowed.items() if name in p.spellings), name)
+            if own in out:
+                raise _args.BadType(f"{name}: the same parameter as {own!r} of loss {self.kind!r}; "
+                                    "give it once")
+            out[own] = value
         return out
 
 
