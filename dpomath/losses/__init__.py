@@ -134,7 +134,7 @@ def preference_loss(kind: str, chosen_logratios, rejected_logratios, beta: float
     hl = _args.array("rejected_logratios", rejected_logratios)
     p = spec.check_params(params)
     _args.same_shape(("chosen_logratios", hw), ("rejected_logratios", hl),
-                     *((n, v) for n, v in p.items() if spec.params[n].array))
+                     *_per_pair(spec, p))
     if spec.input_max is not None:
         for name, a in (("chosen_logratios", hw), ("rejected_logratios", hl)):
             top = float((a.detach() if is_torch(a) else a).max()) if (a.numel() if is_torch(a) else a.size) else -np.inf
@@ -146,6 +146,13 @@ def preference_loss(kind: str, chosen_logratios, rejected_logratios, beta: float
         raise _args.BadType("chosen_logratios, rejected_logratios: mix of torch tensors and numpy "
                             "arrays; pass both as the same kind")
     return spec.loss(ops_for(hw, hl), hw, hl, beta, **p)
+
+
+def _per_pair(spec: LossSpec, p: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The array parameters given with one value per pair (a scalar, like SimPO's default
+    length 1, is one value for every pair): they must have the pairs' shape."""
+    return [(n, v) for n, v in p.items()
+            if spec.params[n].array and (v.dim() if is_torch(v) else np.ndim(v)) > 0]
 
 
 def margin_weight(kind: str, margin, beta: float = 1.0, **params):
@@ -178,7 +185,7 @@ def margin_weight(kind: str, margin, beta: float = 1.0, **params):
     beta = _args.positive("beta", beta)
     r = _args.array("margin", margin)
     p = spec.check_params(params)
-    _args.same_shape(("margin", r), *((n, v) for n, v in p.items() if spec.params[n].array))
+    _args.same_shape(("margin", r), *_per_pair(spec, p))
     return -spec.dmargin(ops_for(r), r, beta, **p)
 
 
