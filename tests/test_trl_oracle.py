@@ -26,9 +26,10 @@ transformers = pytest.importorskip("transformers")
 CONFIG = {"robust": {"label_smoothing": 0.1}, "exo_pair": {"label_smoothing": 1e-3},
           "discopop": {"discopop_tau": 0.05}}
 BETAS = (0.1, 0.5)
-#: TRL's DPOConfig turns gradient checkpointing on by default under its deprecated name, which
-#: makes transformers warn (FutureWarning) on every config; the new name, set off here: a tiny
-#: model needs no recomputation, and checkpointing changes memory, not the values.
+#: TRL's configs (DPOConfig, CPOConfig, ORPOConfig) turn gradient checkpointing on by default
+#: under its deprecated name, which makes transformers warn (FutureWarning) on every config; the
+#: new name, set off here: a tiny model needs no recomputation, and checkpointing changes memory,
+#: not the values.
 NO_CHECKPOINTING = {"activation_checkpointing": False}
 CRITERION = 1e-6  # relative to max(1, |loss|), float32, stated before the run
 
@@ -265,7 +266,7 @@ def _experimental_trainer(setup, name, **config):
     mod = importlib.import_module(f"trl.experimental.{name.lower()}")
     args = getattr(mod, f"{name}Config")(output_dir=setup.out, report_to=[], use_cpu=True,
                                          logging_strategy="no", save_strategy="no", bf16=False,
-                                         fp16=False, **config)
+                                         fp16=False, **NO_CHECKPOINTING, **config)
     return getattr(mod, f"{name}Trainer")(model=setup.policy, args=args, train_dataset=setup.data,
                                           processing_class=setup.tok)
 
