@@ -102,13 +102,22 @@ def _result_rows(results) -> str:
     indent = wid + 2 + 12 + 2 + 6 + 2
     lines = [head, "  ".join(["-" * wid, "-" * 12, "-" * 6, "-" * (width - indent)])]
     for r in results:
-        summary = textwrap.wrap(r.verdict.summary, width - indent) or [""]
+        summary = textwrap.wrap(r.summary_line, width - indent) or [""]
         lines.append(f"{r.claim.id:<{wid}}  {r.verdict.status.value:<12}  "
                      f"{r.duration_s:>5.1f}s  {summary[0]}")
         lines += [" " * indent + s for s in summary[1:]]
         where = f"{r.claim.place} · {r.claim.source}"
         lines += [" " * indent + s for s in textwrap.wrap(where, width - indent)]
     return "\n".join(lines)
+
+
+def _counts_text(rows: list[dict]) -> str:
+    """Status counts, the papers' claims apart from dpomath's own checks (one line each)."""
+    from .ledger import count_statuses
+
+    titles = {"papers": "papers' claims", "own": "dpomath's own checks"}
+    return "\n".join(f"{titles[k]}: " + ", ".join(f"{n} {s}" for s, n in c.items())
+                     for k, c in count_statuses(rows).items() if c)
 
 
 def _verify(args) -> int:
@@ -136,11 +145,8 @@ def _verify(args) -> int:
         emit_json({"claims": [r.to_dict() for r in results]})
     else:
         print(_result_rows(results) if results else "no claims selected")
-        counts: dict[str, int] = {}
-        for r in results:
-            counts[r.verdict.status.value] = counts.get(r.verdict.status.value, 0) + 1
-        if counts:
-            print("\n" + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        if results:
+            print("\n" + _counts_text([r.to_dict() for r in results]))
         if args.quick and results:
             print("quick mode: smaller sweeps and samples; a sweep-based verdict can differ from "
                   "the full run (`dpomath verify` without --quick)")
