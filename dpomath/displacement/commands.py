@@ -30,7 +30,8 @@ def _arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.add_argument("--max-length", type=int_at_least(2), default=1024, metavar="N",
                    help="longest prompt + response in tokens (longer ones keep their start)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
+                   help="where the model runs (auto: a GPU when torch sees one)")
 
 
 def _run(args) -> int:
@@ -48,9 +49,8 @@ def _run(args) -> int:
     try:
         s = ches_of_data(data, model, max_length=args.max_length, device=args.device,
                          progress=not args.json)
-    except ModelUnavailable as e:
-        print(f"dpomath ches: error: {e}", file=sys.stderr)
-        return 2
+    except ModelUnavailable as e:  # the model named is not here: the user's to fix
+        raise BadValue(f"model: {e}") from None
     for b in s.bad:
         print(str(b), file=sys.stderr)
     rows = s.records()
@@ -68,4 +68,15 @@ def _run(args) -> int:
 
 
 register("ches", help="CHES score per preference pair under a language model (paper R): "
-                      "screen a dataset before training", arguments=_arguments, run=_run)
+                      "screen a dataset before training", arguments=_arguments, run=_run,
+         description="""CHES (centered hidden embedding similarity, paper R Definition 2) of every
+        preference pair in a JSONL file under a language model, computed as the authors'
+        ches/ches.py does: the final hidden states of the chosen and the rejected response (last
+        prompt token to the second-to-last response token), CHES = <sum h+, sum h-> - ||sum h+||^2
+        and its length-normalised form. High CHES marks the pairs that paper R found to cause
+        likelihood displacement (the chosen response's probability falls in DPO): screen a data
+        set before training.
+
+        Output: one JSON line per pair (index, source, ches, ln_ches, chosen_length,
+        rejected_length, edit_distance, last_hidden_inner); records that cannot be scored are
+        printed on stderr as file:line: reason and left out.""")
