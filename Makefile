@@ -9,7 +9,7 @@ OUT    ?= report
 PERSONA_DIR ?= $(firstword $(DPOMATH_PERSONA_DIR) $(wildcard ../shared/data/persona))
 PERSONA_ENV := $(if $(PERSONA_DIR),DPOMATH_PERSONA_DIR=$(abspath $(PERSONA_DIR)))
 
-.PHONY: venv browser test test-full report bench clean
+.PHONY: venv browser peers test test-full report bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +30,26 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium not installed: the report's browser test will skip"
 
-test: venv browser
+# Other people's DPO code for the conformance kit's tests (tests/test_peers.py): the `peers` extra
+# (torchtune 0.6.1 with torchao 0.11.0) and liger-kernel 0.8.5 and openrlhf 0.11.2 without their
+# dependencies (their loss code needs torch only), torch pinned. Best effort, tried once per venv
+# (`rm $(VENV)/.peers` to retry): where an install fails, the tests that need it skip, saying why.
+PEERS := $(VENV)/.peers
+$(PEERS): $(STAMP)
+	echo "torch==2.13.0" > $(VENV)/torch-pin.txt
+	$(PY) -m pip install -q -c $(VENV)/torch-pin.txt -e '.[all,trl,peers]' || \
+	  echo "peers: torchtune/torchao not installed; their tests will skip"
+	$(PY) -m pip install -q -c $(VENV)/torch-pin.txt --no-deps liger-kernel==0.8.5 openrlhf==0.11.2 || \
+	  echo "peers: liger-kernel/openrlhf not installed; their tests will skip"
+	touch $(PEERS)
+
+peers: $(PEERS)
+
+test: venv browser peers
 	$(PY) -m pytest -q
 
 # Full-strength Hypothesis profile and the slow tests.
-test-full: venv browser
+test-full: venv browser peers
 	HYPOTHESIS_PROFILE=full $(PY) -m pytest -q
 
 report: venv

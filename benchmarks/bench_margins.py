@@ -19,7 +19,6 @@ Run: ``python benchmarks/bench_margins.py [--K 16 --Q 1000 --d 4096 --block 2000
 from __future__ import annotations
 
 import argparse
-import math
 import resource
 import time
 import tracemalloc
@@ -36,15 +35,16 @@ def main() -> None:
     ap.add_argument("--gd-steps", type=int, default=8, help="n (GD runs n and 2n steps)")
     args = ap.parse_args()
 
-    from dpomath.clusters import sample_clusters
-    from dpomath.guarantees import tau1
+    from dpomath.lastlayer.clusters import sample_clusters
+    from dpomath.lastlayer.theorem42 import tau1, v_limit
     from dpomath.losses import margin_weight
-    from dpomath.margins import gradient_descent, solve_margins
+    from dpomath.lastlayer.descent import gradient_descent
+    from dpomath.lastlayer.margins import solve_margins
 
     K, Q, d = args.K, args.Q, args.d
     beta, tau = 0.01, 1.0
     t0 = time.perf_counter()
-    data = sample_clusters(K, Q, d, v=1 / (32 * math.sqrt(Q)), l_b=0.25, seed=0)
+    data = sample_clusters(K, Q, d, v=v_limit(Q), l_b=0.25, seed=0)
     X, cw, cl = data.features, data.chosen, data.rejected
     N = data.N
     T = tau1(K, beta, tau)

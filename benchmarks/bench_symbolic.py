@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VERIFY = r"""
 import json, time
 t0 = time.perf_counter()
-from dpomath.ledger import registry
+from dpomath.verify.ledger import registry
 claims = [c for c in registry().values()
           if (c.paper in ("F", "Y") and c.method == "symbolic") or c.id == "G-RATIO"]
 t1 = time.perf_counter()

@@ -3,15 +3,15 @@
     python benchmarks/bench_toy.py            # the full sweep behind the Y claims
     python benchmarks/bench_toy.py --quick    # the quick sweep (seconds)
 
-The batched side runs the whole sweep (:data:`dpomath.toy.FULL`: every setting × seed ×
+The batched side runs the whole sweep (:data:`dpomath.toys.sweeps.FULL`: every setting × seed ×
 regulariser) as one tensor program per width. The baseline is the plain one-run loop
-(:func:`dpomath.toy.reference_run`: ``torch.nn.Sequential`` + ``torch.optim``, the way one
+(:func:`dpomath.toys.mlp.reference_run`: ``torch.nn.Sequential`` + ``torch.optim``, the way one
 would write a single run). Running that loop over thousands of runs would take over an hour,
 so it is timed on a subset — ``--loop-runs`` (setting, seed) pairs drawn evenly from each width
 of the sweep — and scaled: loop time = Σ_width (mean DPO time of a run of that width × number of
 runs of that width) + (mean SFT time × number of SFT stages), the SFT stage (shared by all
 settings of a width, scenario and seed in both versions) timed on its own. Both sides use one
-torch thread (see ``dpomath.toy.run``).
+torch thread (see ``dpomath.toys.mlp.run``).
 """
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("--loop-runs", type=int, default=12, help="runs timed one at a time (default 12)")
     args = ap.parse_args(argv)
 
-    from dpomath import toy
-    from dpomath.progress import set_quiet
+    from dpomath.toys import mlp as toy
+    from dpomath.verify.progress import set_quiet
 
     set_quiet(True)
     spec = toy.QUICK if args.quick else toy.FULL

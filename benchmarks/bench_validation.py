@@ -99,16 +99,14 @@ def matmul_gflops(threads: int) -> float:
     """Best float32 GEMM rate of this machine at ``threads`` threads (shapes like the model's)."""
     import torch
 
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    from dpomath._torch import num_threads
+
     best = 0.0
-    try:
+    with num_threads(threads):
         for m, k, nn in ((2048, 576, 1536), (2048, 1536, 576), (1024, 1024, 1024)):
             a, b = torch.randn(m, k), torch.randn(k, nn)
             t = _timeit(lambda: a @ b, repeat=15, warmup=3)
             best = max(best, 2.0 * m * k * nn / t / 1e9)
-    finally:
-        torch.set_num_threads(old)
     return best
 
 
@@ -141,7 +139,7 @@ def bench_extract(model, tok, pdir: Path, n: int = 256) -> None:
 
 
 def bench_sweep(pdir: Path, cold_cap, warm_cache) -> None:
-    from dpomath.validation import experiment as E
+    from dpomath.validation import ksweep as E
 
     print(f"\n[3] K sweep K = 1, 2, 4, 8, 16, nested (16 personas), CPU")
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,8 @@ import numbers
 
 import numpy as np
 
-from .ops import is_torch
+__all__ = ["BadValue", "BadType", "real", "positive", "integer", "array", "probability", "choice",
+           "is_torch"]
 
 
 class BadValue(ValueError):
@@ -20,6 +21,12 @@ class BadType(TypeError):
 
 # Users catch them as dpomath.BadValue / dpomath.BadType; tracebacks print them so too.
 BadValue.__module__ = BadType.__module__ = "dpomath"
+
+
+def is_torch(x) -> bool:
+    """True for a torch tensor or parameter (checked by type name: torch is not imported)."""
+    t = type(x)
+    return t.__module__.startswith("torch") and t.__name__ in ("Tensor", "Parameter")
 
 
 def real(name: str, value, *, lo: float | None = None, hi: float | None = None,

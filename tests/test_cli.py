@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dpomath.cli import main
+from dpomath.verify.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 F_CLAIMS = {"F-T1", "F-C1", "F-R1", "F-R2", "F-FIELD", "F-R3"}
@@ -70,9 +70,10 @@ def test_derive_others(name, capsys):
 
 
 def _strip_durations(doc):
-    for c in doc["claims"]:
-        c.pop("duration_s")
-    return doc
+    """The report without its run-specific fields (date, wall time, durations)."""
+    from dpomath.verify.report import without_run_specific
+
+    return without_run_specific(doc)
 
 
 def test_report_paper_f_is_deterministic(tmp_path, capsys):
@@ -95,9 +96,64 @@ def test_report_paper_f_is_deterministic(tmp_path, capsys):
 
 
 def test_report_renders_markdown_tables_in_html():
-    from dpomath.report import _md_inline
+    from dpomath.verify.report import _md_inline
 
     html = _md_inline("**Why.** text `code`\n\n| a | b \\| c |\n|---|---|\n| 1 | <2> |\nafter")
     assert "<b>Why.</b>" in html and "<code>code</code>" in html
     assert "<th>b | c</th>" in html and "<td>&lt;2&gt;</td>" in html
     assert html.endswith("<p>after</p>")
+
+
+def test_verify_list_prints_every_claim_with_its_source(capsys):
+    from dpomath.verify import ledger
+
+    assert main(["verify", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["ID", "paper", "place", "method", "source"]
+    for cid, c in ledger.registry().items():
+        assert any(ln.startswith(cid + " ") and ln.rstrip().endswith(c.source)
+                   for ln in out.splitlines()), cid
+    assert main(["verify", "--list", "--paper", "F", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {c["id"] for c in doc["claims"]} == F_CLAIMS
+    assert all(c["source"].startswith("proofs/paper_f.py:") for c in doc["claims"])
+
+
+def test_verify_json_and_table_show_the_source(capsys):
+    assert main(["verify", "--claim", "F-T1", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["claims"][0]["source"].startswith("proofs/paper_f.py:")
+    assert main(["verify", "--claim", "F-T1"]) == 0
+    assert "proofs/paper_f.py:" in capsys.readouterr().out
+
+
+def test_import_errors_are_reported_before_the_claim_is_looked_up(monkeypatch, capsys):
+    """A claim module that fails to import is named, not hidden behind 'unknown claim ID'."""
+    from dpomath.verify import ledger
+
+    monkeypatch.setattr(ledger, "_REGISTRY", {})
+    monkeypatch.setattr(ledger, "_IMPORT_ERRORS", {"dpomath.proofs": "No module named 'dpomath.proofs'"})
+    monkeypatch.setattr(ledger, "_DISCOVERED", True)
+    assert main(["verify", "--claim", "F-T1"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "dpomath: warning: could not import dpomath.proofs: No module named 'dpomath.proofs'"
+    assert "unknown claim ID 'F-T1'; known: none (dpomath.proofs failed to import" in err[-1]
+
+
+def test_subcommands_come_from_the_registry():
+    import dpomath.validation.command  # noqa: F401  (imported first: the order must not change)
+    from dpomath.verify.cli import COMMAND_MODULES, _load_commands
+
+    cmds = _load_commands()
+    assert list(cmds)[:6] == ["verify", "report", "derive", "qstar", "simulate", "validate"]
+    assert "dpomath.validation.command" in COMMAND_MODULES
+    assert all(c.run.__module__ != "dpomath.verify.cli" for c in cmds.values())
+
+
+def test_simulate_loss_names_come_from_the_loss_table(capsys):
+    from dpomath.losses import cli_losses
+
+    assert cli_losses() == {"dpo": "sigmoid", "ipo": "ipo-margin", "slic": "hinge"}
+    assert main(["simulate", "--K", "1", "--Q", "2", "--loss", "ipo", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["parameters"]["loss"] == "ipo-margin"
+    assert main(["simulate", "--K", "1", "--Q", "2", "--loss", "ipo-norm"]) == 2

@@ -4,8 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from dpomath._args import BadType, BadValue
-from dpomath.clusters import (DELTA_MODES, concept_vectors, sample_clusters, token_assignment,
-                              token_multiplicity)
+from dpomath.lastlayer.clusters import DELTA_MODES, concept_vectors, sample_clusters, token_assignment, token_multiplicity
 
 
 @given(K=st.integers(1, 30), data=st.data())

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from dpomath import ledger
+from dpomath.verify import ledger
 from dpomath._args import BadValue
-from dpomath.ledger import Context, Skip, Status, Verdict, claim, get_claim, registry, run_claims, select
+from dpomath.verify.ledger import Context, Skip, Status, Verdict, claim, get_claim, registry, run_claims, select
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_unknown_ids_and_papers():
 def test_report_order_and_selection():
     ids = list(registry())
     papers = [i.split("-")[0] for i in ids]
-    order = "FYGIV"
+    order = "FYGIRSV"
     assert papers == sorted(papers, key=order.index)
     f = select(papers=["F"])
     assert [c.id for c in f] == ["F-T1", "F-C1", "F-R1", "F-R2", "F-FIELD", "F-R3"]  # THEORY.md order

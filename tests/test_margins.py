@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from dpomath._args import BadType, BadValue
-from dpomath.clusters import sample_clusters
-from dpomath.guarantees import tau1, typical_margin
-from dpomath.margins import (LOG3, MarginField, gradient_descent, gram_rhs, margin_rhs,
-                             simulate, solve_margins)
+from dpomath.lastlayer.clusters import sample_clusters
+from dpomath.lastlayer.theorem42 import LOG3, tau1, typical_margin
+from dpomath.lastlayer.margins import MarginField, gram_rhs, margin_rhs, solve_margins
+from dpomath.lastlayer.descent import gradient_descent
+from dpomath.lastlayer.runs import simulate
 
 BETA = 0.01
 
@@ -56,7 +57,7 @@ def test_fast_kernel_equals_the_gram_form(p, loss):
 
 @pytest.mark.parametrize("loss", ["sigmoid", "ipo-margin", "hinge"])
 def test_rhs_matches_autograd(loss):
-    from dpomath.derivations_i import lemma41_autograd_check
+    from dpomath.lastlayer.descent import lemma41_autograd_check
 
     pytest.importorskip("torch")
     for seed in range(3):
@@ -116,7 +117,7 @@ def test_torch_inputs_are_accepted():
     a = solve_margins(torch.tensor(X), torch.tensor([0, 0, 1, 1, 2, 2]), torch.tensor([1, 1, 0, 0, 0, 0]),
                       beta=1.0, t_end=1.0, t_eval=[1.0])
     b = solve_margins(X, [0, 0, 1, 1, 2, 2], [1, 1, 0, 0, 0, 0], beta=1.0, t_end=1.0, t_eval=[1.0])
-    assert np.array_equal(a.train, b.train)
+    np.testing.assert_allclose(a.train, b.train, rtol=1e-14, atol=0)  # BLAS inside: no ==
 
 
 @pytest.mark.parametrize("kw, name, exc", [
@@ -141,19 +142,21 @@ def test_bad_input(kw, name, exc):
 
 
 def test_simulate_reports_the_window_and_is_json():
-    doc = simulate(K=2, Q=5)
+    sim = simulate(K=2, Q=5)
+    doc = sim.to_dict()
     json.dumps(doc)
+    assert sim.within_bounds is doc["within_bounds"]
     p = doc["parameters"]
     assert p["d"] == 25 and p["v"] == pytest.approx(1 / (32 * math.sqrt(5)))
     assert doc["conditions_hold"] and doc["within_bounds"]
     assert LOG3 / 40 <= doc["train_margin_min"] <= doc["train_margin_max"] <= LOG3
     assert doc["event_time_over_tau1"] > 1
     ipo = simulate(K=2, Q=5, loss="ipo-margin")
-    assert ipo["parameters"]["loss"] == "ipo-margin" and ipo["train_margin_max"] < 1
+    assert ipo.parameters["loss"] == "ipo-margin" and ipo.train_margin_max < 1
 
 
 def test_cli_simulate_json(capsys):
-    from dpomath.cli import main
+    from dpomath.verify.cli import main
 
     assert main(["simulate", "--K", "2", "--Q", "3", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

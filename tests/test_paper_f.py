@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpomath.field import gradient_field, gradient_flow
-from dpomath.ledger import Status, get_claim
+from dpomath.gradients.field import gradient_field, gradient_flow
+from dpomath.verify.ledger import Status, get_claim
 from dpomath.strategies import betas
 
 X = st.floats(1e-3, 1.0, allow_nan=False)
@@ -23,7 +23,7 @@ def results():
 
 @pytest.mark.parametrize("cid, status", [
     ("F-T1", Status.PROVED), ("F-C1", Status.PROVED), ("F-R1", Status.QUALIFIED),
-    ("F-R2", Status.QUALIFIED), ("F-FIELD", Status.REFUTED), ("F-R3", Status.QUALIFIED)])
+    ("F-R2", Status.QUALIFIED), ("F-FIELD", Status.QUALIFIED), ("F-R3", Status.CONFIRMED)])
 def test_verdicts(results, cid, status):
     v = results[cid].verdict
     assert v.status is status, (v.summary, v.evidence)

@@ -9,9 +9,9 @@ import sympy as sp
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from dpomath import symbolic as S
-from dpomath.field import gradient_field
-from dpomath.ledger import Status, get_claim
+from dpomath.gradients import formulas as S
+from dpomath.gradients.field import gradient_field
+from dpomath.verify.ledger import Status, get_claim
 from dpomath.losses import LOSSES, margin_weight
 from dpomath.strategies import betas, loss_configs
 
@@ -37,6 +37,13 @@ def test_proved_for_every_member(verdict):
     assert ev["robust: f'=0 at"] == "EmptySet" and ev["ipo-margin: f'=0 at"] == "{1}"
     assert ev["flex_ratio_beta_plus*x2/(beta_minus*x1)"] and ev["sft_ratio_(x2/x1)(1+gamma(1+e^rho)/beta)"]
     assert ev["sft: x1*dL/dx1 + x2*dL/dx2"] != "0"
+    # the kinds users have (issue 12): target margins keep DPO and the reward model functions
+    # of ρ; CPO's SFT term breaks Euler's identity by exactly −α; DPOP's penalty acts below h_w = 0
+    assert ev["sigmoid: x1*dL/dx1 + x2*dL/dx2"] == "0" and ev["reward-model: f'=0 at"] == "EmptySet"
+    assert ev["cpo: x1*dL/dx1 + x2*dL/dx2"] == "-cpo_alpha"
+    assert ev["dpop-outside: x1*dL/dx1 + x2*dL/dx2"] == "-dpop_lambda*Heaviside(-log(x1))"
+    for kind in ("simpo", "cpo", "orpo", "dpop", "dpop-outside"):
+        assert ev[f"{kind}: ratio"].startswith("x2/x1 * ("), kind
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # extreme τ, see below

@@ -7,8 +7,8 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dpomath import symbolic as S
-from dpomath.ledger import Status, get_claim
+from dpomath.gradients import formulas as S
+from dpomath.verify.ledger import Status, get_claim
 from dpomath.strategies import betas
 
 

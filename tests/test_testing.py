@@ -13,7 +13,7 @@ from scipy.special import expit, log_expit
 from dpomath import losses as L
 from dpomath.testing import (SHIFT_INVARIANT, SWAP_IDENTITIES, check_preference_loss,
                              symmetries)
-from dpomath.twins import twin_at
+from dpomath.verify.twins import twin_at
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -21,7 +21,9 @@ F = torch.nn.functional
 #: parameters for the members that need them
 PARAMS = {"cdpo": {"label_smoothing": 0.1}, "robust": {"label_smoothing": 0.1},
           "exo-pair": {"label_smoothing": 1e-3}, "flex": {"beta_minus": 0.5},
-          "sft": {"gamma": 0.1}, "bco-pair": {"delta": 0.3}, "discopop": {"tau": 0.05}}
+          "sft": {"gamma": 0.1}, "bco-pair": {"delta": 0.3}, "discopop": {"tau": 0.05},
+          "simpo": {"gamma": 0.5}, "cpo": {"cpo_alpha": 0.5, "label_smoothing": 0.1},
+          "dpop": {"dpop_lambda": 5.0}, "dpop-outside": {"dpop_lambda": 5.0}}
 
 
 def dpomath_loss(kind, reduction="per-sample", **params):
@@ -131,12 +133,12 @@ PLANTED = {
     "sum instead of mean": (lambda pc, pr, rc, rr, beta: -F.logsigmoid(beta * _logits(pc, pr, rc, rr)).sum(),
                             "sigmoid", {}, r"sum over the batch, not the mean"),
     "unstable log sigma": (lambda pc, pr, rc, rr, beta: -torch.log(torch.sigmoid(beta * _logits(pc, pr, rc, rr))),
-                           "sigmoid", {}, r"inf or NaN.*log\(sigmoid\(x\)\)"),
+                           "sigmoid", {}, r"exponential overflows.*log\(sigmoid\(x\)\)"),
     "swapped chosen/rejected": (lambda pc, pr, rc, rr, beta: -F.logsigmoid(beta * _logits(pr, pc, rr, rc)),
                                 "sigmoid", {}, r"chosen and rejected exchanged"),
     # more ways to be wrong
     "unstable log sigma (numpy)": (lambda pc, pr, rc, rr, beta: -np.log(expit(beta * ((pc - rc) - (pr - rr)))),
-                                   "sigmoid", {}, r"inf or NaN"),
+                                   "sigmoid", {}, r"exponential overflows \(the value is inf\)"),
     "wrong gradient": (lambda pc, pr, rc, rr, beta: _StraightThrough.apply(beta * _logits(pc, pr, rc, rr)),
                        "sigmoid", {}, r"gradient check failed.*differs from dpomath's"),
     "detached output": (lambda pc, pr, rc, rr, beta: -F.logsigmoid(beta * _logits(pc, pr, rc, rr)).detach(),
@@ -209,8 +211,9 @@ def _param_symbols(kind):
     return out
 
 
-def _proved_or_twinned(expr, free, rng_seed=0):
-    """expr ≡ 0: SymPy simplifies it to 0, or it vanishes at 12 random points to 40 digits."""
+def _proved_or_twinned(expr, free, rng_seed=0, h_max=4.0):
+    """expr ≡ 0: SymPy simplifies it to 0, or it vanishes at 12 random points to 40 digits
+    (log-ratios h below ``h_max``: ORPO's log-probabilities are < 0)."""
     if sp.simplify(expr) == 0:
         return True
     rng = np.random.default_rng(rng_seed)
@@ -221,6 +224,8 @@ def _proved_or_twinned(expr, free, rng_seed=0):
                 pt[s] = float(rng.uniform(0.01, 0.45))
             elif s.is_positive:
                 pt[s] = float(rng.uniform(0.05, 3.0))
+            elif s.name in ("h_w", "h_l"):
+                pt[s] = float(rng.uniform(-4.0, h_max))
             else:
                 pt[s] = float(rng.uniform(-4.0, 4.0))
         if twin_at(expr, sp.Integer(0), pt) > 1e-40:
@@ -241,10 +246,14 @@ def test_shift_invariance_table(kind):
     if kind in SHIFT_INVARIANT:
         assert _proved_or_twinned(diff, free), kind
         assert symmetries(kind)["shift"].startswith("yes")
-    else:  # a counterexample: the change is not 0 at a point
-        pt = {s: v for s, v in zip(free, (0.7, 0.3, 1.9, 0.45, 2.3, 0.15))}  # distinct values
-        pt[c_] = 1.3
-        assert abs(float(diff.subs(pt).evalf(30))) > 1e-6, kind
+    else:  # a counterexample: the change is not 0 at a point (distinct values, both signs of h)
+        changes = []
+        for sign in (1, -1):
+            vals = (0.7, 0.3, 1.9, 0.45, 2.3, 0.15, 1.1, 0.6, 1.7)
+            pt = {s: (sign * v if s.name in ("h_w", "h_l") else v) for s, v in zip(free, vals)}
+            pt[c_] = 1.3
+            changes.append(abs(float(diff.subs(pt).evalf(30))))
+        assert max(changes) > 1e-6, kind
         assert symmetries(kind)["shift"].startswith("no")
 
 
@@ -256,20 +265,26 @@ def test_swap_identity_table(kind):
         swapped_ps["chosen_lengths"], swapped_ps["rejected_lengths"] = nl, nw
     lhs = L.symbolic_loss(kind, L.h_l, L.h_w, **swapped_ps) - L.symbolic_loss(kind, **ps)
     g = SWAP_IDENTITIES[kind][1]
-    from dpomath.ops import SYMPY
+    from dpomath.losses.ops import SYMPY
     import inspect
     gp = {k: v for k, v in ps.items() if k in inspect.signature(g).parameters}
     expr = lhs - g(SYMPY, L.h_w, L.h_l, L.beta, **gp)
-    assert _proved_or_twinned(expr, sorted(expr.free_symbols, key=str)), kind
+    h_max = L.get_loss(kind).input_max
+    assert _proved_or_twinned(expr, sorted(expr.free_symbols, key=str),
+                              h_max=4.0 if h_max is None else h_max - 0.01), kind
 
 
 @given(hw=st.floats(-30, 30), hl=st.floats(-30, 30), beta=st.floats(0.05, 5))
 def test_swap_identity_numpy_forms(hw, hl, beta):
     """The float forms of the identities agree with dpomath's losses (what the kit computes)."""
-    from dpomath.ops import NUMPY
+    from dpomath.losses.ops import NUMPY
     import inspect
     for kind, (_, g) in SWAP_IDENTITIES.items():
-        p = dict(PARAMS.get(kind, {}))
+        spec = L.get_loss(kind)
+        p = {n: q.default for n, q in spec.params.items() if not q.array and q.default is not None}
+        p.update(PARAMS.get(kind, {}))
+        if spec.input_max is not None:  # ORPO: log-probabilities < 0
+            hw, hl = -abs(hw) - 1e-3, -abs(hl) - 1e-3
         if "chosen_lengths" in L.get_loss(kind).params:
             p.update(chosen_lengths=np.array([3.0]), rejected_lengths=np.array([5.0]))
             sw = dict(p, chosen_lengths=p["rejected_lengths"], rejected_lengths=p["chosen_lengths"])
@@ -287,7 +302,7 @@ def test_swap_identity_numpy_forms(hw, hl, beta):
 
 def test_symmetries_in_words():
     s = symmetries("sigmoid")
-    assert s["swap"] == "L(swap) − L = ρ" and s["shift"].startswith("yes")
+    assert s["swap"].endswith("which is ρ at γ = 0") and s["shift"].startswith("yes")
     assert "equal and opposite" in s["gradient"]
     assert symmetries("nca_pair")["gradient"].startswith("not equal")
     assert symmetries("hinge")["swap"] == "no closed form"

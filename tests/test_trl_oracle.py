@@ -250,3 +250,48 @@ def test_trl_exo_pair_keeps_epsilon_in_float32(setup):
                               label_smoothing=1e-3)
     check_preference_loss(fn, "exo-pair", beta=0.1, dtype="float64", examples=4,
                           label_smoothing=1e-3, rtol=1e-7)
+
+
+# ---------------------------------------------------------------- TRL's CPO/SimPO and ORPO, as they are
+
+def _experimental_trainer(setup, name, **config):
+    """TRL's CPOTrainer or ORPOTrainer (trl.experimental) on the tiny policy."""
+    import importlib
+
+    mod = importlib.import_module(f"trl.experimental.{name.lower()}")
+    args = getattr(mod, f"{name}Config")(output_dir=setup.out, report_to=[], use_cpu=True,
+                                         logging_strategy="no", save_strategy="no", bf16=False,
+                                         fp16=False, **config)
+    return getattr(mod, f"{name}Trainer")(model=setup.policy, args=args, train_dataset=setup.data,
+                                          processing_class=setup.tok)
+
+
+def test_trl_simpo_and_cpo_losses_need_no_adapter(setup):
+    """``CPOTrainer.cpo_loss`` is a bound method of the policy's two log-probabilities, β, γ and
+    ε read from the trainer: the kit checks it as it is. TRL's ``simpo_gamma`` is the absolute γ
+    (read as the SimPO code's γ/β it fails, and the kit says which it is); the SFT term of CPO
+    (``cpo_alpha``) is added outside ``cpo_loss``."""
+    simpo = _experimental_trainer(setup, "CPO", loss_type="simpo", beta=0.1, simpo_gamma=0.5)
+    report = check_preference_loss(simpo.cpo_loss, "simpo", beta=0.1, gamma=0.5, examples=8,
+                                   dtype="float32")
+    assert "the policy's log-probabilities only" in report.convention
+    assert "fixed inside the function; checked at β = 0.1" in report.convention
+    report = check_preference_loss(simpo.cpo_loss, "simpo", beta=0.1, gamma_beta_ratio=0.5,
+                                   examples=8, raise_on_failure=False)
+    assert "with gamma = 0.5 (the absolute γ of TRL's simpo_gamma" in dict(report.failures)["value"]
+    cpo = _experimental_trainer(setup, "CPO", loss_type="sigmoid", beta=0.1, label_smoothing=0.1)
+    check_preference_loss(cpo.cpo_loss, "cpo", beta=0.1, cpo_alpha=0.0, label_smoothing=0.1,
+                          examples=8)
+    report = check_preference_loss(cpo.cpo_loss, "cpo", beta=0.1, label_smoothing=0.1, examples=8,
+                                   raise_on_failure=False)
+    assert "with cpo_alpha = 0 instead of 1" in dict(report.failures)["value"]
+
+
+def test_trl_orpo_odds_ratio_loss_has_the_opposite_sign(setup):
+    """``ORPOTrainer.odds_ratio_loss`` returns β·log σ(log odds) (the trainer subtracts it from
+    the NLL), a 5-tuple: element 0 is minus ORPO's odds-ratio term, and the kit says so."""
+    orpo = _experimental_trainer(setup, "ORPO", beta=0.1)
+    report = check_preference_loss(orpo.odds_ratio_loss, "orpo", beta=0.1, dtype="float32",
+                                   examples=8, raise_on_failure=False)
+    assert "a tuple of 5: element 0 is checked" in report.convention
+    assert "it equals minus the loss (wrong sign)" in dict(report.failures)["value"]

@@ -23,7 +23,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from dpomath.validation import data as D  # noqa: E402
-from dpomath.validation import experiment as E  # noqa: E402
+from dpomath.validation import command as VC  # noqa: E402
+from dpomath.validation import ksweep as E  # noqa: E402
 from dpomath.validation import features as F  # noqa: E402
 from dpomath.validation import model as M  # noqa: E402
 from dpomath.validation import train as T  # noqa: E402
@@ -90,7 +91,7 @@ def test_response_tokens_checked(env, tmp_path):
 
 def test_k_sweep_subset_end_to_end(env, tmp_path):
     E._SWEEPS.clear()
-    doc = E.validate_command(persona_dir=env.persona_dir, device="cpu", cache_dir=env.cache,
+    doc = VC.validate_command(persona_dir=env.persona_dir, device="cpu", cache_dir=env.cache,
                              figure_dir=tmp_path / "fig", **SUBSET)
     assert [r["K"] for r in doc["table"]] == [1, 2, 4]
     for r in doc["table"]:
@@ -104,7 +105,7 @@ def test_k_sweep_subset_end_to_end(env, tmp_path):
     E._SWEEPS.clear()
     F.ModelLoader.forget()
     t0 = time.perf_counter()
-    again = E.validate_command(persona_dir=env.persona_dir, device="cpu", cache_dir=env.cache, **SUBSET)
+    again = VC.validate_command(persona_dir=env.persona_dir, device="cpu", cache_dir=env.cache, **SUBSET)
     warm = time.perf_counter() - t0
     F.ModelLoader.preload(env.spec, "cpu", env.model, env.tok)
     assert again["data"]["model_loaded"] is False and again["data"]["extracted_records"] == 0
@@ -223,10 +224,15 @@ def test_extract_entry_point(env, capsys, monkeypatch):
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and doc["rank"] == 1 and doc["world_size"] == 2 and doc["personas"] == 1
     assert extract_main(["--persona-dir", str(env.root / "nowhere"), "--device", "cpu"]) == 2
+    capsys.readouterr()
+    for bad in (["--K", "a"], ["--per-persona", "0"]):  # one line, exit 2, no traceback
+        assert extract_main(bad) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and bad[0] in err[0]
 
 
 def test_cli_validate_json_and_bad_arguments(env, capsys, monkeypatch):
-    from dpomath.cli import main
+    from dpomath.verify.cli import main
 
     monkeypatch.setenv("DPOMATH_CACHE_DIR", str(env.cache))
     rc = main(["validate", "--persona-dir", str(env.persona_dir), "--K", "1,2,4", "--per-persona", "12",
@@ -241,7 +247,7 @@ def test_cli_validate_json_and_bad_arguments(env, capsys, monkeypatch):
 
 
 def test_claims_run_in_the_ledger(env, tmp_path, monkeypatch):
-    from dpomath import ledger
+    from dpomath.verify import ledger
 
     monkeypatch.setenv("DPOMATH_PERSONA_DIR", str(env.persona_dir))
     monkeypatch.setenv("DPOMATH_CACHE_DIR", str(env.cache))
@@ -253,4 +259,4 @@ def test_claims_run_in_the_ledger(env, tmp_path, monkeypatch):
         if r.verdict.status.value not in ("SKIPPED",):
             assert "criterion" in r.verdict.evidence
         if cid == "V-ODE" and r.verdict.status.value == "SKIPPED":
-            assert "dpomath.margins" in r.verdict.summary
+            assert "dpomath.lastlayer.margins" in r.verdict.summary

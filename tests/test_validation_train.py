@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from dpomath._args import BadType, BadValue  # noqa: E402
 from dpomath.validation import train as T  # noqa: E402
-from dpomath.validation.experiment import growth_rate  # noqa: E402
+from dpomath.validation.ksweep import growth_rate  # noqa: E402
 
 
 def _problem(seed, N=40, d=8, V=30, n_tok=2, shared=1.0):
@@ -68,7 +68,10 @@ def test_metrics_use_trl_names_and_start_at_the_reference():
     for k in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
               "logps/chosen", "logps/rejected", "loss", "error", "logps/other"):
         assert len(h[k]) == 6
-    assert h["rewards/margins"][0] == 0 and np.isclose(h["loss"][0], np.log(2)) and h["error"][0] == 1
+    # at the reference the margins are 0 up to rounding: z and z0 are separate BLAS products,
+    # which may differ in the last bits on another machine (6e-19 seen), so no exact 0 — and
+    # the error at step 0 (ties count as errors) is rounding noise, not checked
+    assert abs(h["rewards/margins"][0]) <= 1e-12 and np.isclose(h["loss"][0], np.log(2))
     assert np.allclose(h["rewards/margins"], h["rewards/chosen"] - h["rewards/rejected"])
     assert np.allclose(h["error"], 1 - h["rewards/accuracies"])
 
@@ -110,7 +113,7 @@ def test_growth_rate_is_the_slope_of_the_mean_margin():
 # ---------------------------------------------------------------- V-ODE machinery
 
 def _reference_solver():
-    """A plain Lemma 4.1 integrator, used only when dpomath.margins is not in this build."""
+    """A plain Lemma 4.1 integrator, used only when dpomath.lastlayer.margins is not in this build."""
     from scipy.integrate import solve_ivp
     from scipy.special import expit
 
@@ -146,12 +149,12 @@ def _reference_solver():
 @pytest.fixture
 def margins_module(monkeypatch):
     try:
-        from dpomath.margins import solve_margins  # noqa: F401
-        return "dpomath.margins"
+        from dpomath.lastlayer.margins import solve_margins  # noqa: F401
+        return "dpomath.lastlayer.margins"
     except (ImportError, AttributeError):
-        mod = types.ModuleType("dpomath.margins")
+        mod = types.ModuleType("dpomath.lastlayer.margins")
         mod.solve_margins = _reference_solver()
-        monkeypatch.setitem(sys.modules, "dpomath.margins", mod)
+        monkeypatch.setitem(sys.modules, "dpomath.lastlayer.margins", mod)
         return "reference"
 
 

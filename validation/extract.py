@@ -43,31 +43,39 @@ def distributed_env() -> tuple[int, int, int]:
 
 def main(argv=None) -> int:
     from dpomath._args import BadType, BadValue
+    from dpomath.verify.cli import UsageError, int_at_least, int_list
 
     from .data import DEFAULT_TEMPLATE, PAPER_KS, list_personas, read_persona_file, select_personas
     from .features import build_feature_bank
     from .model import ModelUnavailable, resolve_device, resolve_model
 
-    p = argparse.ArgumentParser(prog="python -m dpomath.validation.extract",
-                                description="fill the validation feature cache (data-parallel under accelerate)")
+    class Parser(argparse.ArgumentParser):  # one line on stderr and exit 2, as the dpomath CLI
+        def error(self, message):
+            raise UsageError(f"{self.prog}: {message}")
+
+    p = Parser(prog="python -m dpomath.validation.extract",
+               description="fill the validation feature cache (data-parallel under accelerate)")
     p.add_argument("--model", default=None)
     p.add_argument("--persona-dir", type=Path, default=None)
-    p.add_argument("--K", default=",".join(map(str, PAPER_KS)))
-    p.add_argument("--per-persona", type=int, default=None)
+    p.add_argument("--K", type=int_list, default=list(PAPER_KS), metavar="1,2,4,8,16")
+    p.add_argument("--per-persona", type=int_at_least(1), default=None)
     p.add_argument("--nested", action="store_true")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--device-map", default=None, help="e.g. auto: one process, layers over all GPUs")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--batch-size", type=int_at_least(1), default=None)
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--template", default=DEFAULT_TEMPLATE)
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+    except UsageError as e:
+        print(str(e), file=sys.stderr)
+        return 2
     rank, world, local = distributed_env()
     try:
         pdir = args.persona_dir or (Path(os.environ["DPOMATH_PERSONA_DIR"]) if os.environ.get("DPOMATH_PERSONA_DIR") else None)
         if pdir is None:
             raise BadValue("persona_dir: pass --persona-dir or set DPOMATH_PERSONA_DIR")
-        Ks = [int(k) for k in args.K.split(",") if k.strip()]
-        sel = select_personas(list_personas(pdir), Ks, nested=args.nested)
+        sel = select_personas(list_personas(pdir), args.K, nested=args.nested)
         files = [read_persona_file(pdir / f"{n}.jsonl", limit=args.per_persona) for n in sel.personas]
         spec = resolve_model(args.model)
         device = resolve_device(args.device)

@@ -2,7 +2,7 @@
 
 Gradient flow τ Ẇ = −∇_W L with τ = 1 is the continuous limit of gradient descent
 W ← W − η ∇L at time t = η · step, so the margins of GD on the response-token rows must
-follow the solution of Lemma 4.1's ODE (``dpomath.margins.solve_margins``) up to an O(η)
+follow the solution of Lemma 4.1's ODE (``dpomath.lastlayer.margins.solve_margins``) up to an O(η)
 discretisation error. :func:`compare_ode_gd` measures that error at η and η/2.
 
 The step size is chosen from the data, before any comparison: the time scale is
@@ -97,7 +97,7 @@ def compare_ode_gd(head_rows, train: PreferenceSplit, test: PreferenceSplit | No
     compare the margins at ``n_points`` common times."""
     import time
 
-    from dpomath.margins import solve_margins  # the dynamics module (Lemma 4.1)
+    from dpomath.lastlayer.margins import solve_margins  # the dynamics module (Lemma 4.1)
 
     tokens = np.array(sorted(set(train.chosen.tolist()) | set(train.rejected.tolist())
                              | (set(test.chosen.tolist()) | set(test.rejected.tolist()) if test else set())),

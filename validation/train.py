@@ -31,6 +31,7 @@ import numpy as np
 
 from dpomath import _args
 from dpomath._args import BadType, BadValue
+from dpomath._torch import num_threads, torch_dtype
 
 __all__ = ["PreferenceSplit", "TrainConfig", "TrainResult", "train_rows", "train_full_head",
            "METRICS", "rest_log_partition"]
@@ -140,12 +141,6 @@ def rest_log_partition(split: PreferenceSplit, tokens: np.ndarray, rows0: np.nda
     return split.lse + np.log1p(-frac)
 
 
-def _torch_dtype(name: str):
-    import torch
-
-    return {"float64": torch.float64, "float32": torch.float32}[name]
-
-
 class _Split:
     """A split on torch: features, index of chosen/rejected among the trained rows."""
 
@@ -214,23 +209,6 @@ def _response_tokens(train: PreferenceSplit, test: PreferenceSplit | None) -> np
     return np.array(sorted(toks), dtype=np.int64)
 
 
-class _single_thread:
-    """Run tiny tensor work on one thread: the (N, d) x (d, |T|) products of row training are
-    far too small to gain from threads, and OpenMP's spinning slows them several-fold on a
-    shared machine."""
-
-    def __enter__(self):
-        import torch
-
-        self.n = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.n)
-
-
 def train_rows(head_rows: dict[int, np.ndarray] | np.ndarray, train: PreferenceSplit,
                test: PreferenceSplit | None = None, config: TrainConfig = TrainConfig(),
                tokens: Sequence[int] | None = None) -> TrainResult:
@@ -240,7 +218,7 @@ def train_rows(head_rows: dict[int, np.ndarray] | np.ndarray, train: PreferenceS
     Adam (torch defaults β1 = 0.9, β2 = 0.999, ε = 1e-8) or plain gradient descent, whose
     continuous limit is paper I's gradient flow with τ = 1 and time t = lr · step.
     """
-    with _single_thread():
+    with num_threads(1):  # tiny products: threads only add OpenMP hand-offs
         return _train_rows(head_rows, train, test, config, tokens)
 
 
@@ -250,7 +228,7 @@ def _train_rows(head_rows, train, test, config, tokens):
     from dpomath.losses import preference_loss
 
     t_start = time.perf_counter()
-    dtype = _torch_dtype(config.dtype)
+    dtype = torch_dtype(config.dtype)
     if isinstance(head_rows, dict):
         tokens = _response_tokens(train, test) if tokens is None else np.asarray(tokens, dtype=np.int64)
         missing = [int(t) for t in tokens if int(t) not in head_rows]
@@ -334,7 +312,7 @@ def train_full_head(W0, train: PreferenceSplit, config: TrainConfig = TrainConfi
     from dpomath.losses import preference_loss
 
     t_start = time.perf_counter()
-    dtype = _torch_dtype(config.dtype)
+    dtype = torch_dtype(config.dtype)
     W0 = torch.as_tensor(W0, dtype=dtype)
     W = torch.nn.Parameter(W0.clone())
     opt = (torch.optim.Adam([W], lr=config.lr) if config.optimizer == "adam"
