@@ -364,7 +364,7 @@ def test_killed_run_resumes_and_ends_bitwise_equal_to_an_uninterrupted_run(tiny,
 # ---------------------------------------------------------------- command line
 
 def test_cli_bad_records_on_stderr_and_in_the_json(tiny, tmp_path, capsys):
-    from dpomath.cli import main
+    from dpomath.verify.cli import main
 
     model, _ = tiny
     p = H.write_jsonl(tmp_path / "d.jsonl", H.pairs(8, seed=4), ["{oops", json.dumps({"prompt": "x"})])
@@ -395,7 +395,7 @@ def test_cli_bad_records_on_stderr_and_in_the_json(tiny, tmp_path, capsys):
     (["--loss-param", "x"], "NAME=VALUE"),
 ])
 def test_cli_bad_arguments_one_line_exit_2(tiny, capsys, argv, match):
-    from dpomath.cli import main
+    from dpomath.verify.cli import main
 
     model, data = tiny
     base = {"--model": str(model), "--data": str(data), "--mode": "full", "--loss": "dpo", "--beta": "0.1",
