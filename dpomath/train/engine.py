@@ -257,13 +257,13 @@ def _note(msg: str) -> None:
 class _Dist:
     """One process (no-op), or accelerate's DDP/FSDP when launched with ``WORLD_SIZE`` > 1."""
 
-    def __init__(self):
+    def __init__(self, cpu: bool = False):
         self.acc = None
         self.rank, self.world = 0, 1
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             from accelerate import Accelerator
 
-            self.acc = Accelerator()
+            self.acc = Accelerator(cpu=cpu)  # cpu: processes on the CPU (gloo), as under torchrun
             self.rank, self.world = self.acc.process_index, self.acc.num_processes
 
     @property
@@ -529,8 +529,9 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
 
     cfg = config or TrainConfig()
     t_start = time.perf_counter()
-    dist = _Dist()
-    device = dist.device(resolve_device(cfg.device))
+    wanted = resolve_device(cfg.device)
+    dist = _Dist(cpu=wanted == "cpu")
+    device = dist.device(wanted)
     if out is not None:
         out = Path(out)
         if not resume and CK.list_checkpoints(out / "checkpoints"):
@@ -593,7 +594,9 @@ def _train(model, data, cfg, tokenizer, out, resume, progress_every, keep_model,
     # ---- the run
     r = _Run(m, tok, td, cfg, device, dist)
     run_info["layout"] = r.layout
-    r.train_module = dist.prepare(r.scorer) if dist.world > 1 else r.scorer
+    # last-layer steps run on cached features outside the module: their gradients are averaged
+    # by _Dist.sync_grads, so no DDP wrapper (one that never sees a forward pass) is built
+    r.train_module = dist.prepare(r.scorer) if dist.world > 1 and cfg.mode != "last-layer" else r.scorer
     opt = dist.prepare_optimizer(_make_optimizer(cfg.optimizer, r.params, cfg.lr))
     ident = {"config": cfg.identity(), "model": run_info["model_identity"], "data": data_doc["digest"],
              "trainable": r.trainable_names}
