@@ -433,3 +433,21 @@ def test_two_processes_under_torchrun_equal_one(tiny, tmp_path, mode):
         for k in ("loss", "rewards/margins", "logps/chosen", "logps/rejected"):
             assert x[k] == pytest.approx(y[k], rel=1e-5, abs=1e-6), (k, x, y)
     assert b["history"][-1]["rewards/margins"] != 0
+
+
+def test_bf16_mixed_precision_keeps_float32_trained_weights(tiny):
+    """bf16-mixed (the GPU default, run here on the CPU's bf16 autocast): frozen weights in bf16,
+    trained ones in float32, and the rows close to the float32 run (bf16 tolerance)."""
+    model, data = tiny
+    kw = dict(steps=3, batch_size=4, lr=1e-2, device="cpu", greedy_prompts=1, log_every=3)
+    lora = train(str(model), str(data), TrainConfig(mode="lora", precision="bf16-mixed", **kw))
+    dtypes = {p.dtype for p in lora.model.parameters() if p.requires_grad}
+    frozen = {p.dtype for p in lora.model.parameters() if not p.requires_grad}
+    assert dtypes == {torch.float32} and frozen == {torch.bfloat16}
+    ref = train(str(model), str(data), TrainConfig(mode="lora", precision="float32", **kw))
+    for a, b in zip(lora.history, ref.history):
+        assert a["loss"] == pytest.approx(b["loss"], abs=2e-2)
+        assert a["logps/chosen"] == pytest.approx(b["logps/chosen"], rel=2e-2)
+    full = train(str(model), str(data), TrainConfig(mode="full", precision="bf16-mixed", **kw))
+    assert {p.dtype for p in full.model.parameters()} == {torch.float32}
+    assert full.history[-1]["loss"] != full.history[0]["loss"]

@@ -80,6 +80,8 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     x.add_argument("--greedy-prompts", type=int_at_least(0), default=4)
     x.add_argument("--greedy-tokens", type=int_at_least(0), default=24)
     x.add_argument("--layout", choices=["auto", "prefix", "concat"], default="auto")
+    x.add_argument("--precision", choices=["auto", "float32", "bf16-mixed", "bf16"], default="auto",
+                   help="auto: float32 on the CPU, bf16-mixed (float32 trained weights) on a GPU")
     x.add_argument("--personas", type=_names, default=None, metavar="A,B", help="persona: data only")
     x.add_argument("--pairs-per-persona", type=int_at_least(1), default=None)
     x.add_argument("--heldout-per-persona", type=int_at_least(0), default=None)
@@ -97,7 +99,7 @@ def _config(args):
         lora_alpha=args.lora_alpha, lora_targets=tuple(args.lora_targets) if args.lora_targets else None,
         log_every=args.log_every, eval_pairs=args.eval_pairs, eval_unseen=args.eval_pairs,
         greedy_prompts=args.greedy_prompts, greedy_tokens=args.greedy_tokens,
-        checkpoint_every=args.checkpoint_every, device=args.device)
+        checkpoint_every=args.checkpoint_every, device=args.device, precision=args.precision)
 
 
 def _fmt(x: Any) -> str:

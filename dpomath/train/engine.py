@@ -58,6 +58,11 @@ __all__ = ["TrainConfig", "TrainResult", "train", "MODES", "OPTIMIZERS", "TRL_ME
            "batch_schedule"]
 
 MODES = ("last-layer", "lora", "full")
+#: ``auto``: float32 on the CPU, bf16-mixed on a GPU. ``bf16-mixed``: frozen weights in bf16, the
+#: trained ones kept in float32, the forward and backward under bf16 autocast. ``bf16``: every
+#: weight in bf16 (no float32 master copy: Adam updates smaller than bf16's resolution round
+#: away; for memory, e.g. full fine-tuning of an 8B model on one GPU).
+PRECISIONS = ("auto", "float32", "bf16-mixed", "bf16")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 #: The per-step metrics, TRL's names.
 TRL_METRICS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins",
@@ -72,6 +77,7 @@ class TrainConfig:
     (``chosen_lengths``/``rejected_lengths`` for the length-normalised members,
     ``chosen_logps`` for ``sft``), e.g. ``{"label_smoothing": 0.1}``. ``lr`` is constant (no
     schedule). ``max_grad_norm``: clip the global gradient norm (None: no clipping).
+    ``precision``: see :data:`PRECISIONS`.
     ``layout``: ``auto`` (the prefix layout when the model passes its check, else concat),
     ``prefix`` or ``concat`` (:mod:`dpomath.train.logps`). ``log_every`` 0 means about ten
     logged evaluations; ``checkpoint_every`` 0 about ten checkpoints (with ``out``).
@@ -101,6 +107,7 @@ class TrainConfig:
     greedy_tokens: int = 24
     checkpoint_every: int = 0
     device: str = "auto"
+    precision: str = "auto"
     chunk: int | None = None
 
     def __post_init__(self):
@@ -126,6 +133,7 @@ class TrainConfig:
             _args.integer(name, getattr(self, name), lo=0)
         if self.chunk is not None:
             _args.integer("chunk", self.chunk, lo=1)
+        _args.choice("precision", self.precision, PRECISIONS)
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise BadValue(f"device: must be auto, cpu or cuda, got {self.device!r}")
         from dpomath.losses import get_loss
@@ -359,7 +367,12 @@ class _Run:
         else:
             for p in model.parameters():
                 p.requires_grad_(True)
+        self.precision = cfg.precision if cfg.precision != "auto" else (
+            "bf16-mixed" if device.startswith("cuda") else "float32")
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.precision == "bf16-mixed":  # float32 master copies of what is trained
+            for p in self.params:
+                p.data = p.data.float()
         self.trainable_names = [n for n, p in self.model.named_parameters() if p.requires_grad]
         self.model.train()
         self.layout = self._choose_layout()
@@ -378,12 +391,21 @@ class _Run:
                         task_type="CAUSAL_LM")
         self.model = get_peft_model(self.model, lc)
 
+    def autocast(self):
+        """bf16 autocast in ``bf16-mixed`` precision, nothing otherwise."""
+        import contextlib
+
+        if self.precision != "bf16-mixed":
+            return contextlib.nullcontext()
+        return self.torch.autocast(self.device.split(":")[0], dtype=self.torch.bfloat16)
+
     def _choose_layout(self) -> str:
         c = self.cfg
         ex = self.td.train[:min(4, len(self.td.train))]
         b = self.pair_batch(ex)
-        rtol = 1e-4 if next(self.model.parameters()).dtype == self.torch.float32 else 5e-2
-        checks = self.LP.check_layouts(self.model, b.to(self.device), rtol=rtol)
+        rtol = 1e-4 if self.precision == "float32" else 5e-2
+        with self.autocast():
+            checks = self.LP.check_layouts(self.model, b.to(self.device), rtol=rtol)
         self.layout_check = checks
         if c.layout != "auto":
             if c.layout == "prefix" and not checks["prefix"] <= rtol:
@@ -412,7 +434,7 @@ class _Run:
         items = self._split_items(split)
         feats, targets, seqs = [], [], []
         offset = 0
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             for s in range(0, len(items), batches):
                 ex = items[s:s + batches]
                 b = (self.resp_batch(ex) if split == "unseen" else self.pair_batch(ex)).to(self.device)
@@ -440,8 +462,9 @@ class _Run:
                 return self.LP.token_logps(h, weight, b.targets, bias=bias, chunk=self.cfg.chunk,
                                            scale=scale, softcap=softcap), b
         if grad:
-            return self.train_module(b), b
-        with torch.no_grad():
+            with self.autocast():
+                return self.train_module(b), b
+        with torch.no_grad(), self.autocast():
             return self.scorer(b), b
 
     def _gather_features(self, split, idx, b):
@@ -570,9 +593,9 @@ def _train(model, data, cfg, tokenizer, out, resume, progress_every, keep_model,
         run_info["model_identity"] = ""
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    if device.startswith("cuda"):
-        m.to(torch.bfloat16)
-    run_info["dtype"] = str(next(m.parameters()).dtype).replace("torch.", "")
+    precision = cfg.precision if cfg.precision != "auto" else (
+        "bf16-mixed" if device.startswith("cuda") else "float32")
+    m.to(torch.float32 if precision == "float32" else torch.bfloat16)
     # ---- data
     if data is None:
         raise BadValue("data: required (FILE.jsonl, persona:DIR or persona-answers:DIR)")
@@ -594,6 +617,7 @@ def _train(model, data, cfg, tokenizer, out, resume, progress_every, keep_model,
     # ---- the run
     r = _Run(m, tok, td, cfg, device, dist)
     run_info["layout"] = r.layout
+    run_info["dtype"] = r.precision
     # last-layer steps run on cached features outside the module: their gradients are averaged
     # by _Dist.sync_grads, so no DDP wrapper (one that never sees a forward pass) is built
     r.train_module = dist.prepare(r.scorer) if dist.world > 1 and cfg.mode != "last-layer" else r.scorer
