@@ -174,6 +174,37 @@ def test_claims_skip_without_data(cid, monkeypatch):
     assert "DPOMATH_PERSONA_DIR" in r.verdict.evidence["enable"] or "without --quick" in r.verdict.evidence["enable"]
 
 
+@pytest.mark.parametrize("cid", RS_CLAIMS)
+def test_claims_skip_without_torch(cid, monkeypatch, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    monkeypatch.setenv("DPOMATH_PERSONA_DIR", str(tmp_path))
+    r = get_claim(cid).run(quick=cid != "R-CHES-FILTER")
+    assert r.verdict.status is Status.SKIPPED
+    assert "torch is not installed" in r.verdict.summary and "dpomath[validation]" in r.verdict.evidence["enable"]
+
+
+def test_run_size_and_the_reduced_plan(monkeypatch):
+    class Ctx:
+        quick = False
+    monkeypatch.delenv(C.BUDGET_ENV, raising=False)
+    assert C.run_size(Ctx()) == "full"
+    monkeypatch.setenv(C.BUDGET_ENV, "reduced")
+    assert C.run_size(Ctx()) == "reduced"
+    Ctx.quick = True
+    assert C.run_size(Ctx()) == "quick"
+    Ctx.quick = False
+    monkeypatch.setenv(C.BUDGET_ENV, "tiny")
+    from dpomath import BadValue
+    with pytest.raises(BadValue, match="DPOMATH_RS_BUDGET"):
+        C.run_size(Ctx())
+    full, reduced = C.persona_plan(False), C.persona_plan("reduced")
+    assert len(full) == 40 and len(reduced) == 20 and reduced == [c for c in full if c.seed in P.SEEDS[:5]]
+    assert len(C.persona_plan(True)) == 2
+
+
 # ---------------------------------------------------------------- the runs on tiny models
 
 @pytest.fixture(scope="module")

@@ -151,6 +151,23 @@ def test_cli_bad_arguments_one_line_exit_2(argv, match, capsys, tmp_path, monkey
     assert len(err.strip().splitlines()) == 1 and match in err
 
 
+def test_cli_data_without_a_pair_names_its_bad_records(capsys, tmp_path):
+    (tmp_path / "e.jsonl").write_text("")
+    rc, out, err = _cli(["ches", "--data", str(tmp_path / "e.jsonl")], capsys)
+    assert rc == 2 and out == "" and err.strip() == f"dpomath ches: --data: no preference pair in {tmp_path / 'e.jsonl'} (it is empty)"
+    (tmp_path / "b.jsonl").write_text('notjson\n{"prompt": "a"}\n')
+    rc, out, err = _cli(["ches", "--data", str(tmp_path / "b.jsonl")], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "2 bad record(s)" in err and "b.jsonl:1: invalid JSON" in err and "b.jsonl:2: missing field(s) chosen, rejected" in err
+
+
+def test_cli_unavailable_model_is_a_model_error(capsys, tmp_path):
+    (tmp_path / "p.jsonl").write_text('{"prompt": "a", "chosen": "b", "rejected": "c"}\n')
+    rc, out, err = _cli(["ches", "--data", str(tmp_path / "p.jsonl"), "--model", str(tmp_path / "nothing")], capsys)
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith("dpomath ches: --model: ") and "neither a local path nor in the local hub cache" in err
+
+
 def test_cli_out_directory_is_refused(tiny, prefs, tmp_path, capsys):
     rc, out, err = _cli(["ches", "--model", str(tiny), "--data", str(prefs), "--out", str(tmp_path)], capsys)
     assert rc == 2 and "--out" in err and len(err.strip().splitlines()) == 1

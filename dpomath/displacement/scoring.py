@@ -213,6 +213,11 @@ def ches_of_data(data, model=None, *, tokenizer=None, max_length: int | None = 1
     else:
         raise _args.BadType(f"data: expected a JSONL path, PreferenceData or a list of dicts, got "
                             f"{type(data).__name__}")
+    if not pdata.train and not pdata.heldout:
+        bad = list(pdata.bad)
+        shown = "; ".join(str(b) for b in bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise _args.BadValue(f"data: no preference pair in {pdata.source or 'the data'}"
+                             + (f" ({len(bad)} bad record(s): {shown})" if bad else " (it is empty)"))
     dev = resolve_device(device)
     if model is None or isinstance(model, (str, os.PathLike)):
         spec = resolve_model(model)
