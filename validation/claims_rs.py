@@ -117,13 +117,13 @@ REDUCED_PROMPTS = 5
 
 def persona_plan(quick: bool | str):
     """The runs of R-PERSONA and R-PERSONA-GEOM: list of PersonaRunConfig (see
-    :data:`PERSONA_BUDGET_NOTE`). Quick mode: No ≻ Never, 2 prompts, 10 SGD steps; ``"reduced"``:
+    :data:`PERSONA_BUDGET_NOTE`). Quick mode: No ≻ Never, 2 prompts, 6 SGD steps; ``"reduced"``:
     the full plan on the first :data:`REDUCED_PROMPTS` prompt seeds."""
     from .persona_displacement import LEARNING_RATES, SEEDS, PersonaRunConfig
 
     size = "quick" if quick is True else "full" if quick is False else quick
     if size == "quick":
-        return [PersonaRunConfig("no_vs_never", s, "sgd", LEARNING_RATES["sgd"], steps=10, geometry=True)
+        return [PersonaRunConfig("no_vs_never", s, "sgd", LEARNING_RATES["sgd"], steps=6, geometry=True)
                 for s in SEEDS[:2]]
     seeds = SEEDS[:REDUCED_PROMPTS] if size == "reduced" else SEEDS
     plan = []
@@ -205,11 +205,11 @@ def persona_verdict(runs: dict, *, model: str, file: str, substitute: bool, quic
           "budget": {"full": PERSONA_BUDGET_NOTE,
                      "reduced": f"reduced run: the first {REDUCED_PROMPTS} of the paper's 10 prompt seeds; "
                                 + PERSONA_BUDGET_NOTE,
-                     "quick": "quick mode: No ≻ Never, 2 prompts, 10 SGD steps (at most 2 runs: every "
+                     "quick": "quick mode: No ≻ Never, 2 prompts, 6 SGD steps (at most 2 runs: every "
                               "configuration is inconclusive)"}[size]}
     states = [v["state"] for v in nn.values()]
     scope = Scope(f"{model}, persona file {file}{' (substitute)' if substitute else ''}, "
-                  f"{'2 prompts x 10 SGD steps' if size == 'quick' else f'{prompts} prompts x 100 steps'}, "
+                  f"{'2 prompts x 6 SGD steps' if size == 'quick' else f'{prompts} prompts x 100 steps'}, "
                   "all parameters, float32",
                   reading="largest decrease of π(preferred) >= 0.05 in most runs; Yes-variant among top-3 gainers",
                   kind="model")
@@ -445,7 +445,7 @@ def rank_verdict(table: dict, delta_chosen, *, model: str, data: str, training: 
 
 
 #: (pairs per persona, steps) of R-CHES-RANK and R-CHES-FILTER; quick mode.
-RANK_FULL, RANK_QUICK = (32, 32), (2, 2)
+RANK_FULL, RANK_QUICK = (32, 32), (1, 1)
 #: The reduced run: 8 personas x 8 = 64 pairs, one epoch of batch 8 (8 steps).
 RANK_REDUCED = (8, 8)
 _RANK: dict = {}
@@ -514,7 +514,7 @@ def _r_ches_rank(ctx):
     v.evidence["train_seconds"] = tr["seconds"]
     v.evidence["seconds_per_step"] = tr["seconds_per_step"]
     v.evidence["mean_delta_logp_rejected"] = float(np.mean(tr["delta_rejected"]))
-    if not ctx.quick:
+    if st["size"] == "full":
         ad = _trained(st, optimizer="adam", lr=5e-7, seed=0)
         r = spearman_interval(st["table"]["ches"], -np.asarray(ad["delta_chosen"]))
         v.evidence["adam_5e-7_variant"] = {"spearman_ches": r, "mean_delta_logp_chosen": float(np.mean(ad["delta_chosen"])),
@@ -571,9 +571,10 @@ def filter_verdict(rows: list[dict], *, model: str, data: str, training: str) ->
                  "displacement on the rest",
        latex=r"\overline{\Delta\ln\pi(y^+)}_{\text{kept}}\ \text{(filtered)}>\ \text{(unfiltered)}")
 def _r_ches_filter(ctx):
-    if ctx.quick:
-        raise Skip("full mode only (nine trainings of the full data set)",
-                   enable="dpomath verify --claim R-CHES-FILTER (without --quick)")
+    if run_size(ctx) != "full":
+        raise Skip("full mode only (nine trainings of the full data set; not in quick mode nor in the "
+                   f"reduced run of {BUDGET_ENV}=reduced)",
+                   enable=f"dpomath verify --claim R-CHES-FILTER (without --quick and {BUDGET_ENV})")
     st = _rank_setup(ctx)
     n = len(st["examples"])
     k = int(round(0.1 * n))
@@ -638,9 +639,9 @@ def squeeze_real_verdict(rows: list[dict], *, model: str, data: str, training: s
 
 
 #: (pairs per persona, steps, seeds) of S-REAL; quick mode.
-SREAL_FULL, SREAL_QUICK = (8, 32, (0, 1, 2)), (1, 2, (0,))
-#: The reduced run: 8 personas x 2 = 16 pairs, 8 steps of batch 8 (4 epochs, as the full run), 3 seeds.
-SREAL_REDUCED = (2, 8, (0, 1, 2))
+SREAL_FULL, SREAL_QUICK = (8, 32, (0, 1, 2)), (1, 1, (0,))
+#: The reduced run: 8 personas x 1 = 8 pairs, 4 steps of batch 8 (4 epochs, as the full run), 3 seeds.
+SREAL_REDUCED = (1, 4, (0, 1, 2))
 
 
 @claim("S-REAL", paper="S", place="§5 (off-policy DPO)", method="empirical",

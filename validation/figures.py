@@ -202,7 +202,7 @@ def bracket_vs_rate(cases: Sequence[Mapping], path, model: str = "") -> Path:
     """Theorem 4's bracket at step 0 against the full model's first-order rate of ln π(preferred),
     one point per (prompt, pair) case, on symmetric-log axes."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 4.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(5.6, 4.6), layout="constrained")
     pairs = sorted({c["label"].split(" seed")[0] for c in cases})
     for i, pair in enumerate(pairs):
         sel = [c for c in cases if c["label"].startswith(pair + " seed")]
@@ -212,11 +212,25 @@ def bracket_vs_rate(cases: Sequence[Mapping], path, model: str = "") -> Path:
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_yscale("symlog", linthresh=1.0)
+    b = np.array([c["bracket"] for c in cases], dtype=float)
+    r = np.array([c["full_model_rate"] for c in cases], dtype=float)
+    if len(b):  # both signs on both axes, and the count of cases in each quadrant
+        xm = max(10.0, float(np.max(np.abs(b))) * 3)
+        ym = max(10.0, float(np.max(np.abs(r))) * 3)
+        ax.set_xlim(-xm, xm)
+        ax.set_ylim(-ym, ym)
+        for sx in (1, -1):
+            for sy in (1, -1):
+                n = int(np.sum((np.sign(b) == sx) & (np.sign(r) == sy)))
+                ax.text(0.5 + 0.25 * sx, 0.5 + 0.25 * sy, f"{n} case{'s' if n != 1 else ''}",
+                        transform=ax.transAxes, ha="center", va="center", fontsize=9,
+                        color="0.25" if sx == sy else "C3")
     ax.set_xlabel("Theorem 4 bracket at step 0 (W, h of the model)")
     ax.set_ylabel("full-model rate ⟨∇ln π(y⁺), −∇L⟩")
-    ax.set_title(f"Sign of the bracket vs the real rate {model}".strip(), fontsize=9)
+    ax.set_title("Sign of Theorem 4's bracket vs the real rate (signs agree: upper right, lower left)"
+                 + (f"\n{model}" if model else ""), fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
     return save(fig, path)
 
 
