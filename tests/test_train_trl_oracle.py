@@ -41,6 +41,18 @@ def worst_relative(ours, theirs, beta):
     return worst
 
 
+def plain_relative(ours, theirs):
+    """Largest |dpomath − TRL| / |TRL| per metric (the issue's rule as written; printed beside
+    the module's criterion as a revision record, not asserted: TRL's rewards are exactly 0 on
+    row 1, where no relative rule on the reward alone can hold)."""
+    worst = dict.fromkeys(NAMES, 0.0)
+    for a, b in zip(ours, theirs):
+        for k in NAMES:
+            d = abs(a[k] - b[k])
+            worst[k] = max(worst[k], d / abs(b[k]) if b[k] != 0 else (0.0 if d == 0 else math.inf))
+    return worst
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("oracle")
@@ -66,6 +78,12 @@ def test_five_steps_agree_with_trl(setup, mode, form, accum):
     theirs = run_trl(str(d), H.tokenizer(), rows, activation_checkpointing=False, **kw)["history"]
     worst = worst_relative(ours.history, theirs, kw["beta"])
     print(f"\n{mode}/{form}: worst relative differences " + ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
+    plain = plain_relative(ours.history, theirs)
+    print(f"{mode}/{form}: the issue's rule as written (|diff| / |TRL|): "
+          + ", ".join(f"{k} {v:.1e}" for k, v in plain.items())
+          + (" -> PASS" if all(v <= RTOL for v in plain.values()) else " -> FAIL"))
+    print(f"{mode}/{form}: rows 2-5 under that rule: " + ", ".join(
+        f"{k} {v:.1e}" for k, v in plain_relative(ours.history[1:], theirs[1:]).items()))
     assert all(v <= RTOL for v in worst.values()), worst
     # row 1 is the reference: DPO's loss is log 2 there
     assert math.isclose(ours.history[0]["loss"], math.log(2), rel_tol=1e-6)
