@@ -17,9 +17,10 @@ one GPU; nothing is downloaded).
    for LoRA, tokens as the prefix layout runs them).
 
 ``--dry-run`` runs every section on the CPU with a tiny model of the same family in place of
-the 8B one (to check the script where no GPU is lent).
+the 8B one (to check the script where no GPU is lent); ``--skip smollm2`` leaves out section 2
+(the quick dry run the test suite makes: ``tests/test_train.py::test_device_check_dry_run``).
 
-    python benchmarks/device_check.py [--out DIR] [--dry-run] [--budget-s 450]
+    python benchmarks/device_check.py [--out DIR] [--dry-run] [--skip smollm2|llama] [--budget-s 450]
 """
 from __future__ import annotations
 
@@ -203,6 +204,8 @@ def main() -> None:
     ap.add_argument("--dry-run", action="store_true", help="CPU only, a tiny model in place of the 8B one")
     ap.add_argument("--budget-s", type=float, default=450.0)
     ap.add_argument("--smollm2-steps", type=int, default=4)
+    ap.add_argument("--skip", action="append", choices=["smollm2", "llama"], default=[],
+                    help="leave a section out (repeatable)")
     args = ap.parse_args()
     t_start = time.perf_counter()
     deadline = t_start + args.budget_s
@@ -227,14 +230,16 @@ def main() -> None:
     log(f"1. matmul: {si(rate, 'FLOP/s')} ({'bf16' if device == 'cuda' else 'float32'} {n}^3)")
     work = Path(tempfile.mkdtemp(prefix="device-check-"))
     log("2. SmolLM2-135M-Instruct, full fine-tuning, CUDA (bf16) against the CPU (float32)")
-    doc["smollm2"] = smollm2_section(device, 2 if args.dry_run else args.smollm2_steps,
-                                     2 if args.dry_run else 8, work)
+    doc["smollm2"] = ({"status": "SKIPPED", "why": "--skip smollm2"} if "smollm2" in args.skip else
+                      smollm2_section(device, 2 if args.dry_run else args.smollm2_steps,
+                                      2 if args.dry_run else 8, work))
     if doc["smollm2"]["status"] == "SKIPPED":
         log(f"  skipped: {doc['smollm2']['why']}")
     shape = TINY if args.dry_run else LLAMA_8B
     log(f"3. Llama-3.1-8B-shaped model, random weights{' (tiny stand-in: dry run)' if args.dry_run else ''}")
-    doc["llama"] = llama_section(device, shape, ("lora", "full"), pairs=4, prompt_len=128, resp_len=128,
-                                 rate=rate, deadline=deadline)
+    doc["llama"] = ({"all": {"status": "SKIPPED", "why": "--skip llama"}} if "llama" in args.skip else
+                    llama_section(device, shape, ("lora", "full"), pairs=4, prompt_len=128, resp_len=128,
+                                  rate=rate, deadline=deadline))
     doc["seconds"] = time.perf_counter() - t_start
     log(f"done in {doc['seconds']:.0f} s")
     out = Path(args.out or os.environ.get("OUT") or work)

