@@ -21,6 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
+from dpomath._torch import num_threads
+
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "resolve_model", "default_gguf", "resolve_device",
            "compute_dtype", "load_model", "untie_head", "answer_token_ids", "extract_features",
            "check_head_input", "ModelUnavailable", "cpu_threads", "converted_dir"]
@@ -171,7 +173,6 @@ def extract_features(model, tokenizer, prompts: Sequence[str], *, device: str = 
     """
     import torch
 
-    from dpomath._torch import num_threads
     from dpomath.verify.progress import progress
 
     enc = encode_prompts(tokenizer, prompts)
