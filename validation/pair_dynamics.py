@@ -200,7 +200,7 @@ def trained_scores(lm: LoadedModel, data, examples: Sequence, cfg, extra: dict |
 
         lm.restore()
         t0 = time.perf_counter()
-        res = train(lm.model, data, cfg, tokenizer=lm.tokenizer, keep_model=True, progress_every=120.0)
+        res = train(lm.model, data, cfg, tokenizer=lm.tokenizer, keep_model=True)
         t_train = time.perf_counter() - t0
         slots = {"chosen": [e.chosen_ids for e in examples], "rejected": [e.rejected_ids for e in examples],
                  **(extra or {})}
