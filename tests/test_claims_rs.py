@@ -3,7 +3,8 @@
 prompt selection, the displacement metric, the loss-rise exclusion) and its training loop against
 the engine and against a finite difference, the sequence-level pieces on tiny random models, and
 the claims' skips without data. The real-model runs themselves are in docs/paper-r.md and
-docs/paper-s.md (full mode); one ``model`` test runs the quick claims when the data is there."""
+docs/paper-s.md; with the data and the model here, R-PERSONA and R-PERSONA-GEOM run in quick mode
+in the default suite, R-CHES-RANK and S-REAL (minutes of CPU) under ``make test-full``."""
 import json
 import os
 
@@ -312,8 +313,7 @@ def test_sequence_pieces_on_a_tiny_model(tiny_lm, tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the real model, quick mode
 
-@pytest.mark.model
-def test_quick_claims_on_the_real_model(monkeypatch):
+def _real_model_setting(monkeypatch):
     pdir = os.environ.get("DPOMATH_PERSONA_DIR") or str(SHARED_PERSONA)
     if not os.path.isdir(pdir):
         pytest.skip(f"persona data not found at {pdir}")
@@ -324,6 +324,26 @@ def test_quick_claims_on_the_real_model(monkeypatch):
     except ModelUnavailable as e:
         pytest.skip(str(e))
     monkeypatch.setenv("DPOMATH_PERSONA_DIR", pdir)
-    for cid in RS_CLAIMS:
+
+
+@pytest.mark.model
+def test_quick_persona_claims_on_the_real_model(monkeypatch):
+    """R-PERSONA and R-PERSONA-GEOM in quick mode (2 prompts x 6 steps, about a minute on 2 cores)."""
+    _real_model_setting(monkeypatch)
+    for cid in ("R-PERSONA", "R-PERSONA-GEOM"):
+        r = get_claim(cid).run(quick=True)
+        assert r.verdict.status is not Status.ERROR, (cid, r.verdict.summary, r.verdict.details)
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_quick_sequence_claims_on_the_real_model(monkeypatch):
+    """R-CHES-RANK and S-REAL in quick mode: full-model DPO steps on 8 real pairs, several minutes
+    of CPU; run by ``make test-full`` (HYPOTHESIS_PROFILE=full). Their pieces run on tiny models in
+    the default suite (test_sequence_pieces_on_a_tiny_model)."""
+    if os.environ.get("HYPOTHESIS_PROFILE") != "full":
+        pytest.skip("several minutes of CPU: make test-full runs it")
+    _real_model_setting(monkeypatch)
+    for cid in ("R-CHES-RANK", "S-REAL"):
         r = get_claim(cid).run(quick=True)
         assert r.verdict.status is not Status.ERROR, (cid, r.verdict.summary, r.verdict.details)

@@ -273,7 +273,8 @@ def claim_weights(claims: Sequence[Any], quick: bool) -> list[float]:
     persona = bool(os.environ.get("DPOMATH_PERSONA_DIR"))
     out = []
     for c in claims:
-        on_sweep = hasattr(getattr(c, "check", None), "on_sweep")
+        check = getattr(c, "check", None)
+        on_sweep = hasattr(check, "on_sweep") or getattr(check, "reads_persona_data", False)
         if on_sweep and not persona:
             out.append(0.05)
         else:
