@@ -92,9 +92,14 @@ def test_geometry_verdict_branches_and_controls():
     assert v.status is Status.CONFIRMED
     assert {c.variant.split(" ")[0]: c.outcome for c in v.controls} == {"alignment": "fails", "bracket's": "fails",
                                                                           "a": "fails"}
-    # every case positive: the constant predictor agrees as well, and the verdict says so
+    # every case positive: the constant predictor agrees as well, so the check could not have
+    # failed: not testable (INCONCLUSIVE), with the old rule's CONFIRMED in the revision record
     v = C.geometry_verdict([case(1, 1)] * 5, model="m", file="f")
-    assert v.status is Status.CONFIRMED and "constant" in v.establishes
+    assert v.status is Status.INCONCLUSIVE and v.not_testable and "constant" in v.summary
+    assert [r.old_verdict for r in v.revisions] == ["CONFIRMED"]
+    # flipped weight agreeing but the constant not: still CONFIRMED, with what it establishes
+    v = C.geometry_verdict([case(1, 1)] * 4 + [case(-1, -1, True)], model="m", file="f")
+    assert v.status is Status.CONFIRMED and "alignment" in v.establishes and not v.revisions
     v = C.geometry_verdict([case(1, -1)] * 3 + [case(1, 1)] * 2, model="m", file="f")
     assert v.status is Status.REFUTED
     v = C.geometry_verdict([case(1, -1)] * 3 + [case(1, 1)] * 7, model="m", file="f")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dpomath.verify.fidelity import Control, Scope
+from dpomath.verify.fidelity import Control, Revision, Scope
 from dpomath.verify.ledger import Skip, Verdict, claim
 
 __all__ = ["persona_plan", "persona_verdict", "geometry_verdict", "rank_verdict", "spearman_interval",
@@ -104,6 +104,14 @@ CRIT_GEOM = (
     "REFUTED, otherwise QUALIFIED. Reported, not deciding: agreement of the bracket's sign with "
     "'π(y⁺) fell over the first 5 SGD steps', and the median Spearman ρ over the vocabulary between "
     "<W_z, W_y⁺ − W_y⁻> and the first SGD step's Δ ln π(z)")
+
+#: The rule since the lead's review of the first real-model run: :data:`CRIT_GEOM`, except that an
+#: agreement >= 80% no higher than a constant prediction's (the majority sign of the full-model rate)
+#: is INCONCLUSIVE (not testable on that model) instead of CONFIRMED. The old rule and its verdict
+#: stay in the verdict's revision record.
+CRIT_GEOM_REVISED = (
+    CRIT_GEOM + ". Revised: CONFIRMED needs the agreement to exceed a constant prediction's (the "
+    "majority sign of the full-model rate); otherwise INCONCLUSIVE, not testable on that model")
 
 #: Budget decision (made before any full-mode run, from a 3-step timing of 5–7 s per step at a
 #: load average of 9–12 on 2 cores, 5–6× the design's estimate): the full 100-step runs are made
@@ -325,6 +333,22 @@ def geometry_verdict(cases: list[dict], *, model: str, file: str, quick: bool = 
                f"constant {agree_const:.0%}; π(y⁺) fell over 5 SGD steps in {int(np.sum(fell))}")
     if agree >= 0.8:
         passing = [c.variant for c in controls if not c.failed]
+        if agree_const >= agree:
+            # The full-model rate has (nearly) one sign in every case: a constant predicts it as well
+            # as the bracket, so the agreement cannot show that the bracket predicts anything.
+            ev["rule_revision"] = CRIT_GEOM_REVISED
+            return Verdict.untestable(
+                summary + " — a constant prediction agrees as often, so the cases cannot show that the "
+                "bracket predicts the sign",
+                why=f"on {model} the full model's rate has the sign {majority:+.0f} in "
+                    f"{agree_const:.0%} of the cases: there is no case where the bracket's prediction "
+                    "and a constant's differ, so the agreement could not have been lower for a bracket "
+                    "that predicts nothing",
+                evidence=ev, scope=scope, controls=controls,
+                revisions=[Revision(old_rule=CRIT_GEOM, old_verdict="CONFIRMED", new_rule=CRIT_GEOM_REVISED,
+                                    reason="a CONFIRMED whose check could not have failed is not a "
+                                           "confirmation (the negative-control principle of the "
+                                           "verdicts): the constant-prediction control passed")])
         est = ""
         if passing:
             est = ("the signs agree, but so does " + " and ".join(passing) + ": on these cases the check "
