@@ -34,7 +34,7 @@ __all__ = ["main", "register", "Command", "COMMAND_MODULES", "int_at_least", "po
 
 #: Modules that register subcommands, imported by name in this order (the order of ``--help``).
 COMMAND_MODULES = ("dpomath.verify.commands", "dpomath.lastlayer.commands",
-                   "dpomath.validation.command")
+                   "dpomath.validation.command", "dpomath.train.command")
 
 
 class UsageError(Exception):
