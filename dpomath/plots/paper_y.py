@@ -12,7 +12,8 @@ import numpy as np
 
 from . import pyplot, save
 
-__all__ = ["toy_dynamics", "property_frequency", "flex_sweep", "sft_sweep", "gradient_limits"]
+__all__ = ["toy_dynamics", "property_frequency", "flex_sweep", "flex_saturation", "sft_sweep",
+           "gradient_limits"]
 
 _SCEN = {1: "S1: chosen on, rejected on", 2: "S2: chosen off, rejected on",
          3: "S3: chosen on, rejected off", 4: "S4: chosen off, rejected off"}
@@ -68,7 +69,8 @@ def toy_dynamics(res, settings, path: str | Path) -> Path:
     return save(fig, path)
 
 
-def property_frequency(labels: list[str], table: dict[str, list[float]], path: str | Path) -> Path:
+def property_frequency(labels: list[str], table: dict[str, list[float]], path: str | Path,
+                       title: str = "Paper Y 3D-properties: frequency per setting (MLP toy, DPO)") -> Path:
     """Heat map: fraction of runs showing each property (columns) in each setting (rows)."""
     plt = pyplot()
     names = list(table)
@@ -82,7 +84,7 @@ def property_frequency(labels: list[str], table: dict[str, list[float]], path: s
             ax.text(j, i, f"{data[i, j]:.2f}", ha="center", va="center", fontsize=5,
                     color="white" if data[i, j] < 0.5 else "black")
     fig.colorbar(im, ax=ax, label="fraction of runs showing the property")
-    ax.set_title("Paper Y 3D-properties: frequency per setting (MLP toy, DPO)", fontsize=10)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 
@@ -92,29 +94,63 @@ def _reg_lines(res, spec, loss):
 
 
 def flex_sweep(res, spec, path: str | Path) -> Path:
-    """Flex-DPO: median change of log π(rejected) over training against β₋ (β₊ fixed; β₋ = β₊
-    is DPO), one panel per scenario, one line per (width, optimizer, lr)."""
+    """Flex-DPO over training: median change of log π(rejected) since the start against β₋ (β₊
+    fixed; β₋ = β₊ is DPO), one row per checkpoint of the trajectory (early, middle, end), one
+    panel per scenario, one line per (width, optimizer, lr)."""
     from ..toys.mlp import Setting
 
     plt = pyplot()
     bp = spec.flex_beta_plus
     bms = sorted(set(spec.flex_beta_minus) | {bp})
-    fig, axes = plt.subplots(1, len(spec.scenarios), figsize=(4.2 * len(spec.scenarios), 3.8), squeeze=False)
-    for ax, sc in zip(axes[0], spec.scenarios):
-        for w, opt, lr in _reg_lines(res, spec, "flex"):
-            ys = []
-            for bm in bms:
-                s = (Setting(sc, opt, lr, bp, w) if np.isclose(bm, bp)
-                     else Setting(sc, opt, lr, bp, w, "flex", beta_minus=bm))
-                d = res.metric("logp_rejected_end", s) - res.metric("logp_rejected_start", s)
-                ys.append(np.median(d))
-            ax.plot(bms, ys, marker="o", ms=3, lw=1, label=f"w{w} {opt} lr={lr:g}")
-        ax.axvline(bp, color="grey", ls=":", lw=1)
-        ax.set_title(_SCEN[sc], fontsize=10)
-        ax.set_xlabel("β₋ (β₊ = %g; dotted: β₋ = β₊ = DPO)" % bp)
-        ax.set_ylabel("median Δ log π(rejected) (nats)")
+    eps = list(res.checkpoints) or [res.epochs]
+    fig, axes = plt.subplots(len(eps), len(spec.scenarios),
+                             figsize=(4.2 * len(spec.scenarios), 3.4 * len(eps)), squeeze=False)
+    for row, e in enumerate(eps):
+        for ax, sc in zip(axes[row], spec.scenarios):
+            for w, opt, lr in _reg_lines(res, spec, "flex"):
+                ys = []
+                for bm in bms:
+                    s = (Setting(sc, opt, lr, bp, w) if np.isclose(bm, bp)
+                         else Setting(sc, opt, lr, bp, w, "flex", beta_minus=bm))
+                    d = res.metric(f"logp_rejected@{e}", s) - res.metric("logp_rejected_start", s)
+                    ys.append(np.median(d))
+                ax.plot(bms, ys, marker="o", ms=3, lw=1, label=f"w{w} {opt} lr={lr:g}")
+            ax.axvline(bp, color="grey", ls=":", lw=1)
+            ax.set_title(f"{_SCEN[sc]} — epoch {e}", fontsize=10)
+            ax.set_xlabel("β₋ (β₊ = %g; dotted: β₋ = β₊ = DPO)" % bp)
+            ax.set_ylabel("median Δ log π(rejected) (nats)")
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"Flex-DPO sweep on the paper Y toy (median over {len(res.seeds)} seeds)", fontsize=11)
+    fig.suptitle(f"Flex-DPO sweep on the paper Y toy over training (median over {len(res.seeds)} "
+                 "seeds; a line above the DPO point at β₋ < β₊ = a moderated drop)", fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def flex_saturation(points: list[tuple[float, float, int]], saturated: float, path: str | Path) -> Path:
+    """Flex-DPO against the phase of training: one point per (setting, checkpoint) — x the median
+    plain-DPO loss as a fraction of its start (the phase; the line at ``saturated`` separates
+    'saturated' on its left), y the fraction of paired runs with β₋ < β₊ whose rejected drop is
+    moderated; colour = checkpoint epoch. ``points``: (loss fraction, moderated fraction, epoch)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    eps = sorted({p[2] for p in points})
+    colors = dict(zip(eps, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
+    for e in eps:
+        xs = [p[0] for p in points if p[2] == e]
+        ys = [p[1] for p in points if p[2] == e]
+        ax.scatter(xs, ys, s=22, color=colors[e], label=f"epoch {e}", alpha=0.8)
+    ax.set_xscale("log")
+    ax.axvline(saturated, color="grey", ls="--", lw=1)
+    ax.axhline(0.5, color="grey", ls=":", lw=1)
+    ax.text(saturated, 0.36, f"← saturated   unsaturated →\n(loss = {saturated:g} × start)",
+            fontsize=9, ha="center", va="center", transform=ax.get_xaxis_transform(),
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    ax.set_xlabel("plain-DPO loss / its start (median over seeds; log scale)")
+    ax.set_ylabel("fraction of paired runs moderated (β₋ < β₊)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(fontsize=9, loc="lower right")
+    ax.set_title("Flex-DPO (β₋ < β₊) on the paper Y toy against the phase of training: one point "
+                 "per setting and checkpoint", fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 
