@@ -202,6 +202,8 @@ def run(args) -> int:
     except (ModelUnavailable, CorruptCheckpoint) as e:
         print(f"dpomath train: error: {e}", file=sys.stderr)
         return 2
+    if res.run.get("rank", 0) != 0:  # under accelerate, the first process reports
+        return 0
     doc = res.to_dict()
     if args.json:
         json.dump(doc, sys.stdout, indent=1)

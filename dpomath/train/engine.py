@@ -185,7 +185,7 @@ class TrainResult:
         cfg = self.config.identity() | {"steps": self.config.steps, "device": self.run.get("device"),
                                         "checkpoint_every": self.config.checkpoint_every}
         cfg.update({k: v for k, v in self.run.items() if k in ("model", "data", "layout", "dtype",
-                                                                  "threads", "out")})
+                                                                  "threads", "out", "processes")})
         return {"config": cfg, "history": self.history, "final": self.final, "data": self.data,
                 "evals": self.evals, "timing": self.timing, "notes": self.notes}
 
@@ -508,6 +508,13 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
     resume : bool
         Continue from the newest valid checkpoint under ``out`` (same configuration, any
         ``steps``).
+    progress_every : float
+        Seconds between progress lines when stderr is not a terminal.
+    keep_model : bool
+        Return the trained model in the result.
+    cache_root : path, optional
+        Where the plain copy of a GGUF model is kept (default ``$DPOMATH_CACHE_DIR`` or
+        ``./.dpomath-cache``).
 
     Returns
     -------
@@ -523,18 +530,18 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
     t_start = time.perf_counter()
     dist = _Dist()
     device = dist.device(resolve_device(cfg.device))
+    if out is not None:
+        out = Path(out)
+        if not resume and CK.list_checkpoints(out / "checkpoints"):
+            raise BadValue(f"out: {out} already holds checkpoints of a run; pass resume=True "
+                           f"(--resume) to continue it or choose another directory")
     n_threads = torch.get_num_threads()
     threads = None
     if device == "cpu":
         threads = _resolve_threads()
         torch.set_num_threads(threads)
-    run_info: dict[str, Any] = {"device": device, "threads": threads}
-    if out is not None:
-        out = Path(out)
-        ck_root = out / "checkpoints"
-        if not resume and CK.list_checkpoints(ck_root):
-            raise BadValue(f"out: {out} already holds checkpoints of a run; pass resume=True "
-                           f"(--resume) to continue it or choose another directory")
+    run_info: dict[str, Any] = {"device": device, "threads": threads, "rank": dist.rank,
+                                "processes": dist.world}
     try:
         # ---- model
         if model is None or isinstance(model, (str, os.PathLike)):
