@@ -74,7 +74,8 @@ class TrainConfig:
     schedule). ``max_grad_norm``: clip the global gradient norm (None: no clipping).
     ``layout``: ``auto`` (the prefix layout when the model passes its check, else concat),
     ``prefix`` or ``concat`` (:mod:`dpomath.train.logps`). ``log_every`` 0 means about ten
-    logged evaluations; ``checkpoint_every`` 0 about ten checkpoints (with ``out``).
+    logged evaluations; ``eval_steps`` (a tuple of update counts) replaces ``log_every`` by
+    exactly those steps (0 and ``steps`` are always evaluated); ``checkpoint_every`` 0 about ten checkpoints (with ``out``).
     """
 
     mode: str = "full"
@@ -95,6 +96,7 @@ class TrainConfig:
     lora_alpha: float = 16.0
     lora_targets: tuple | None = None
     log_every: int = 0
+    eval_steps: tuple | None = None
     eval_pairs: int = 64
     eval_unseen: int = 64
     greedy_prompts: int = 4
@@ -124,6 +126,11 @@ class TrainConfig:
         for name in ("log_every", "checkpoint_every", "eval_pairs", "eval_unseen", "greedy_prompts",
                      "greedy_tokens"):
             _args.integer(name, getattr(self, name), lo=0)
+        if self.eval_steps is not None:
+            if not isinstance(self.eval_steps, tuple):
+                raise BadValue(f"eval_steps: must be a tuple of step counts, got {type(self.eval_steps).__name__}")
+            for v in self.eval_steps:
+                _args.integer("eval_steps", v, lo=0)
         if self.chunk is not None:
             _args.integer("chunk", self.chunk, lo=1)
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
@@ -146,6 +153,13 @@ class TrainConfig:
     def log_interval(self) -> int:
         return self.log_every or max(1, math.ceil(self.steps / 10))
 
+    def logged(self, s: int) -> bool:
+        """Whether the state after ``s`` updates is evaluated (``eval_steps``, else every
+        ``log_interval`` steps; always the last)."""
+        if self.eval_steps is not None:
+            return s == 0 or s == self.steps or s in self.eval_steps
+        return s % self.log_interval == 0 or s == self.steps
+
     @property
     def checkpoint_interval(self) -> int:
         return self.checkpoint_every or max(1, math.ceil(self.steps / 10))
@@ -158,6 +172,7 @@ class TrainConfig:
             d.pop(k)
         d["loss_params"] = dict(self.loss_params)
         d["lora_targets"] = list(self.lora_targets) if self.lora_targets else None
+        d["eval_steps"] = list(self.eval_steps) if self.eval_steps is not None else None
         return d
 
 
@@ -627,8 +642,7 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
         step_seconds = []
         tokens_run = 0
 
-        def logged(s: int) -> bool:
-            return s % cfg.log_interval == 0 or s == cfg.steps
+        logged = cfg.logged
 
         if start_step == 0 and logged(0) and not any(e["step"] == 0 for e in evals):
             evals.append(ev.evaluate(0, per_token, out))
