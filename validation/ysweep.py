@@ -14,8 +14,8 @@ there are no unseen statements.
 **On- and off-policy** (Y-ONPOL). *Off-policy* pairs are the persona statements (text the model
 did not write: per-token log-probability far below its own samples'). *On-policy* pairs are
 responses sampled from the reference model itself (temperature 1, no top-k/top-p truncation,
-until the end-of-turn token, at most ``sample_tokens`` tokens; samples that do not end are
-drawn again) under the same prompts, two independent samples per pair, chosen and rejected by a
+until the end-of-turn token, at most ``sample_tokens`` tokens; twice the needed number drawn
+per round, and rounds repeated until enough have ended) under the same prompts, two independent samples per pair, chosen and rejected by a
 seeded coin — paper Y's toy scenario 1 (both on-policy), where which of the two is chosen is
 arbitrary too. The on-policy run scores the *same* unseen statements as the off-policy run of
 its seed, so that the two runs' dispersion is measured on the same responses.
@@ -108,11 +108,12 @@ class LMSpec:
         return replace(self, models=tuple(models))
 
 
-#: CI: one model, LoRA and last-layer cheapness traded for time — a handful of updates.
+#: CI: SmolLM2, last-layer mode (the frozen body's states are computed once per run), one
+#: persona, 2 seeds, 6 updates, no greedy decoding, one β₋ and one γ.
 QUICK = LMSpec("quick", modes=("last-layer",), seeds=2, personas=1, pairs_per_persona=4,
                unseen_per_persona=4, steps=6, batch_size=4, eval_steps=(1, 3),
                flex_beta_minus=(0.02,), sft_gammas=(1.0,), sweep_modes=("last-layer",),
-               greedy_tokens=8, sample_tokens=32)
+               greedy_tokens=0, sample_tokens=48)
 #: The documented runs (docs/paper-y-real.md).
 FULL = LMSpec("full")
 
@@ -255,7 +256,7 @@ def onpolicy_data(spec: LMSpec, off, model, tok, model_name: str, seed: int):
             if len(got) >= need:
                 break
             torch.manual_seed(_sample_seed(model_name, seed, pi, attempt))
-            x = torch.tensor([ids] * need, device=next(model.parameters()).device)
+            x = torch.tensor([ids] * (2 * need), device=next(model.parameters()).device)
             with torch.no_grad():
                 gen = model.generate(input_ids=x, attention_mask=torch.ones_like(x), do_sample=True,
                                      temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=spec.sample_tokens,
@@ -270,9 +271,10 @@ def onpolicy_data(spec: LMSpec, off, model, tok, model_name: str, seed: int):
                     record["empty_or_repeated"] += 1
                     continue
                 got.append(text)
+        got = got[:need]
         if len(got) < need:
             raise RuntimeError(f"on-policy sampling: {len(got)} finished responses of {need} for "
-                               f"prompt {pi} after 8 rounds of {need} samples")
+                               f"prompt {pi} after 8 rounds of {2 * need} samples")
         coin = random.Random(f"dpomath-onpolicy-coin-{model_name}-{seed}-{pi}")
         for j in range(per_prompt[key]):
             a, b = got[2 * j], got[2 * j + 1]
@@ -381,7 +383,7 @@ def _config(run: LMRun, spec: LMSpec, n_train: int):
                        steps=spec.steps, batch_size=spec.batch_size, optimizer="adam", seed=run.seed,
                        loss_params=params, lora_r=spec.lora_r, eval_steps=tuple(spec.eval_steps),
                        eval_pairs=n_train, eval_unseen=10_000 if run.loss == "sigmoid" else 0,
-                       greedy_prompts=8 if run.loss == "sigmoid" else 0,
+                       greedy_prompts=8 if run.loss == "sigmoid" and spec.greedy_tokens else 0,
                        greedy_tokens=spec.greedy_tokens, device="cpu")
 
 

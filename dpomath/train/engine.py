@@ -397,8 +397,12 @@ class _Run:
         c = self.cfg
         ex = self.td.train[:min(4, len(self.td.train))]
         b = self.pair_batch(ex)
-        rtol = 1e-4 if next(self.model.parameters()).dtype == self.torch.float32 else 5e-2
-        checks = self.LP.check_layouts(self.model, b.to(self.device), rtol=rtol)
+        dtype = next(self.model.parameters()).dtype
+        rtol = 1e-4 if dtype == self.torch.float32 else 5e-2
+        key = _architecture_key(self.model, dtype, self.device, c.mode)
+        if key not in _LAYOUT_CHECKS:
+            _LAYOUT_CHECKS[key] = self.LP.check_layouts(self.model, b.to(self.device), rtol=rtol)
+        checks = dict(_LAYOUT_CHECKS[key])
         self.layout_check = checks
         if c.layout != "auto":
             if c.layout == "prefix" and not checks["prefix"] <= rtol:
@@ -492,6 +496,18 @@ class _Run:
             item += b.k
         self.features[key] = rows
         return rows
+
+
+#: The layout checks already made in this process, by architecture (:func:`_architecture_key`):
+#: whether the prefix layout reproduces a model's own forward is a property of its architecture,
+#: dtype, device and training mode, not of its weights, so a sweep of runs checks it once.
+_LAYOUT_CHECKS: dict = {}
+
+
+def _architecture_key(model, dtype, device: str, mode: str) -> tuple:
+    cfg = getattr(model, "config", None)
+    text = json.dumps(cfg.to_dict() if cfg is not None else {}, sort_keys=True, default=str)
+    return (type(model).__name__, text, str(dtype), str(device), mode)
 
 
 def _resolve_threads() -> int:
