@@ -237,8 +237,15 @@ def onpolicy_data(spec: LMSpec, off, model, tok, model_name: str, seed: int):
     sampling record)."""
     import torch
 
+    from dpomath._torch import num_threads
     from dpomath.train import data as D
+    from dpomath.train.models import cpu_threads
 
+    with num_threads(cpu_threads()):      # two threads on a busy 2-core machine: 7x slower
+        return _onpolicy_data(spec, off, model, tok, model_name, seed, torch, D)
+
+
+def _onpolicy_data(spec, off, model, tok, model_name, seed, torch, D):
     chat = off.train[0].conversational
     prompts = list(dict.fromkeys(json.dumps(p.prompt) for p in off.train))
     per_prompt = {k: sum(json.dumps(p.prompt) == k for p in off.train) for k in prompts}
