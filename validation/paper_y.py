@@ -460,7 +460,7 @@ def _common_ev(cid, res) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Y-P1-LM, Y-P2-LM, Y-P3-LM
 
-@claim("Y-P1-LM", paper="Y", place="Section 3 (drastic drop), on a real LM — toy: Y-P1", method="empirical",
+@claim("Y-P1-LM", paper="Y", links=("Y-P1",), place="Section 3 (drastic drop), on a real LM — toy: Y-P1", method="empirical",
        statement="During DPO on real text the rejected response's likelihood falls much faster than the "
                  "chosen response's rises (Y-P1 on a real language model).",
        latex=r"-\Delta\log\pi(y_l) \ge 3\,|\Delta\log\pi(y_w)|")
@@ -484,7 +484,7 @@ def _details_changes(res, settings) -> str:
             + "\n".join(f"- {row}" for row in _changes_table(res, settings)))
 
 
-@claim("Y-P2-LM", paper="Y", place="Section 3 (degradation), on a real LM — toy: Y-P2", method="empirical",
+@claim("Y-P2-LM", paper="Y", links=("Y-P2",), place="Section 3 (degradation), on a real LM — toy: Y-P2", method="empirical",
        statement="DPO on real text ends up lowering the rejected response rather than raising the chosen; "
                  "the chosen likelihood can itself fall (Y-P2 on a real language model).",
        latex=r"\exists i:\ \log\pi_T(y_w^i) < \log\pi_0(y_w^i)")
@@ -508,7 +508,7 @@ def check_p2_lm(ctx) -> Verdict:
     return _assemble("Y-P2-LM", readings, ev, _details_changes(res, settings))
 
 
-@claim("Y-P3-LM", paper="Y", place="Section 3 (dispersion), on a real LM — toy: Y-P3", method="empirical",
+@claim("Y-P3-LM", paper="Y", links=("Y-P3",), place="Section 3 (dispersion), on a real LM — toy: Y-P3", method="empirical",
        statement="During DPO on real text likelihood moves to responses in no pair: the unseen statements, "
                  "the greedy response, the rest of the vocabulary (Y-P3 on a real language model).",
        latex=r"\log m_T(\text{unseen}) - \log m_0(\text{unseen}) \ge \log 1.1")
@@ -624,7 +624,7 @@ def _onpol_cells(res, settings, reading, placebo=False, tally=None) -> list[Cell
     return cells
 
 
-@claim("Y-ONPOL-LM", paper="Y", place="Section 3.2 (on/off-policy), on a real LM — toy: Y-ONPOL",
+@claim("Y-ONPOL-LM", paper="Y", links=("Y-ONPOL",), place="Section 3.2 (on/off-policy), on a real LM — toy: Y-ONPOL",
        method="empirical",
        statement="On real text the 3D-properties are milder when chosen and rejected are both on-policy "
                  "(sampled from the reference model) than when both are off-policy (persona statements) "
@@ -694,7 +694,7 @@ def _flex_cells(res, keys, coord, bms, placebo=False) -> list[Cell]:
     return cells
 
 
-@claim("Y-FLEX-LM", paper="Y", place="Section 4 (Flex-DPO), on a real LM — toy: Y-FLEX", method="empirical",
+@claim("Y-FLEX-LM", paper="Y", links=("Y-FLEX",), place="Section 4 (Flex-DPO), on a real LM — toy: Y-FLEX", method="empirical",
        statement="On real text Flex-DPO with β₋ < β₊ = 0.1 moderates the drop of the rejected likelihood "
                  "(Y-FLEX on a real language model; the paper's sweep β₋ ∈ {0.02 … 0.14}).",
        latex=r"\beta_- < \beta_+ \Rightarrow \log\pi^{\mathrm{flex}}_t(y_l) > \log\pi^{\mathrm{DPO}}_t(y_l)")
@@ -780,7 +780,7 @@ def _sft_cells(res, keys, gammas, reading, placebo=False) -> list[Cell]:
     return cells
 
 
-@claim("Y-SFT-LM", paper="Y", place="Section 4 (SFT-DPO), on a real LM — toy: Y-SFT", method="empirical",
+@claim("Y-SFT-LM", paper="Y", links=("Y-SFT",), place="Section 4 (SFT-DPO), on a real LM — toy: Y-SFT", method="empirical",
        statement="On real text SFT-DPO, ℓ_DPO − γ log πθ(a+|x), keeps the chosen likelihood from falling "
                  "(Y-SFT on a real language model).",
        latex=r"\ell_{\mathrm{DPO}} - \gamma\log\pi_\theta(y_w|x):\ \log\pi_T(y_w) \ge \log\pi_0(y_w)")

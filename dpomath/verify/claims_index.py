@@ -45,6 +45,16 @@ def claims_markdown() -> str:
             lines.append(f"| {c.id} | {_cell(c.place)} | {_cell(c.statement)} | {c.method} | "
                          f"[{c.source}](../{path}#L{line}) |")
         lines.append("")
+    linked = [c for c in claims.values() if c.links]
+    if linked:
+        lines += ["## Side by side: one statement, several settings", "",
+                  "A claim with *links* decides the statement of the linked claims in another setting "
+                  "(paper Y's properties on its toy model and on a real language model). Each keeps "
+                  "its own ID, rule and verdict; the report and `dpomath verify` show their verdicts "
+                  "side by side.", "", "| claim | decides on | linked to | statement |", "|---|---|---|---|"]
+        for c in linked:
+            lines.append(f"| {c.id} | {_cell(c.place)} | {', '.join(c.links)} | {_cell(c.statement)} |")
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -65,6 +65,13 @@ def _verify(args) -> int:
             rows.append([r.claim.id, r.claim.paper, _short(r.claim.place, 32), r.verdict.status.value,
                          f"{r.duration_s:.1f}s", _short(r.summary_line, 110), r.claim.source])
         print(table(rows))
+        side = ledger.side_by_side([r.to_dict() for r in results])
+        if side:
+            print("\nside by side (one statement, several settings):")
+            for row in side:
+                print("  " + "  |  ".join(
+                    f"{c['id']} {c['status']}" + (" (" + "; ".join(f"{k}: {st}" for k, st in c["models"]) + ")"
+                                                   if c["models"] else "") for c in row["claims"]))
         print("\n" + _counts_text([r.to_dict() for r in results]) if results else "no claims selected")
         if args.quick and results:
             print("quick mode: smaller sweeps and samples; a sweep-based verdict can differ from the "

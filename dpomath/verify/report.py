@@ -100,6 +100,7 @@ def to_markdown(doc: dict) -> str:
          + (", quick mode" if doc["quick"] else "") + ".", "",
          "## Summary", ""]
     L += _md_counts(doc)
+    L += _md_side_by_side(doc)
     L += ["", "## Claims", "", "| ID | paper | place | statement | verdict | evidence |",
           "|---|---|---|---|---|---|"]
     esc = lambda t: str(t).replace("|", "\\|").replace("\n", " ")
@@ -230,6 +231,7 @@ def to_html(doc: dict) -> str:
          "<h2>Summary</h2>" + _html_counts(doc),
          '<p class="muted legend">' + " · ".join(
              f"<b>{k}</b>: {e(_MEANING[k])}" for k in _ORDER if k in _MEANING) + "</p>",
+         _md_inline("\n".join(_md_side_by_side(doc))),
          '<h2>Claims</h2><table id="claims"><thead><tr><th>ID</th><th>paper</th><th>place</th>'
          "<th>statement</th><th>verdict</th><th>evidence</th></tr></thead><tbody>"]
     for c in doc["claims"]:
@@ -285,6 +287,31 @@ def _kind_letters(doc: dict, kind: str) -> str:
 def _counts_by_kind(doc: dict) -> dict:
     """``counts_by_kind`` of the document (older report.json files lack it: recomputed)."""
     return doc.get("counts_by_kind") or ledger.count_statuses(doc["claims"])
+
+
+def _side_cell(c: dict) -> str:
+    per = "; ".join(f"{k}: {st}" for k, st in c["models"])
+    return f"[{c['id']}](#{_anchor(c['id'])}) **{c['status']}**" + (f" ({per})" if per else "") + \
+        (f" — {c['scope']}" if c["scope"] else "")
+
+
+def _md_side_by_side(doc: dict) -> list[str]:
+    """The claims that decide one statement in several settings (``links``: paper Y's toy and
+    real-model claims), one row each, verdicts side by side."""
+    rows = ledger.side_by_side(doc["claims"])
+    if not rows:
+        return []
+    esc = lambda t: str(t).replace("|", "\\|").replace("\n", " ")
+    width = max(len(r["claims"]) for r in rows)
+    head = ["linked claim"] * (width - 1) + ["claim"]
+    L = ["", "## Side by side", "",
+         "One statement decided in several settings (a toy model and a real language model): each "
+         "claim by its own rule, its verdict beside the others'.", "",
+         "| " + " | ".join(head) + " |", "|" + "---|" * width]
+    for r in rows:
+        cells = [esc(_side_cell(c)) for c in r["claims"]]
+        L.append("| " + " | ".join([""] * (width - len(cells)) + cells) + " |")
+    return L
 
 
 def _md_counts(doc: dict) -> list[str]:
