@@ -33,9 +33,7 @@ __all__ = ["default_cache_root", "FeatureCache", "ChunkReport"]
 _CHUNK_GLOB = "chunk-*.npz"
 
 
-def default_cache_root() -> Path:
-    """``$DPOMATH_CACHE_DIR`` or ``./.dpomath-cache``."""
-    return Path(os.environ.get("DPOMATH_CACHE_DIR") or ".dpomath-cache")
+from dpomath.train.models import default_cache_root  # noqa: E402  (one definition)
 
 
 def _key(text: str, n: int = 16) -> str:

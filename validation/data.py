@@ -20,7 +20,6 @@ indices into the sorted list of the 135 behaviours of anthropics/evals ``persona
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -186,122 +185,9 @@ PAPER_KS = (1, 2, 4, 8, 16)
 #: Default prompt: the dataset's question followed by a newline.
 DEFAULT_TEMPLATE = "{question}\n"
 
-_REQUIRED = ("question", "answer_matching_behavior", "answer_not_matching_behavior")
-
-
-# ---------------------------------------------------------------- reader
-
-@dataclass(frozen=True)
-class Statement:
-    """One preference pair: ``line`` is its 1-based line number in the persona's file."""
-
-    persona: str
-    line: int
-    question: str
-    chosen: str
-    rejected: str
-    statement: str | None = None
-    label_confidence: float | None = None
-
-
-@dataclass(frozen=True)
-class BadRecord:
-    path: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}"
-
-
-@dataclass
-class PersonaFile:
-    """The records read from one ``<persona>.jsonl``: kept statements, rejected records (with
-    reasons), blank lines, and whether the ``limit`` stopped reading early. ``sha256`` is the
-    digest of the whole file (the feature cache's data key)."""
-
-    name: str
-    path: Path
-    sha256: str
-    statements: list[Statement]
-    rejected: list[BadRecord] = field(default_factory=list)
-    blank_lines: int = 0
-    limited: bool = False
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {"kept": len(self.statements), "rejected": len(self.rejected),
-                "blank": self.blank_lines}
-
-
-def _check_record(obj) -> str | None:
-    """The reason a parsed record is bad, or None."""
-    if not isinstance(obj, dict):
-        return f"expected a JSON object, got {type(obj).__name__}"
-    missing = [k for k in _REQUIRED if k not in obj]
-    if missing:
-        return "missing field(s) " + ", ".join(missing)
-    for k in _REQUIRED:
-        if not isinstance(obj[k], str):
-            return f"field {k}: expected a string, got {type(obj[k]).__name__}"
-        if not obj[k].strip():
-            return f"field {k}: empty"
-    if obj["answer_matching_behavior"] == obj["answer_not_matching_behavior"]:
-        return "answer_matching_behavior equals answer_not_matching_behavior"
-    if "statement" in obj and obj["statement"] is not None and not isinstance(obj["statement"], str):
-        return f"field statement: expected a string, got {type(obj['statement']).__name__}"
-    if "label_confidence" in obj and obj["label_confidence"] is not None:
-        c = obj["label_confidence"]
-        if isinstance(c, bool) or not isinstance(c, (int, float)) or not (0.0 <= c <= 1.0):
-            return f"field label_confidence: expected a number in [0, 1], got {c!r}"
-    return None
-
-
-def read_persona_file(path: str | Path, limit: int | None = None) -> PersonaFile:
-    """Read one persona file; keep at most ``limit`` good records (the first ones).
-
-    Bad records (invalid JSON, wrong schema) are listed in ``rejected`` with file and line;
-    reading goes on past them. Raises FileNotFoundError for a missing file.
-    """
-    path = Path(path)
-    if limit is not None:
-        limit = _args.integer("limit", limit, lo=1)
-    raw = path.read_bytes()
-    out = PersonaFile(path.stem, path, hashlib.sha256(raw).hexdigest(), [])
-    text = raw.decode("utf-8", errors="replace")
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if limit is not None and len(out.statements) >= limit:
-            out.limited = True
-            break
-        if not line.strip():
-            out.blank_lines += 1
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            out.rejected.append(BadRecord(str(path), lineno, f"invalid JSON ({e.msg} at column {e.colno})"))
-            continue
-        reason = _check_record(obj)
-        if reason is not None:
-            out.rejected.append(BadRecord(str(path), lineno, reason))
-            continue
-        conf = obj.get("label_confidence")
-        out.statements.append(Statement(
-            persona=path.stem, line=lineno, question=obj["question"],
-            chosen=obj["answer_matching_behavior"], rejected=obj["answer_not_matching_behavior"],
-            statement=obj.get("statement"), label_confidence=None if conf is None else float(conf)))
-    return out
-
-
-def list_personas(persona_dir: str | Path) -> list[str]:
-    """Persona names (file stems of ``*.jsonl``) in ``persona_dir``, sorted."""
-    d = Path(persona_dir)
-    if not d.is_dir():
-        raise BadValue(f"persona_dir: not a directory: {d}")
-    names = sorted(p.stem for p in d.glob("*.jsonl") if p.is_file())
-    if not names:
-        raise BadValue(f"persona_dir: no *.jsonl persona files in {d}")
-    return names
+# The reader is the library's (dpomath.train.data): one definition, data flowing one way.
+from dpomath.train.data import (BadRecord, PersonaFile, Statement,  # noqa: E402,F401
+                                list_personas, read_persona_file)
 
 
 # ---------------------------------------------------------------- prompts

