@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from dpomath.verify.fidelity import Control, Scope
 from dpomath.verify.ledger import Verdict, claim
 from dpomath.verify.twins import TWIN_TOL as _TWIN_TOL, reduces_to_zero
 
@@ -89,6 +90,8 @@ def _heaviside0(e):
                  "|∂L/∂x1 ÷ ∂L/∂x2| = x2/x1 wherever f′(ρ) ≠ 0 (both vanish where f′ = 0). Members "
                  "that are not functions of ρ alone differ (each ratio derived): e.g. Flex-DPO has "
                  "β₊x2/(β₋x1), SFT-DPO (x2/x1)(1 + γ(1 + e^ρ)/β).",
+       scope=Scope("general symbolic: any differentiable f(ρ) (an undefined SymPy function), "
+                   "x1, x2, β > 0; every member of the loss family derived", kind="general"),
        latex=r"L = f(\rho):\ \left|\frac{\partial_{x_1} L}{\partial_{x_2} L}\right| = \frac{x_2}{x_1}"
              r"\ \text{where } f'(\rho) \ne 0")
 def check_g_ratio(ctx):
@@ -217,11 +220,18 @@ def check_g_ratio(ctx):
     if not exact:
         return Verdict.inconclusive("a generic or special-case identity did not reduce to 0",
                                     evidence=ev, details=details)
+    from dpomath.verify.twins import identity_controls
+
+    e1, e2 = S.gradient_in_x("exponential")
+    controls = identity_controls(
+        {"exponential member: ∂L/∂x1 ÷ ∂L/∂x2 = +x2/x1 (sign flipped)": (e1 / e2, x2 / x1),
+         "exponential member: |∂L/∂x1 ÷ ∂L/∂x2| = x1/x2 (inverted)": (sp.Abs(e1 / e2), x1 / x2)},
+        random_points([x1, x2, beta], ctx.rng, {beta: (0.05, 3.0)}, n_pts))
     return Verdict.proved(
         f"for any differentiable f(ρ) the ratio is x2/x1 where f′ ≠ 0 (Euler identity, SymPy exact); "
         f"checked on all {sum(r['margin_member'] for r in rows)} margin members; Flex-DPO: β₊x2/(β₋x1); "
         f"SFT-DPO: (x2/x1)(1 + γ(1+e^ρ)/β); cdpo's field vanishes at ρ* = log((1−ε)/ε) and reverses beyond",
-        evidence=ev, details=details)
+        evidence=ev, details=details, controls=controls)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,7 +245,7 @@ def _tabular_numeric(ctx, n_points: int) -> dict:
     from dpomath.losses import preference_loss
     from dpomath.toys import free_logit
 
-    worst, rng = 0.0, ctx.rng
+    worst, worst_wrong, rng = 0.0, math.inf, ctx.rng
     kinds = [("sigmoid", {}), ("flex", {"beta_minus": 0.05}), ("sft", {"gamma": 0.3}), ("ipo", {}),
              ("exponential", {})]
     chosen_rise_min = math.inf
@@ -261,9 +271,13 @@ def _tabular_numeric(ctx, n_points: int) -> dict:
             auto = torch.log_softmax(zt.detach() - lr * g, 0).numpy()
             closed = free_logit.step(z, ref, 0, rej, wts, lr=lr, kind=kind, beta=beta, **params)
             worst = max(worst, float(np.max(np.abs(auto - closed))))
+            # negative control: the step without the log-partition term, Δlog π_k = −ηg_k
+            no_partition = free_logit.log_softmax(z) - lr * g.numpy()
+            worst_wrong = min(worst_wrong, float(np.max(np.abs(auto - no_partition))))
             if kind == "sigmoid":
                 chosen_rise_min = min(chosen_rise_min, float(closed[0] - free_logit.log_softmax(z)[0]))
     return {"closed_form_vs_autograd_max_abs": worst, "points": n_points,
+            "control_no_partition_vs_autograd_min_over_points": worst_wrong,
             "dpo_min_chosen_logp_change": chosen_rise_min}
 
 
@@ -273,6 +287,8 @@ def _tabular_numeric(ctx, n_points: int) -> dict:
                  "log-probability by −ηg_k − log Σ_i π_i e^{−ηg_i}; for DPO g = −βσ(−ρ)(e_c − e_r), so the "
                  "chosen log-probability rises for every step size, unseen responses gain only while "
                  "π_r > π_c, and the rejected falls faster than the chosen rises (in log space) iff π_c > π_r.",
+       scope=Scope("SymPy on a 4-response instance + 50-digit twins + float64 autograd on random "
+                   "prompts of 3–8 responses", kind="instance"),
        latex=r"\Delta\log\pi_k = -\eta g_k - \log\sum_i \pi_i e^{-\eta g_i}")
 def check_tabular(ctx) -> Verdict:
     import sympy as sp
@@ -306,10 +322,23 @@ def check_tabular(ctx) -> Verdict:
           "chosen_gap_signs_nonnegative": all(gaps),
           "method": "sympy.diff of dpomath.losses.symbolic_loss on a 4-response softmax; "
                     "differences simplified to 0; 50-digit numeric twins; float64 autograd step comparison"}
+    from dpomath.verify.twins import identity_controls
+
+    a_ce, b_ce = facts["chosen-exp"]
+    s_sym = next(x for x in b_ce.free_symbols if x.name == "s")
+    free = sorted(a_ce.free_symbols | b_ce.free_symbols, key=str)
+    pts = [{x: float(ctx.rng.uniform(0.05, 1.0) if x.is_positive else ctx.rng.uniform(-3, 3))
+            for x in free} for _ in range(n_pts)]
+    controls = identity_controls(
+        {"identity chosen-exp with DPO's gradient sign flipped (s → −s)": (a_ce, b_ce.subs(s_sym, -s_sym))}, pts)
+    wrong = num["control_no_partition_vs_autograd_min_over_points"]
+    controls.append(Control("the step without the log-partition term (Δlog π_k = −ηg_k) against autograd",
+                            failed=not wrong < 1e-10,
+                            measured=f"smallest max-abs difference over points {wrong:.2e} (criterion < 1e-10)"))
     if all(proved.values()) and all(gaps) and worst < 1e-40 and num["closed_form_vs_autograd_max_abs"] < 1e-10:
-        return Verdict.proved(
+        return Verdict.proved(controls=controls, summary=(
             f"all {len(proved)} identities reduce to 0 in SymPy; closed-form step = autograd step to "
-            f"{num['closed_form_vs_autograd_max_abs']:.1e}", evidence=ev,
+            f"{num['closed_form_vs_autograd_max_abs']:.1e}"), evidence=ev,
             details="The chosen log-probability rises for every step: e^{−Δlog π_c} = Σ_i π_i e^{−η(g_i − g_c)} "
                     "(identity `chosen-exp`) and under DPO g_i − g_c ∈ {0, βs, 2βs}, all ≥ 0, so each "
                     "term is ≤ π_i. See `dpomath derive tabular-step`.")
@@ -321,6 +350,8 @@ def check_tabular(ctx) -> Verdict:
        statement="Free-logit softmax, one gradient-descent step of size η on log π_r alone: to first order "
                  "Δlog π_k = η(π_k + π_r − Σ_i π_i²) for k ≠ r, so the most likely response k* ≠ r gains at "
                  "least ηπ_r, gains increase with π_k, and responses with π_k < Σπ_i² − π_r lose.",
+       scope=Scope("SymPy on a 4-response instance + float64 autograd on random prompts of 3–11 "
+                   "responses", kind="instance"),
        latex=r"\Delta\log\pi_k = \eta\,(\pi_k + \pi_r - \textstyle\sum_i \pi_i^2) + O(\eta^2)")
 def check_squeeze(ctx) -> Verdict:
     import torch
@@ -331,7 +362,7 @@ def check_squeeze(ctx) -> Verdict:
     proved = {k: v for k, v in check_symbolic_facts(4).items() if k.startswith(("squeeze", "mode"))}
     rng = ctx.rng
     n_trials = 20 if ctx.quick else 200
-    worst_first, mode_rises, mode_min_gain = 0.0, 0, math.inf
+    worst_first, wrong_first, mode_rises, mode_min_gain = 0.0, 0.0, 0, math.inf
     for _ in range(n_trials):
         n = int(rng.integers(3, 12))
         z = rng.normal(0, 2.0, n)
@@ -347,6 +378,9 @@ def check_squeeze(ctx) -> Verdict:
         pred = squeeze_change(p, r)
         # central difference of the autograd step: error O(η²)
         worst_first = max(worst_first, float(np.max(np.abs((plus - minus) / (2 * eta) - pred))))
+        # negative control: the formula with the sign of π_r flipped, η(π_k − π_r − Σπ_i²), k ≠ r
+        others = np.arange(n) != r
+        wrong_first = max(wrong_first, float(np.max(np.abs(((plus - minus) / (2 * eta) - (pred - 2 * p[r]))[others]))))
         k = int(np.argmax(p))
         big = torch.log_softmax(zt.detach() - 0.5 * g, 0).numpy()  # a finite step, η = 0.5
         mode_rises += bool(big[k] > old[k])
@@ -358,11 +392,15 @@ def check_squeeze(ctx) -> Verdict:
           "relation_to_dpo": "for a DPO pair on one prompt the chosen response's gradient carries the "
                              "opposite π term and the squeeze cancels exactly (G-TABULAR); it returns "
                              "where a negative gradient arrives alone (shared parameters, β₋ > β₊)"}
+    ev["control_pi_r_sign_flipped_vs_autograd_max_abs"] = wrong_first
+    controls = [Control("first-order formula with π_r's sign flipped, η(π_k − π_r − Σπ_i²), against "
+                        "autograd", failed=not wrong_first < 1e-6,
+                        measured=f"max abs difference {wrong_first:.2e} (criterion < 1e-6)")]
     if all(proved.values()) and worst_first < 1e-6 and mode_min_gain >= -1e-12:
-        return Verdict.proved(
+        return Verdict.proved(controls=controls, summary=(
             f"SymPy reduces the first-order squeeze formula and the mode-gap identity to 0; autograd "
             f"(central difference, η = 1e-4) agrees to {worst_first:.1e}; the mode rose in {mode_rises}/{n_trials} finite "
-            f"steps (η = 0.5)", evidence=ev,
+            f"steps (η = 0.5)"), evidence=ev,
             details="See `dpomath derive squeezing`. The mode gap π_m − Σπ_i² = Σ_i π_i(π_m − π_i) is a sum of "
                     "non-negative terms, so the first-order gain of the mode is at least ηπ_r > 0.")
     return Verdict.inconclusive("a squeezing identity did not reduce or the numeric check failed", evidence=ev)

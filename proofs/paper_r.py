@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from dpomath.verify.fidelity import Scope, control_from_evidence
 from dpomath.verify.ledger import Skip, Verdict, claim
 
 
@@ -127,7 +128,8 @@ def _scope_single() -> str:
                  "every logit by Δz_k = ηc[⟨W_k, D⟩ + ‖h‖²(1[k = y⁺] − 1[k = y⁻])] + η²c²⟨h, D⟩(1[k = y⁺] − "
                  "1[k = y⁻]) exactly; the O(η²) part touches only y⁺ and y⁻.",
        latex=r"\Delta z_k = \eta c\,[\langle W_k, D\rangle + \|h\|^2(\mathbb 1_{k=y^+} - \mathbb 1_{k=y^-})]"
-             r" + \eta^2c^2\langle h, D\rangle(\mathbb 1_{k=y^+} - \mathbb 1_{k=y^-})")
+             r" + \eta^2c^2\langle h, D\rangle(\mathbb 1_{k=y^+} - \mathbb 1_{k=y^-})",
+       scope=Scope('general |V|, d symbolic + float64 autograd on random instances', kind='general'))
 def check_step(ctx) -> Verdict:
     _need_torch()
     import sympy as sp
@@ -182,7 +184,7 @@ def check_step(ctx) -> Verdict:
         return Verdict.proved(
             f"SymPy reduces the gradient and the one-step identity to 0 for general |V|, d; autograd agrees "
             f"to {worst_exact:.1e} on {n} random steps; controls fail (flipped sign: {worst_ctrl_sign:.2g})",
-            evidence=ev, details="See `dpomath derive likelihood-displacement`. The step is bilinear in "
+            evidence=ev, controls=control_from_evidence(ev), details="See `dpomath derive likelihood-displacement`. The step is bilinear in "
                                  "(W, h), so the second-order term is exact and vanishes for k ∉ {y⁺, y⁻}.")
     return Verdict.inconclusive("an identity did not reduce, a twin disagreed or a control passed", evidence=ev)
 
@@ -192,7 +194,8 @@ def check_step(ctx) -> Verdict:
                  "W_{y⁻}⟩ − Σ_{z∉{y⁺,y⁻}} π_z⟨W_z, W_{y⁺} − W_{y⁻}⟩] with −ℓ′ > 0 and m = (1 − π⁺)‖W_{y⁺}‖² + "
                  "π⁻‖W_{y⁻}‖² + (1 − π⁺ + π⁻)‖h_x‖² ≥ 0: ln π(y⁺) falls when W_{y⁻} projects strongly onto W_{y⁺}.",
        latex=r"\tfrac{d}{dt}\ln\pi(y^+) = -\ell'\,[m - (1-\pi^+ + \pi^-)\langle W_{y^+}, W_{y^-}\rangle"
-             r" - \textstyle\sum_{z\ne y^\pm}\pi_z\langle W_z, W_{y^+} - W_{y^-}\rangle]")
+             r" - \textstyle\sum_{z\ne y^\pm}\pi_z\langle W_z, W_{y^+} - W_{y^-}\rangle]",
+       scope=Scope('general |V|, d symbolic + float64 autograd on random instances', kind='general'))
 def check_displace(ctx) -> Verdict:
     _need_torch()
     import sympy as sp
@@ -263,7 +266,7 @@ def check_displace(ctx) -> Verdict:
         return Verdict.proved(
             f"Theorem 4 reduces to 0 for general |V|, d; m ≥ 0 and ∂/∂⟨W_{{y⁺}}, W_{{y⁻}}⟩ = −(1 − π⁺ + π⁻) < 0; "
             f"autograd rate agrees to {worst:.1e}; sign agreed {agree}/{counted}; displacement in "
-            f"{eng_displaced}/{eng} engineered cases", evidence=ev, figures=figures,
+            f"{eng_displaced}/{eng} engineered cases", evidence=ev, controls=control_from_evidence(ev), figures=figures,
             details="ln π(y⁺) falls exactly when the bracket is negative; the only terms that can make it "
                     "negative are the alignment ⟨W_{y⁺}, W_{y⁻}⟩ (weight 1 − π⁺ + π⁻ > 0) and the other "
                     "tokens' alignment with W_{y⁺} − W_{y⁻}.")
@@ -275,7 +278,8 @@ def check_displace(ctx) -> Verdict:
                  "independent of z — the tokens gaining most are those with the largest ⟨W_z, W_{y⁺} − W_{y⁻}⟩; "
                  "after one gradient step of any size the order of their log-probability changes is exactly "
                  "the order of that score.",
-       latex=r"\tfrac{d}{dt}\ln\pi(z) = -\ell'\,[\langle W_z, W_{y^+} - W_{y^-}\rangle + c(t)]")
+       latex=r"\tfrac{d}{dt}\ln\pi(z) = -\ell'\,[\langle W_z, W_{y^+} - W_{y^-}\rangle + c(t)]",
+       scope=Scope('general |V|, d symbolic + float64 autograd on random instances and finite steps', kind='general'))
 def check_gain(ctx) -> Verdict:
     _need_torch()
     from dpomath.displacement import single_token as st
@@ -326,7 +330,7 @@ def check_gain(ctx) -> Verdict:
         return Verdict.proved(
             f"Theorem 5 reduces to 0 for general |V|, d; autograd agrees to {worst_rate:.1e}; after finite steps "
             f"the gains follow ⟨W_z, W_{{y⁺}} − W_{{y⁻}}⟩ exactly in {order_ok}/{n} cases (ranking by ⟨W_z, W_{{y⁺}}⟩ "
-            f"fails in {ctrl_orders_differ}/{n})", evidence=ev, figures=figures,
+            f"fails in {ctrl_orders_differ}/{n})", evidence=ev, controls=control_from_evidence(ev), figures=figures,
             details="For z ∉ {y⁺, y⁻} the one-step logit change is exactly ηc⟨W_z, D⟩ (R-STEP), so the change of "
                     "ln π(z) is that minus the common change of the normaliser: an increasing affine function of "
                     "the score, for any step size.")
@@ -382,7 +386,8 @@ def autograd_sequence_rate(cs: dict) -> tuple[float, float]:
                  "Σ_{k,k′} α⁻_{k,k′}⟨h_{x,y⁺<k}, h_{x,y⁻<k′}⟩ + Σ_{k,k′} α⁺_{k,k′}⟨h_{x,y⁺<k}, h_{x,y⁺<k′}⟩] with "
                  "α⁻, α⁺ the inner products of e_y − π(·|prefix); setting every α to 1 gives −CHES.",
        latex=r"\tfrac{d}{dt}\ln\pi(y^+) = -\ell'[m + S - \sum\alpha^-_{kk'}\langle h^+_k, h^-_{k'}\rangle"
-             r" + \sum\alpha^+_{kk'}\langle h^+_k, h^+_{k'}\rangle]")
+             r" + \sum\alpha^+_{kk'}\langle h^+_k, h^+_{k'}\rangle]",
+       scope=Scope('numeric: random instances of the unconstrained features model, multi-token responses', kind='sampled'))
 def check_theorem6(ctx) -> Verdict:
     _need_torch()
     from dpomath.displacement.sequences import theorem6_terms
@@ -415,7 +420,7 @@ def check_theorem6(ctx) -> Verdict:
     if worst <= EXACT_TOL and controls_fail:
         return Verdict.confirmed(
             f"Theorem 6's rate equals autograd's ⟨∇ln π(y⁺), −∇L⟩ to {worst:.1e} on {n} random instances; "
-            f"the α = 1 approximation misses by up to {ctrl_ones:.2g}", evidence=ev,
+            f"the α = 1 approximation misses by up to {ctrl_ones:.2g}", evidence=ev, controls=control_from_evidence(ev),
             details="The W-gradient of ln π(y) is Σ_k (e_{y_k} − π_k)h_kᵀ, which gives the α terms; the hidden "
                     "gradients give m + S. CHES is the hidden term with every α = 1 (R-CHES).")
     return Verdict.inconclusive("Theorem 6 disagreed with autograd or a control passed", evidence=ev)
@@ -467,7 +472,8 @@ def _ches_batch(rng):
        statement="CHES_x(y⁺, y⁻) = ⟨Σ_k h_{x,y⁺<k}, Σ_k′ h_{x,y⁻<k′}⟩ − ‖Σ_k h_{x,y⁺<k}‖² and its length-normalised "
                  "form ⟨s⁺, s⁻⟩/(|y⁺||y⁻|) − ‖s⁺‖²/|y⁺|², summed over the positions from the last prompt token to "
                  "the second-to-last (ches.py's conventions); CHES is Theorem 6's hidden term with every α = 1.",
-       latex=r"\mathrm{CHES} = \langle s^+, s^-\rangle - \|s^+\|^2,\ s^\pm = \sum_k h_{x, y^\pm_{<k}}")
+       latex=r"\mathrm{CHES} = \langle s^+, s^-\rangle - \|s^+\|^2,\ s^\pm = \sum_k h_{x, y^\pm_{<k}}",
+       scope=Scope("numeric: random batches against a loop implementation of the repository's conventions", kind='sampled'))
 def check_ches(ctx) -> Verdict:
     _need_torch()
     import torch
@@ -521,5 +527,5 @@ def check_ches(ctx) -> Verdict:
     if worst <= CHES_TOL and worst_list <= CHES_TOL and worst_t6 <= CHES_TOL and controls_fail:
         return Verdict.confirmed(
             f"ches_scores equals a line-by-line loop implementation of ches.py's conventions to {worst:.1e} "
-            f"({n} random batches); padded = unpadded; = Theorem 6 with α = 1; both controls differ", evidence=ev)
+            f"({n} random batches); padded = unpadded; = Theorem 6 with α = 1; both controls differ", evidence=ev, controls=control_from_evidence(ev))
     return Verdict.inconclusive("CHES disagreed with the loop twin or a control passed", evidence=ev)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dpomath.verify.fidelity import Scope, control_from_evidence
 from dpomath.verify.ledger import Skip, Verdict, claim
 
 
@@ -94,7 +95,8 @@ def autograd_negative_step(W, x, ybar: int, lr: float):
        statement="A negative gradient on ȳ for a softmax classifier z = W x moves the logits by Δz = c(π − e_ȳ), "
                  "c = η‖x‖²; then, for every c > 0, π(ȳ) decreases and the most likely other token "
                  "y* = argmax_{i≠ȳ} π_i increases.",
-       latex=r"\Delta z = c(\pi - e_{\bar y}) \Rightarrow \pi'(\bar y) < \pi(\bar y),\ \pi'(y^*) > \pi(y^*)")
+       latex=r"\Delta z = c(\pi - e_{\bar y}) \Rightarrow \pi'(\bar y) < \pi(\bar y),\ \pi'(y^*) > \pi(y^*)",
+       scope=Scope('general V symbolic + autograd twin on random instances', kind='general'))
 def check_squeeze(ctx) -> Verdict:
     _need_torch()
     from dpomath.displacement import squeezing as sq
@@ -189,7 +191,7 @@ def check_squeeze(ctx) -> Verdict:
     if ok:
         return Verdict.proved(
             f"every algebraic step reduces to 0 (general V); closed form = autograd to {worst:.1e}; ȳ fell and y* "
-            f"rose in {n}/{n} random cases (any step size); controls fail", evidence=ev, figures=figures,
+            f"rose in {n}/{n} random cases (any step size); controls fail", evidence=ev, controls=control_from_evidence(ev), figures=figures,
             details="ȳ: ln Σπ_j e^{a_j} ≥ Σπ_j a_j (Jensen) and Σπ_j a_j − c(π_ȳ − 1) = c[Σ_{j≠ȳ}π_j² + (1 − π_ȳ)²] > 0. "
                     "y*: e^L < (1 − π_ȳ)e^{cπ*} + π_ȳe^{cπ*} because c(π_ȳ − 1) < 0 < cπ*. See `dpomath derive "
                     "squeezing-exact`.")
@@ -202,7 +204,8 @@ def check_squeeze(ctx) -> Verdict:
        statement="After Δz = c(π − e_ȳ) a token i ≠ ȳ rises exactly when c·π_i > ln Σ_j π_j e^{c(π_j − 1[j = ȳ])}; so "
                  "the tokens that rise are always the top k of the others by current probability, and the gain "
                  "c·π_i − L grows with π_i. As c → 0 the threshold tends to Σπ_j² − π_ȳ (G-SQUEEZE).",
-       latex=r"\Delta\ln\pi_i > 0 \iff c\,\pi_i > \ln\sum_j \pi_j e^{c(\pi_j - \mathbb 1_{j=\bar y})}")
+       latex=r"\Delta\ln\pi_i > 0 \iff c\,\pi_i > \ln\sum_j \pi_j e^{c(\pi_j - \mathbb 1_{j=\bar y})}",
+       scope=Scope('exact for every c > 0 and V + random draws', kind='general'))
 def check_topk(ctx) -> Verdict:
     from dpomath.toys import free_logit
     from dpomath.displacement import squeezing as sq
@@ -258,7 +261,7 @@ def check_topk(ctx) -> Verdict:
         return Verdict.proved(
             f"Δ ln π_i = cπ_i − L exactly, so i rises iff cπ_i > L: 0 violations and 0 non-top-k rising sets in {n} "
             f"random cases; the c → 0 limit is G-SQUEEZE's rule (to {worst_gsq:.1e}); the first-order threshold at "
-            f"finite c errs in {ctrl_first_differs}/{n}", evidence=ev,
+            f"finite c errs in {ctrl_first_differs}/{n}", evidence=ev, controls=control_from_evidence(ev),
             details="L = ln Σ_j π_j e^{c(π_j − 1[j = ȳ])} does not depend on i, so the rising tokens are exactly those "
                     "with π_i > L/c: a top-k set of the tokens other than ȳ (k ≥ 1 by S-SQUEEZE).")
     return Verdict.inconclusive("an identity did not reduce, a case violated the rule or a control passed", evidence=ev)
@@ -279,7 +282,8 @@ def _with_ybar(q: np.ndarray, p: float) -> np.ndarray:
 @claim("S-SMALL", paper="S", place="§5.3; notebook/squeeze_effect.ipynb (statement 5)", method="property",
        statement="Smaller π(ȳ) makes the squeezing effect stronger: the probability mass of the other tokens is "
                  "decreased more and π(y*) increases more. Reading fixed in proofs/paper_s.py (READINGS).",
-       latex=r"p_1 < p_2 \Rightarrow \Delta\ln\pi(y^*)|_{p_1} \ge \Delta\ln\pi(y^*)|_{p_2}")
+       latex=r"p_1 < p_2 \Rightarrow \Delta\ln\pi(y^*)|_{p_1} \ge \Delta\ln\pi(y^*)|_{p_2}",
+       scope=Scope('random draws: V ≤ 29 tokens, c ∈ [0.01, 30]', kind='sampled'))
 def check_small(ctx) -> Verdict:
     from dpomath.displacement import squeezing as sq
 
@@ -316,7 +320,7 @@ def check_small(ctx) -> Verdict:
     ev.update({"negative_control": "the reversed reading (larger π(ȳ) makes it stronger) on the same draws",
                "negative_control_violations": int(rev_holds), "negative_control_failed": bool(rev_holds > 0)})
     if viol_star == 0 and viol_rest == 0 and rev_holds > 0:
-        return Verdict.confirmed(f"no violation in {n} random draws of either part", evidence=ev)
+        return Verdict.confirmed(f"no violation in {n} random draws of either part", evidence=ev, controls=control_from_evidence(ev))
     figures = []
     if ctx.want_figures:
         from dpomath.plots.paper_s import gain_against_pybar
@@ -338,7 +342,8 @@ def check_small(ctx) -> Verdict:
 @claim("S-PEAKY", paper="S", place="§5.3; notebook/squeeze_effect.ipynb (statement 4)", method="property",
        statement="Peakier π suffers a more serious squeezing effect: when the mass concentrates on few tokens, "
                  "all tokens but y* decrease. Reading fixed in proofs/paper_s.py (READINGS).",
-       latex=r"\tau_1 < \tau_2 \Rightarrow k(\tau_1) \le k(\tau_2)")
+       latex=r"\tau_1 < \tau_2 \Rightarrow k(\tau_1) \le k(\tau_2)",
+       scope=Scope('random draws: V ≤ 29 tokens, c ∈ [0.01, 30], τ ∈ [0.05, 5]', kind='sampled'))
 def check_peaky(ctx) -> Verdict:
     from dpomath.displacement import squeezing as sq
 
@@ -372,7 +377,7 @@ def check_peaky(ctx) -> Verdict:
     if viol == 0 and rev_viol > 0:
         return Verdict.confirmed(
             f"no violation in {n} random draws; in the peaked limit only y* rises in {limit_ok}/{n} (near-zero tokens "
-            f"rise whenever L < 0, i.e. for large π(ȳ))", evidence=ev,
+            f"rise whenever L < 0, i.e. for large π(ȳ))", evidence=ev, controls=control_from_evidence(ev),
             details="A token with π_i → 0 changes by −L, so it rises exactly when L = ln Σ_j π_j e^{c(π_j − 1[j = ȳ])} < 0; "
                     "the notebook's 'all π(y ≠ y*) decrease' for a peaked π therefore needs L > 0.")
     return Verdict.qualified(f"violated in {viol}/{n} random draws; holds in the rest", evidence=ev,
@@ -382,7 +387,8 @@ def check_peaky(ctx) -> Verdict:
 @claim("S-FROB", paper="S", place="§5 metrics; src/trainers.py (A_norm)", method="symbolic",
        statement="For a probability vector π of length V, ‖I − 1πᵀ‖_F = √(V‖π‖² + V − 2) (A = I − 1πᵀ is the "
                  "Jacobian of log-softmax).",
-       latex=r"\|I - \mathbf 1\pi^\top\|_F = \sqrt{V\|\pi\|^2 + V - 2}")
+       latex=r"\|I - \mathbf 1\pi^\top\|_F = \sqrt{V\|\pi\|^2 + V - 2}",
+       scope=Scope('general V symbolic + 50-digit twin', kind='general'))
 def check_frob(ctx) -> Verdict:
     import mpmath as mp
     import sympy as sp
@@ -422,7 +428,7 @@ def check_frob(ctx) -> Verdict:
                                  f"mean per-token ‖A‖_F is {per_token:.4f}, the code's value {code:.4f}"}
     if all(proved.values()) and worst_twin <= TWIN_TOL and worst_np < 1e-12 and controls_fail:
         return Verdict.proved("Σ_ij (δ_ij − π_j)² = V − 2Σπ_j + VΣπ_j² reduces to V‖π‖² + V − 2 for general V; "
-                              f"50-digit twin {float(worst_twin):.1e}; the wrong constant fails", evidence=ev)
+                              f"50-digit twin {float(worst_twin):.1e}; the wrong constant fails", evidence=ev, controls=control_from_evidence(ev))
     return Verdict.inconclusive("an identity did not reduce, the twin disagreed or the control passed", evidence=ev)
 
 
@@ -531,7 +537,8 @@ def _mlp_errors(case, lr: float, use_A: bool = True):
                  "Δ log π(·|χ_o) = −η A(χ_o) K(χ_o, χ_u) G(χ_u) + O(η²), A = I − 1π_oᵀ, K the eNTK "
                  "(∂z_o/∂θ)(∂z_u/∂θ)ᵀ, G = ∂L/∂z_u; for a last-layer model K = ⟨φ_o, φ_u⟩I and the logit part −ηKG "
                  "is exact.",
-       latex=r"\Delta\log\pi(\chi_o) = -\eta\,\mathcal A(\chi_o)\mathcal K(\chi_o,\chi_u)\mathcal G(\chi_u) + O(\eta^2)")
+       latex=r"\Delta\log\pi(\chi_o) = -\eta\,\mathcal A(\chi_o)\mathcal K(\chi_o,\chi_u)\mathcal G(\chi_u) + O(\eta^2)",
+       scope=Scope('last-layer model and a small MLP on random instances', kind='sampled'))
 def check_akg(ctx) -> Verdict:
     _need_torch()
     rng = ctx.rng
@@ -572,6 +579,6 @@ def check_akg(ctx) -> Verdict:
         return Verdict.confirmed(
             f"last layer: Δz_o = −ηKG exactly ({worst_logit:.1e}); the remainder of −ηAKG halves ×{min(ratios + mlp_ratios):.2f}"
             f"–{max(ratios + mlp_ratios):.2f} with η (second order) for the linear model and an MLP; without A "
-            f"it is first order", evidence=ev)
+            f"it is first order", evidence=ev, controls=control_from_evidence(ev))
     return Verdict.inconclusive("the logit change or the second-order remainder disagreed, or the control passed",
                                 evidence=ev)

@@ -23,7 +23,7 @@ def results():
 
 @pytest.mark.parametrize("cid, status", [
     ("F-T1", Status.PROVED), ("F-C1", Status.PROVED), ("F-R1", Status.QUALIFIED),
-    ("F-R2", Status.QUALIFIED), ("F-FIELD", Status.REFUTED), ("F-R3", Status.QUALIFIED)])
+    ("F-R2", Status.QUALIFIED), ("F-FIELD", Status.QUALIFIED), ("F-R3", Status.CONFIRMED)])
 def test_verdicts(results, cid, status):
     v = results[cid].verdict
     assert v.status is status, (v.summary, v.evidence)

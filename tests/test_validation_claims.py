@@ -170,3 +170,42 @@ def test_validation_modules_import_without_torch():
             "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_threed_with_shared_tokens_is_not_testable_never_refuted():
+    v = C.threed_verdict(synthetic_sweep(Ks=(1, 2), shared_tokens=True))
+    assert v.status is Status.INCONCLUSIVE and v.not_testable
+    assert v.evidence["antisymmetry_residual"] <= 1e-9
+    assert v.revisions and v.scope is not None
+
+
+def test_between_persona_variance_widens_the_error_noise():
+    sw = synthetic_sweep(Ks=(1, 2, 4, 8), Q=60)
+    rng = np.random.default_rng(3)
+    rates = {}
+    for K, run in sw.runs.items():  # give each persona its own error rate, SD 0.15
+        te = sw.split_data(sw.selection.sets[K], "test")
+        m = np.ones(len(te.group))
+        for g in np.unique(te.group):
+            idx = np.flatnonzero(te.group == g)
+            p = float(np.clip(0.3 + 0.15 * rng.standard_normal(), 0.0, 1.0))
+            m[idx[: int(round(p * len(idx)))]] = -1.0
+        run.result.final_margins["test"] = m
+        rates[K] = float(np.mean(m <= 0))
+        run.result.history["test"]["error"][-1] = rates[K]
+    bv = C.between_persona_variance(sw)
+    assert bv["dof"] == 1 + 3 + 7 and 0.05 < bv["sigma_b"] < 0.3
+    fits = C.error_fits(sw)
+    re = fits["random_effects"]
+    assert all(a >= b for a, b in zip(re["test_error_se"], fits["test_error_se"]))
+    assert re["chi2"] <= fits["chi2"]
+    v = C.r2_verdict(sw)
+    assert v.evidence["noise_model"].startswith("binomial + between-persona")
+    assert v.revisions and "binomial" in v.revisions[0].old_rule
+
+
+def test_orth_verdict_shows_the_papers_statistic_is_uninformative():
+    v = C.orth_verdict(synthetic_sweep(Ks=(1, 4), l_b=3.0, mix=2.0))
+    assert v.status is Status.REFUTED and v.scope.kind == "model"
+    assert v.evidence["synthetic_paper_statistic_gap"] < 0.1
+    assert {c.outcome for c in v.controls} == {"fails"}

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from dpomath.lastlayer.theorem42 import L_B_RANGE, theorem42_conditions
+from dpomath.verify.fidelity import REVIEW, Control, Revision, Scope, control
 from dpomath.verify.ledger import Skip, Verdict, claim, registry
 
 __all__ = ["error_fits", "rate_verdict", "r2_verdict", "orth_verdict", "ode_verdict",
@@ -44,6 +45,11 @@ CRIT_R2 = ("with at least 3 values of K and 20 test pairs at every K, fit final 
            "CONFIRMED if b > 0 and R² >= 0.9; REFUTED if b + 2 SE(b) < 0 (error falls with K), "
            "or if R² < 0.9 and a chi-square test of the residuals against the binomial SE of "
            "each test error rejects the line at the 5% level; INCONCLUSIVE otherwise")
+CRIT_R2_NOISE = ("the same rule, with each K's test-error variance = binomial p(1−p)/n + the "
+                 "between-persona variance σ_b² Σ_p (n_p/n)² (a random-effects model: each persona "
+                 "has its own error rate; σ_b² by the method of moments, pooled over every K with "
+                 "at least 2 personas, clipped at 0); the K = 1 run is one persona and the persona "
+                 "sets differ between K, so this variance is part of every K's error")
 CRIT_ORTH = ("on the largest K's personas (K >= 3), persona-mean embeddings = mean feature of "
              "the statements the persona agrees with (chosen ' Yes'): CONFIRMED if the mean "
              "off-diagonal raw cosine >= 0.5 and, after removing the shared mean, the mean "
@@ -60,6 +66,11 @@ CRIT_3D = ("on the training pairs of the largest K, final minus initial means: P
            "degradation = mean log π(chosen) falls; P3 dispersion = mean probability on all "
            "other tokens rises. CONFIRMED if P1, P2 and P3 all hold; REFUTED if none holds; "
            "QUALIFIED otherwise (naming which hold)")
+#: Below this relative residual the two trained rows move exactly opposite (float64 rounding).
+_ANTISYMMETRY_TOL = 1e-9
+CRIT_3D_TESTABLE = ("not testable (INCONCLUSIVE, never a refutation) when the trained rows are the two "
+                    "response tokens shared by every pair and they moved exactly opposite "
+                    "(‖ΔW_0 + ΔW_1‖/‖ΔW_0‖ <= 1e-9)")
 CRIT_ASSUME = ("on the largest K's training features, in units of the mean ‖c_i‖: the pairs' "
                "response sets are distinct; Z <= 1/(4 l_b²); d <= 5 Q (Q = smallest cluster); "
                "v <= 1/(32 √Q); 1/4 <= l_b <= 1/2; max |cos(c_i, c_j)| <= 0.1 and "
@@ -166,11 +177,21 @@ def rate_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                                  {k: r[k].history["test"]["rewards/margins"] for k in Ks}, p,
                                  sweep.bank.model.name))
     details = _table_md(sweep)
+    if len(Ks) >= 2 and rates["train"][0] > 0:
+        ratio = rates["train"][-1] / rates["train"][0]
+        ev["train_rate_ratio_largest_K_over_smallest"] = ratio
+        details += (f"\n\nThe train rate at K = {Ks[-1]} is {ratio:.2f}× the rate at K = {Ks[0]} "
+                    f"(1/K would give {Ks[0] / Ks[-1]:.3g}×). The standard errors are over pairs "
+                    "with the persona sets held fixed; the sets differ between K (not nested), so "
+                    "between-persona variance would widen them and could only make a split "
+                    "decision less decisive.")
+    scope = _scope(sweep)
     if len(Ks) < 2:
-        return Verdict.inconclusive("only one K: nothing to compare", evidence=ev, figures=figs, details=details)
+        return Verdict.inconclusive("only one K: nothing to compare", evidence=ev, figures=figs,
+                                    details=details, scope=scope)
     few = _too_few(sweep)
     if few:
-        return Verdict.inconclusive(few, evidence=ev, figures=figs, details=details)
+        return Verdict.inconclusive(few, evidence=ev, figures=figs, details=details, scope=scope)
     strict = {s: all(b < a for a, b in zip(rates[s], rates[s][1:])) for s in rates}
     worst = {}
     for s in rates:
@@ -184,16 +205,20 @@ def rate_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     ev["worst_increase_in_se_train"], ev["worst_increase_in_se_test"] = worst["train"], worst["test"]
     txt = lambda s: ", ".join(f"K={k}: {r:.3g}" for k, r in zip(Ks, rates[s]))
     if strict["train"] and strict["test"]:
+        rev = {s_: all(b < a for a, b in zip(rates[s_][::-1], rates[s_][::-1][1:])) for s_ in rates}
+        ctl = control("the same criterion with the K order reversed (rates falling as K falls)",
+                      rev["train"] and rev["test"], f"train {txt('train')}")
         return Verdict.confirmed(f"margin growth rate falls strictly with K, train ({txt('train')}) "
-                                 f"and test ({txt('test')}) per step", evidence=ev, figures=figs, details=details)
+                                 f"and test ({txt('test')}) per step", evidence=ev, figures=figs,
+                                 details=details, scope=scope, controls=[ctl])
     if worst["train"] > 2 or worst["test"] > 2:
         bad = "train" if worst["train"] > 2 else "test"
         return Verdict.refuted(f"{bad} margin growth is not monotone in K: a larger K grows faster by "
-                               f"{worst[bad]:.1f} SE ({txt(bad)})", evidence=ev, figures=figs,
+                               f"{worst[bad]:.1f} SE ({txt(bad)})", evidence=ev, figures=figs, scope=scope,
                                counterexample={"split": bad, "Ks": Ks, "rates": rates[bad]}, details=details)
     return Verdict.inconclusive(f"growth rates not strictly decreasing, but within 2 SE "
                                 f"(train {txt('train')}; test {txt('test')})", evidence=ev,
-                                figures=figs, details=details)
+                                figures=figs, details=details, scope=scope)
 
 
 @claim("I-EMP-RATE", paper="I", place="Figure 5", method="empirical",
@@ -215,70 +240,147 @@ def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return float(a), float(b), (1.0 - ss_res / ss_tot) if ss_tot > 0 else float("nan")
 
 
-def error_fits(sweep) -> dict:
-    """Final test error against K: linear fit and fit against log K, with binomial SEs."""
+def persona_errors(sweep, K: int) -> tuple[np.ndarray, np.ndarray]:
+    """(error rate, test pairs) of each persona of the K run: its test pairs with a final
+    margin ≤ 0 (the ``error`` metric, 1 − accuracy, per persona)."""
+    te = sweep.split_data(sweep.selection.sets[K], "test")
+    m = np.asarray(sweep.runs[K].result.final_margins["test"], dtype=np.float64)
+    groups = np.unique(te.group)
+    n = np.array([np.sum(te.group == g) for g in groups], dtype=float)
+    e = np.array([np.mean(m[te.group == g] <= 0) for g in groups])
+    return e, n
+
+
+def between_persona_variance(sweep) -> dict:
+    """σ_b² of the personas' error rates by the method of moments: for every K run with at least
+    2 personas, the variance of the persona error rates (ddof 1) minus their mean binomial
+    variance e(1−e)/n_p, pooled with weights K − 1 and clipped at 0."""
+    num, den, per_k = 0.0, 0, {}
+    for K in sorted(sweep.runs):
+        e, n = persona_errors(sweep, K)
+        if len(e) < 2:
+            continue
+        excess = float(np.var(e, ddof=1) - np.mean(e * (1 - e) / n))
+        per_k[str(K)] = excess
+        num += (len(e) - 1) * excess
+        den += len(e) - 1
+    var = max(0.0, num / den) if den else float("nan")
+    return {"sigma_b2": var, "sigma_b": math.sqrt(var) if var == var else float("nan"),
+            "excess_variance_by_K": per_k, "dof": den}
+
+
+def _line_fit(Ks: np.ndarray, err: np.ndarray, se: np.ndarray) -> dict:
     from scipy.stats import chi2
 
+    a, b, r2 = _ols(Ks, err)
+    a2, b2, r22 = _ols(np.log(Ks), err)
+    kc = Ks - Ks.mean()
+    se_b = float(np.sqrt(np.sum(kc ** 2 * se ** 2)) / np.sum(kc ** 2))
+    resid = err - (a + b * Ks)
+    stat = float(np.sum((resid / se) ** 2))
+    dof = len(Ks) - 2
+    return {"linear": {"a": a, "b": b, "r2": r2, "se_b": se_b}, "log_K": {"a": a2, "b": b2, "r2": r22},
+            "chi2": stat, "chi2_dof": dof, "chi2_p": float(chi2.sf(stat, dof)) if dof > 0 else float("nan")}
+
+
+def error_fits(sweep) -> dict:
+    """Final test error against K: linear fit and fit against log K, with binomial SEs; under
+    ``random_effects`` the same fit with the between-persona variance added to each K's."""
     Ks = np.array(sorted(sweep.runs), dtype=float)
     err = np.array([sweep.runs[int(k)].result.final("test", "error") for k in Ks])
     n = np.array([sweep.runs[int(k)].n_test for k in Ks], dtype=float)
     p_t = (err * n + 1) / (n + 2)                     # shrunk toward 1/2 so SE > 0 at 0 errors
     se = np.sqrt(p_t * (1 - p_t) / n)
     out = {"K": Ks.astype(int).tolist(), "test_error": err.tolist(), "test_error_se": se.tolist()}
+    bv = between_persona_variance(sweep)
+    if bv["sigma_b2"] == bv["sigma_b2"]:
+        w2 = np.array([float(np.sum((pe[1] / pe[1].sum()) ** 2))
+                       for pe in (persona_errors(sweep, int(k)) for k in Ks)])
+        se_re = np.sqrt(se ** 2 + bv["sigma_b2"] * w2)
+        out["random_effects"] = {**bv, "test_error_se": se_re.tolist(),
+                                 **(_line_fit(Ks, err, se_re) if len(Ks) >= 2 else {})}
     if len(Ks) >= 2:
-        a, b, r2 = _ols(Ks, err)
-        a2, b2, r22 = _ols(np.log(Ks), err)
-        kc = Ks - Ks.mean()
-        se_b = float(np.sqrt(np.sum(kc ** 2 * se ** 2)) / np.sum(kc ** 2))
-        resid = err - (a + b * Ks)
-        stat = float(np.sum((resid / se) ** 2))
-        dof = len(Ks) - 2
-        out.update({"linear": {"a": a, "b": b, "r2": r2, "se_b": se_b},
-                    "log_K": {"a": a2, "b": b2, "r2": r22},
-                    "chi2": stat, "chi2_dof": dof,
-                    "chi2_p": float(chi2.sf(stat, dof)) if dof > 0 else float("nan")})
+        out.update(_line_fit(Ks, err, se))
     return out
+
+
+def _r2_decide(fit: dict) -> tuple[str, str]:
+    """(status, reason) of CRIT_R2 on one fit (linear fit, χ² of its residuals)."""
+    lin = fit["linear"]
+    if math.isnan(lin["r2"]):
+        return "INCONCLUSIVE", "test error is the same for every K; R² undefined"
+    if lin["b"] > 0 and lin["r2"] >= 0.9:
+        return "CONFIRMED", "linear in K"
+    if lin["b"] + 2 * lin["se_b"] < 0:
+        return "REFUTED", "test error falls with K"
+    if lin["r2"] < 0.9 and fit["chi2_p"] < 0.05:
+        return "REFUTED", f"test error is not linear in K beyond the noise (chi² p = {fit['chi2_p']:.3g})"
+    return "INCONCLUSIVE", f"the data cannot decide (deviations within the noise, chi² p = {fit['chi2_p']:.3g})"
+
+
+def _scope(sweep, what: str = "") -> Scope:
+    """The scope of a real-model verdict: the model, last-layer DPO, the persona data."""
+    c = sweep.config
+    return Scope(f"{sweep.bank.model.name}, last-layer DPO on persona data, K ∈ {{{', '.join(map(str, c.Ks))}}}, "
+                 f"{c.per_persona or 'all'} statements per persona" + (f"; {what}" if what else ""),
+                 kind="model")
 
 
 def r2_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     fits = error_fits(sweep)
-    ev = {"criterion": CRIT_R2, **_setup(sweep), "Ks": fits["K"], "test_error": fits["test_error"],
-          "test_error_se": fits["test_error_se"],
+    ev = {"criterion": CRIT_R2 + "; " + CRIT_R2_NOISE, **_setup(sweep), "Ks": fits["K"],
+          "test_error": fits["test_error"], "test_error_se_binomial": fits["test_error_se"],
           "n_test": [sweep.runs[k].n_test for k in sorted(sweep.runs)]}
     details = _table_md(sweep) + ("\n\nPaper I reports R² = 0.97 (Llama-3.1-8B), 0.95 "
-                                  "(Mistral-7B-v0.3), 0.99 (Qwen3-8B-Base) for its models; they are "
-                                  "not used as expected values here.")
+                                  "(Mistral-7B-v0.3), 0.99 (Qwen3-8B-Base) for its models (full "
+                                  "fine-tuning of 7–8B models, per the summary); they are not used as "
+                                  "expected values here.")
+    scope = _scope(sweep)
     if len(fits["K"]) < 3:
-        return Verdict.inconclusive("fewer than 3 values of K: a line always fits", evidence=ev, details=details)
+        return Verdict.inconclusive("fewer than 3 values of K: a line always fits", evidence=ev,
+                                    details=details, scope=scope)
     few = _too_few(sweep)
-    lin, lg = fits["linear"], fits["log_K"]
+    re_fit = fits.get("random_effects")
+    fit = re_fit if re_fit and "linear" in re_fit else fits
+    lin, lg = fit["linear"], fit["log_K"]
     ev.update({"slope": lin["b"], "slope_se": lin["se_b"], "intercept": lin["a"], "r2_linear": lin["r2"],
-               "r2_log_K": lg["r2"], "chi2": fits["chi2"], "chi2_p": fits["chi2_p"]})
+               "r2_log_K": lg["r2"], "chi2": fit["chi2"], "chi2_p": fit["chi2_p"],
+               "noise_model": "binomial + between-persona" if fit is re_fit else "binomial only (σ_b not estimable)",
+               "chi2_binomial_only": fits["chi2"], "chi2_p_binomial_only": fits["chi2_p"]})
+    if re_fit:
+        ev.update({"sigma_b": re_fit["sigma_b"], "sigma_b_dof": re_fit["dof"],
+                   "excess_variance_by_K": re_fit["excess_variance_by_K"],
+                   "test_error_se": re_fit["test_error_se"]})
     figs = []
     p = _fig(fdir, "validation_error_vs_k.png", ctx)
     if p is not None:
         from .figures import error_vs_k
 
-        figs.append(error_vs_k(fits["K"], fits["test_error"], fits["test_error_se"],
+        figs.append(error_vs_k(fits["K"], fits["test_error"], ev.get("test_error_se", fits["test_error_se"]),
                                (lin["a"], lin["b"], lin["r2"]), (lg["a"], lg["b"], lg["r2"]), p))
     desc = (f"test error {', '.join(f'K={k}: {e:.3f}' for k, e in zip(fits['K'], fits['test_error']))}; "
-            f"linear fit slope {lin['b']:.4g}/K, R² = {lin['r2']:.3f} (log K fit R² = {lg['r2']:.3f})")
+            f"linear fit slope {lin['b']:.4g}/K, R² = {lin['r2']:.3f} (log K fit R² = {lg['r2']:.3f})"
+            + (f"; between-persona SD σ_b = {re_fit['sigma_b']:.3f}" if re_fit else ""))
+    old_status, old_why = _r2_decide(fits)
+    revision = Revision(
+        old_rule=CRIT_R2 + " (binomial SE only)", old_verdict="INCONCLUSIVE (too few test pairs)" if few else old_status,
+        new_rule=CRIT_R2_NOISE,
+        reason=f"{REVIEW}, finding 8: the χ² test assumed binomial noise only, though K = 1 is one "
+               "persona and the persona sets differ between K")
+    kw = dict(evidence=ev, figures=figs, details=details, scope=scope, revisions=[revision])
     if few:
-        return Verdict.inconclusive(f"{few}: {desc}", evidence=ev, figures=figs, details=details)
-    if math.isnan(lin["r2"]):
-        return Verdict.inconclusive("test error is the same for every K; R² undefined: " + desc,
-                                    evidence=ev, figures=figs, details=details)
-    if lin["b"] > 0 and lin["r2"] >= 0.9:
-        return Verdict.confirmed(desc, evidence=ev, figures=figs, details=details)
-    if lin["b"] + 2 * lin["se_b"] < 0:
-        return Verdict.refuted("test error falls with K: " + desc, evidence=ev, figures=figs, details=details,
-                               counterexample={"K": fits["K"], "test_error": fits["test_error"]})
-    if lin["r2"] < 0.9 and fits["chi2_p"] < 0.05:
-        return Verdict.refuted("test error is not linear in K beyond sampling noise (chi² p = "
-                               f"{fits['chi2_p']:.3g}): " + desc, evidence=ev, figures=figs, details=details,
-                               counterexample={"K": fits["K"], "test_error": fits["test_error"]})
-    return Verdict.inconclusive("the data cannot decide (deviations within sampling noise): " + desc,
-                                evidence=ev, figures=figs, details=details)
+        return Verdict.inconclusive(f"{few}: {desc}", **kw)
+    status, why = _r2_decide(fit)
+    if status == "CONFIRMED":
+        Kr = np.array(fits["K"][::-1], dtype=float)
+        shuffled = _line_fit(Kr, np.array(fits["test_error"]), np.array(ev.get("test_error_se", fits["test_error_se"])))
+        ctl = control("the same fit with the K labels reversed (errors paired with K in reverse order)",
+                      _r2_decide(shuffled)[0] == "CONFIRMED",
+                      f"slope {shuffled['linear']['b']:.4g}, R² {shuffled['linear']['r2']:.3f}")
+        return Verdict.confirmed(desc, controls=[ctl], **kw)
+    if status == "REFUTED":
+        return Verdict.refuted(f"{why}: {desc}", counterexample={"K": fits["K"], "test_error": fits["test_error"]}, **kw)
+    return Verdict.inconclusive(f"{why}: {desc}", **kw)
 
 
 @claim("I-EMP-R2", paper="I", place="Tables 1–2", method="empirical",
@@ -347,13 +449,56 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                "statistic (mean cosine over sample pairs). Within-persona spread (mean squared "
                "distance from the persona mean, covariance Frobenius norm, effective rank) against "
                "the spread of the persona means shows how much of the variance is persona identity.")
+    # The statistics on a known truth (synthetic personas with a large shared component):
+    # exactly orthogonal directions vs two blocks with cosine 0.8 inside a block.
+    from .geometry import synthetic_persona_groups
+
+    syn = {}
+    for name, bc in (("orthogonal", None), ("two blocks, cos 0.8", 0.8)):
+        sc = persona_cosines(synthetic_persona_groups(K=16, block_cos=bc, seed=0))
+        sd = off_diagonal(sc["centroid_demeaned"])
+        syn[name] = {"paper_statistic": float(off_diagonal(sc["sample_demeaned"]).mean()),
+                     "deviation_from_orthogonal": float(np.mean(np.abs(sd + 1.0 / 15)))}
+    paper_gap = abs(syn["orthogonal"]["paper_statistic"] - syn["two blocks, cos 0.8"]["paper_statistic"])
+    ev.update({f"synthetic_{k}_{n}": v for k, d_ in syn.items() for n, v in d_.items()})
+    ev["synthetic_paper_statistic_gap"] = paper_gap
+    details += (
+        "\n\n**The paper's statistic on a known truth.** Sixteen synthetic persona sets with a "
+        "large shared component (validation.geometry.synthetic_persona_groups): with exactly "
+        f"orthogonal directions the paper's statistic (mean demeaned cross-persona sample cosine) is "
+        f"{syn['orthogonal']['paper_statistic']:.4f}, with two blocks of cosine 0.8 it is "
+        f"{syn['two blocks, cos 0.8']['paper_statistic']:.4f}: it cannot tell them apart "
+        f"(gap {paper_gap:.4f}, below the 0.1 that 'near 0' allows), so the paper's evidence is "
+        "uninformative about orthogonality. The deviation from −1/(K−1) used here gives "
+        f"{syn['orthogonal']['deviation_from_orthogonal']:.3f} (orthogonal: criterion holds) and "
+        f"{syn['two blocks, cos 0.8']['deviation_from_orthogonal']:.3f} (blocks: criterion fails). "
+        "This verdict measures SmolLM2-135M's features of the question prompt; paper I's claim is "
+        "about Llama-3.1-8B, which this package cannot load, so it does not contradict the "
+        "paper's measurement — it shows the property fails for this model and that the paper's "
+        "statistic could not have shown it either way.")
+    synth_controls = [
+        control("the criterion on synthetic personas in two blocks (cos 0.8)",
+                syn["two blocks, cos 0.8"]["deviation_from_orthogonal"] <= 0.1,
+                f"deviation {syn['two blocks, cos 0.8']['deviation_from_orthogonal']:.3f}"),
+        control("the paper's statistic tells orthogonal from blocks (gap > 0.1)", paper_gap > 0.1,
+                f"gap {paper_gap:.4f}")]
     s = (f"K={K}: raw persona-mean cosine {craw.mean():.3f}; after removing the shared mean "
          f"{cdem.mean():.3f} on average (orthogonal directions give {base:.3f}; mean deviation "
          f"{dev:.3f}, max |cos| {np.max(np.abs(cdem)):.2f}); paper's sample statistic raw {raw.mean():.3f}, "
          f"demeaned {dem.mean():.3f}")
+    scope = _scope(sweep, "not the paper's Llama-3.1-8B")
+    rev = Revision(old_rule=CRIT_ORTH, old_verdict="REFUTED (unscoped)",
+                   new_rule="the same criterion, scoped to the model measured, with the paper's own "
+                            "statistic evaluated on synthetic personas of known geometry",
+                   reason=f"{REVIEW}, finding 9: the claim is about Llama-3.1-8B; the numbers are "
+                          "SmolLM2-135M's")
     if craw.mean() >= 0.5 and dev <= 0.1:
-        return Verdict.confirmed(s, evidence=ev, figures=figs, details=details)
-    return Verdict.refuted(s, evidence=ev, figures=figs, details=details,
+        return Verdict.confirmed(s, evidence=ev, figures=figs, details=details, scope=scope,
+                                 controls=synth_controls[:1], revisions=[rev])
+    return Verdict.refuted(f"for {sweep.bank.model.name}, not near orthogonal — {s}; the paper's own "
+                           "statistic cannot tell orthogonal from correlated personas (synthetic check)",
+                           evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev],
+                           controls=synth_controls,
                            counterexample={"raw_offdiag_mean": float(craw.mean()),
                                            "mean_abs_deviation_from_orthogonal": dev})
 
@@ -412,12 +557,28 @@ def ode_verdict(sweep, fdir: Path | None = None, ctx=None, seed: int = 0, quick:
     s = (f"K={K}, {cmp.n_train} train pairs, GD {cmp.steps} steps of η={cmp.eta:.3g} to t={cmp.t_end:.3g}: "
          f"max margin error {cmp.err:.2%} of the margin scale at η, {cmp.err_half:.2%} at η/2 "
          f"(ratio {ev['error_ratio']:.2f}); test pairs {cmp.err_test:.2%}")
+    # negative control: GD at t against the ODE at t/2 (a time scale wrong by a factor 2)
+    half = (len(cmp.times) - 1) // 2
+    idx = np.arange(half + 1)
+    wrong = float(np.max(np.abs(cmp.gd_train_half[2 * idx] - cmp.ode_train[idx]))
+                  / max(float(np.max(np.abs(cmp.ode_train[idx]))), 1e-300))
+    ev["control_time_scale_x2_rel_err"] = wrong
+    controls = [control("GD at time t against the ODE at t/2 (time scale wrong by a factor 2)",
+                        wrong <= 0.02, f"max margin error {wrong:.2%} (criterion <= 2%)")]
+    scope = _scope(sweep, f"K = {K}, {cmp.n_train} train pairs; implementation check: plain GD "
+                          "(the Euler scheme of the same ODE), not the sweep's Adam training")
+    rev = Revision(old_rule=CRIT_ODE, old_verdict="CONFIRMED ('predicts real gradient descent')",
+                   new_rule="the same rule, reported as an implementation check (the ODE and its "
+                            "Euler scheme agree), with a negative control; it is not a test of the "
+                            "Adam training the other real-model claims use",
+                   reason=f"{REVIEW}, finding 7: gradient descent is the Euler scheme of the same ODE")
+    kw = dict(evidence=ev, figures=figs, scope=scope, revisions=[rev])
+    s = "implementation check: " + s
     if cmp.err_half <= 0.02 and cmp.err_half <= 0.75 * cmp.err:
-        return Verdict.confirmed(s, evidence=ev, figures=figs)
+        return Verdict.confirmed(s, controls=controls, **kw)
     if cmp.err_half > 0.1:
-        return Verdict.refuted(s, evidence=ev, figures=figs,
-                               counterexample={"rel_err_eta_half": cmp.err_half})
-    return Verdict.inconclusive(s, evidence=ev, figures=figs)
+        return Verdict.refuted(s, counterexample={"rel_err_eta_half": cmp.err_half}, **kw)
+    return Verdict.inconclusive(s, **kw)
 
 
 @claim("V-ODE", paper="V", place="Lemma 4.1 on real features", method="empirical",
@@ -484,14 +645,34 @@ def threed_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     held = [n for n, ok in (("P1 drastic drop", p1), ("P2 degradation", p2), ("P3 dispersion", p3)) if ok]
     s = (f"K={K}: Δ mean log π chosen {d_cho:+.3f}, rejected {d_rej:+.3f}, Δ mean other-token mass "
          f"{d_oth:+.2e}; holds: {', '.join(held) or 'none'}")
+    ev["criterion"] = CRIT_3D_TESTABLE + "; otherwise " + CRIT_3D
+    ev["kappa_note"] = "P1 here needs a drop >= 2x the chosen change; paper Y's toy check (Y-P1) uses 3x"
+    scope = _scope(sweep, f"K = {K}, two response tokens ' Yes'/' No' shared by every pair")
+    antisym = ev.get("antisymmetry_residual")
+    rev = Revision(old_rule=CRIT_3D, old_verdict="REFUTED" if not held else ("CONFIRMED" if len(held) == 3 else "QUALIFIED"),
+                   new_rule=CRIT_3D_TESTABLE + "; otherwise the old rule",
+                   reason=f"{REVIEW}, finding 10: with ' Yes'/' No' shared by every pair the two "
+                          "trained rows move exactly opposite, so the setting cannot show the properties")
+    if antisym is not None and antisym <= _ANTISYMMETRY_TOL:
+        return Verdict.untestable(
+            f"not testable in this setting: the two shared response rows move exactly opposite "
+            f"(antisymmetry residual {antisym:.1e}), so a pair's chosen and rejected log-probabilities "
+            f"change by ± the same amount up to the normaliser — {s}",
+            why=("every pair answers with the same two tokens (' Yes'/' No'): their rows' gradients "
+                 "are exactly opposite, so the asymmetric 3D-properties can only come from the "
+                 "softmax normaliser; the check cannot show them here"),
+            evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev])
     if len(held) == 3:
-        return Verdict.confirmed(s, evidence=ev, figures=figs, details=details)
+        return Verdict.confirmed(s, evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev],
+                                 controls=[control("P2 with the sign flipped (mean log π(chosen) rises)",
+                                                   d_cho > 0, f"Δ mean log π chosen {d_cho:+.3f}")])
     if not held:
-        return Verdict.refuted(s, evidence=ev, figures=figs, details=details,
+        return Verdict.refuted(s, evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev],
                                counterexample={"d_mean_logp_chosen": d_cho, "d_mean_logp_rejected": d_rej,
                                                "d_mean_prob_other": d_oth})
     return Verdict.qualified(s + " (the others do not appear in this setting: last-layer DPO on two "
-                             "shared single-token responses)", evidence=ev, figures=figs, details=details)
+                             "shared single-token responses)", evidence=ev, figures=figs, details=details,
+                             scope=scope, revisions=[rev])
 
 
 @claim("V-3D", paper="V", place="paper Y's 3D-properties in last-layer DPO", method="empirical",
@@ -559,14 +740,21 @@ def assume_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
     s = (f"K={K}: l_b = {cs.l_b:.3g}, v = {cs.v:.3g} (needs <= {cond['v']['limit']:.3g}), Z = {cs.Z}, "
          f"d = {cs.d} vs 5Q = {cond['d']['limit']}, response sets {cs.response_sets}/{cs.K}, max |cos(c_i,c_j)| = "
          f"{cs.max_abs_cos_cc:.2f}")
+    scope = _scope(sweep, f"assumption audit on the K = {K} training features")
+    details += (" This is an assumption audit, dpomath's own check: paper I does not claim that "
+                "real data meet its quantitative conditions; the audit says how far they are from them.")
     if not failed:
-        return Verdict.confirmed("all of Theorem 4.2's assumptions hold: " + s, evidence=ev, figures=figs, details=details)
-    return Verdict.refuted(f"{len(failed)} of {len(checks)} assumptions fail ({'; '.join(c[0] for c in failed)}): " + s,
-                           evidence=ev, figures=figs, details=details,
+        return Verdict.confirmed("assumption audit: all of Theorem 4.2's assumptions hold: " + s, evidence=ev,
+                                 figures=figs, details=details, scope=scope,
+                                 controls=[control("the audit with v's limit ten times smaller",
+                                                   cs.v <= cond["v"]["limit"] / 10, f"v = {cs.v:.3g}")])
+    return Verdict.refuted(f"assumption audit: {len(failed)} of {len(checks)} assumptions fail "
+                           f"({'; '.join(c[0] for c in failed)}): " + s,
+                           evidence=ev, figures=figs, details=details, scope=scope,
                            counterexample={c[0]: {"measured": c[1], "allowed": c[2]} for c in failed})
 
 
-@claim("V-ASSUME", paper="V", place="Theorem 4.2's assumptions on real data", method="empirical",
+@claim("V-ASSUME", paper="V", place="assumption audit: Theorem 4.2's assumptions on real data", method="empirical",
        statement="Real persona features of a real LLM satisfy the data-model assumptions of paper "
                  "I's Theorems 4.2–4.3 (distinct response sets, Z ≤ 1/(4 l_b²), d ≤ 5Q, "
                  "v ≤ 1/(32√Q), 1/4 ≤ l_b ≤ 1/2, orthogonal c_i and b).",

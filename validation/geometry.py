@@ -124,3 +124,35 @@ def cluster_stats(features: np.ndarray, chosen: np.ndarray, rejected: np.ndarray
                         c_norms=np.linalg.norm(C, axis=1) / scale, cos_cc=cosine_matrix(C),
                         cos_cb=(C @ b) / (np.linalg.norm(C, axis=1) * np.linalg.norm(b)),
                         response_sets=len(set(clusters)))
+
+
+def synthetic_persona_groups(K: int = 16, d: int = 64, n: int = 50, block_cos: float | None = None,
+                             shared: float = 5.0, noise: float = 0.5, seed: int = 0) -> list[np.ndarray]:
+    """K synthetic persona feature sets with a large shared component: persona i's samples are
+    ``shared``·e_0 + c_i + N(0, noise² I_d). The c_i are unit vectors, exactly orthogonal
+    (``block_cos=None``) or in two blocks of K/2 with cosine ``block_cos`` inside a block
+    (c_i = √ρ u_block + √(1 − ρ) e_i). A known truth for the orthogonality statistics.
+
+    Parameters
+    ----------
+    K, d, n : int
+        Personas, dimension (≥ K + 3), samples per persona.
+    block_cos : float, optional
+    shared, noise : float
+    seed : int
+
+    Returns
+    -------
+    list of ndarray
+        K arrays of shape (n, d).
+    """
+    if d < K + 3:
+        raise ValueError(f"d: must be at least K + 3 = {K + 3}, got {d}")
+    rng = np.random.default_rng(seed)
+    E = np.eye(d)
+    C = E[1:K + 1].copy()
+    if block_cos is not None:
+        rho = float(block_cos)
+        blocks = (E[K + 1], E[K + 2])
+        C = np.stack([np.sqrt(rho) * blocks[i < K // 2] + np.sqrt(1 - rho) * E[1 + i] for i in range(K)])
+    return [shared * E[0] + C[i] + noise * rng.standard_normal((n, d)) for i in range(K)]

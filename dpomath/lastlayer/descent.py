@@ -147,7 +147,11 @@ def lemma41_autograd_check(seed: int = 0, N: int = 9, V: int = 5, d: int = 4,
     fast = margin_rhs(X, cw, cl, r, beta=beta, tau=tau, loss=loss, loss_params=loss_params)
     gram = gram_rhs(X, cw, cl, r, beta=beta, tau=tau, loss=loss, loss_params=loss_params)
     scale = max(1e-300, float(np.max(np.abs(rdot_autograd))))
+    # negative control: the same right-hand side with every margin's sign flipped (DPO: σ(+r_i)
+    # in place of σ(−r_i)); it must disagree with autograd wherever the margins are not 0
+    flipped = margin_rhs(X, cw, cl, -r, beta=beta, tau=tau, loss=loss, loss_params=loss_params)
     return {"max_rel_diff_fast": float(np.max(np.abs(fast - rdot_autograd)) / scale),
             "max_rel_diff_gram": float(np.max(np.abs(gram - rdot_autograd)) / scale),
+            "max_rel_diff_control_margins_flipped": float(np.max(np.abs(flipped - rdot_autograd)) / scale),
             "margin_range": [float(r.min()), float(r.max())], "N": N, "V": V, "d": d,
             "loss": loss}

@@ -22,7 +22,8 @@ from .. import _args
 from .._results import Record
 
 __all__ = ["log_bound", "bound", "risk_bound", "log_risk_bound", "PEAK_Q", "bound_peak", "q_star",
-           "QStar", "q_star_real", "vacuous_below", "logk_asymptotics"]
+           "QStar", "q_star_real", "vacuous_below", "logk_asymptotics", "conditions_floor",
+           "conditions_overtake"]
 
 #: The bound's peak: d/dQ log(2KQ²e^{−Q/45}) = 2/Q − 1/45 = 0.
 PEAK_Q = 90
@@ -257,3 +258,60 @@ def logk_asymptotics() -> dict:
     return {"steps": steps, "proved": bool(proved), "leading": 45 * sp.log(K),
             "next": 90 * sp.log(sp.log(K)), "constant": const, "Q_lo": Qlo, "Q_hi": Qhi,
             "L": L, "K": K, "eps": eps}
+
+
+def conditions_floor(K: int) -> int:
+    """The smallest Q Theorem 4.2's own conditions allow: orthogonal c_1..c_K and b ⟂ c_i need
+    d ≥ K + 1, and d ≤ 5Q, so Q ≥ ⌈(K + 1)/5⌉ — linear in K.
+
+    Parameters
+    ----------
+    K : int
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> conditions_floor(10), conditions_floor(6000)
+    (3, 1201)
+    """
+    K = _args.integer("K", K, lo=1)
+    return -(-(K + 1) // 5)
+
+
+def conditions_overtake(eps: float, K_max: int = 10 ** 7) -> dict:
+    """Where the conditions' floor ⌈(K + 1)/5⌉ overtakes Q*(K, ε): the smallest integer K with
+    ⌈(K + 1)/5⌉ > Q*(K, ε), and the real crossing (K + 1)/5 = Q*_real(K, ε). Past it the
+    sample size the theorems need is max(Q*, (K + 1)/5) = Θ(K), not Θ(log K).
+
+    Bisection: (K + 1)/5 − Q*(K, ε) increases in K once K > 225 (its slope 1/5 − 45/K − … > 0),
+    and it is negative for every smaller K (Q* ≥ 90 there).
+
+    Parameters
+    ----------
+    eps : float
+    K_max : int
+
+    Returns
+    -------
+    dict
+        ``K_integer``, ``K_real`` (the smallest integer K past the real crossing), and Q* and
+        the floor at ``K_integer``.
+    """
+    eps = _args.real("eps", eps, lo=0.0, lo_open=True)
+
+    def bisect(pred) -> int:
+        lo, hi = 1, K_max
+        if not pred(hi):
+            raise _args.BadValue(f"K_max: the floor does not overtake Q* below K_max = {K_max}")
+        while hi - lo > 1:
+            m = (lo + hi) // 2
+            lo, hi = (lo, m) if pred(m) else (m, hi)
+        return hi
+
+    Ki = bisect(lambda K: conditions_floor(K) > q_star(K, eps).Q_star)
+    Kr = bisect(lambda K: (K + 1) / 5 > float(q_star_real(K, eps)))
+    return {"K_integer": Ki, "K_real": Kr, "Q_star_at_K_integer": q_star(Ki, eps).Q_star,
+            "floor_at_K_integer": conditions_floor(Ki)}

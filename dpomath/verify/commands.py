@@ -29,6 +29,15 @@ def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 3] + "..."
 
 
+def _counts_text(rows: list[dict]) -> str:
+    """Status counts, the papers' claims apart from dpomath's own checks (one line each)."""
+    from .ledger import count_statuses
+
+    titles = {"papers": "papers' claims", "own": "dpomath's own checks"}
+    return "\n".join(f"{titles[k]}: " + ", ".join(f"{n} {s}" for s, n in c.items())
+                     for k, c in count_statuses(rows).items() if c)
+
+
 def _verify(args) -> int:
     from . import ledger
     from .progress import progress
@@ -54,12 +63,9 @@ def _verify(args) -> int:
         rows = [["ID", "paper", "place", "status", "time", "summary", "source"]]
         for r in results:
             rows.append([r.claim.id, r.claim.paper, _short(r.claim.place, 32), r.verdict.status.value,
-                         f"{r.duration_s:.1f}s", _short(r.verdict.summary, 90), r.claim.source])
+                         f"{r.duration_s:.1f}s", _short(r.summary_line, 110), r.claim.source])
         print(table(rows))
-        counts: dict[str, int] = {}
-        for r in results:
-            counts[r.verdict.status.value] = counts.get(r.verdict.status.value, 0) + 1
-        print("\n" + ", ".join(f"{n} {k}" for k, n in counts.items()) if counts else "no claims selected")
+        print("\n" + _counts_text([r.to_dict() for r in results]) if results else "no claims selected")
         if args.quick and results:
             print("quick mode: smaller sweeps and samples; a sweep-based verdict can differ from the "
                   "full run (`dpomath verify` without --quick)")

@@ -37,10 +37,12 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from .._args import BadValue
+from .fidelity import Control, Revision, Scope
 
 __all__ = [
     "Status", "Verdict", "Claim", "Context", "Skip", "claim", "registry", "get_claim",
-    "discover", "select", "run_claims", "Result", "PAPERS", "paper_letters",
+    "discover", "select", "run_claims", "Result", "PAPERS", "paper_letters", "OWN_CHECKS",
+    "is_own_check", "Scope", "Control", "Revision", "count_statuses",
 ]
 
 #: Paper letter -> citation: **the one table of papers**. Its order is the report's order; the
@@ -61,6 +63,39 @@ PAPERS: dict[str, str] = {
 def paper_letters() -> list[str]:
     """The paper letters in report order (the keys of :data:`PAPERS`)."""
     return list(PAPERS)
+
+
+#: The letters of :data:`PAPERS` that hold dpomath's own checks rather than a paper's claims.
+#: Every count (report, CLI, README) keeps the two apart.
+OWN_CHECKS: frozenset[str] = frozenset({"G", "V"})
+
+
+def is_own_check(paper: str) -> bool:
+    """True for dpomath's own checks (:data:`OWN_CHECKS`), False for a paper's claims."""
+    return paper in OWN_CHECKS
+
+
+def count_statuses(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Status counts of result dicts (``Result.to_dict()``), kept apart by kind.
+
+    Returns
+    -------
+    dict
+        ``{"papers": {status: n}, "own": {status: n}}`` in status order, zero counts left
+        out; a ``"not testable"`` entry counts the INCONCLUSIVE verdicts whose setting cannot
+        show the property (they are INCONCLUSIVE, never refutations).
+    """
+    out: dict[str, dict[str, int]] = {"papers": {}, "own": {}}
+    for kind in out:
+        rs = [r for r in rows if is_own_check(r["paper"]) == (kind == "own")]
+        for s in Status:
+            n = sum(r["status"] == s.value for r in rs)
+            if n:
+                out[kind][s.value] = n
+        nt = sum(bool(r.get("not_testable")) for r in rs)
+        if nt:
+            out[kind]["not testable"] = nt
+    return out
 
 #: Modules that register claims, imported by :func:`discover`.
 CLAIM_PACKAGES = ("dpomath.proofs", "dpomath.validation")
@@ -139,6 +174,16 @@ class Verdict:
     counterexample: Any = None
     figures: list[str] = field(default_factory=list)
     details: str = ""  # longer explanation (Markdown) for the report's claim section
+    # What the verdict rests on (dpomath.verify.fidelity): scope, negative controls, disclosed
+    # revisions, readings decided side by side, "not testable in this setting".
+    scope: Scope | None = None
+    controls: list[Control] = field(default_factory=list)
+    revisions: list[Revision] = field(default_factory=list)
+    establishes: str = ""      # what a PROVED/CONFIRMED establishes when a control also passes
+    not_testable: str = ""     # why the setting cannot show the property (status INCONCLUSIVE)
+    readings: list[dict] = field(default_factory=list)   # Reading.to_dict(), headline first
+    headline_reading: str = ""
+    reading_rule: str = ""
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -147,6 +192,34 @@ class Verdict:
         self.evidence = _jsonable(dict(self.evidence))
         self.counterexample = _jsonable(self.counterexample)
         self.figures = [str(f) for f in self.figures]
+        if self.scope is not None and not isinstance(self.scope, Scope):
+            raise TypeError(f"scope: a dpomath.verify.fidelity.Scope, got {type(self.scope).__name__}")
+        self.controls = list(self.controls)
+        self.revisions = list(self.revisions)
+        for c in self.controls:
+            if not isinstance(c, Control):
+                raise TypeError(f"controls: Control records, got {type(c).__name__}")
+        for r in self.revisions:
+            if not isinstance(r, Revision):
+                raise TypeError(f"revisions: Revision records, got {type(r).__name__}")
+        if self.not_testable and self.status is not Status.INCONCLUSIVE:
+            raise ValueError("not_testable: only an INCONCLUSIVE verdict can be 'not testable'")
+
+    def problems(self) -> list[str]:
+        """What makes this verdict unfit to report (checked by :meth:`Claim.run`): a PROVED or
+        CONFIRMED with a control that also passes must say what it establishes."""
+        out = []
+        if self.status in (Status.PROVED, Status.CONFIRMED):
+            passing = [c.variant for c in self.controls if not c.failed]
+            if passing and not self.establishes.strip():
+                out.append(f"establishes: the control(s) {passing} also pass, so the verdict must "
+                           "say what the check does establish")
+        return out
+
+    @property
+    def control_fails(self) -> bool:
+        """True when at least one negative control failed (the check can fail)."""
+        return any(c.failed for c in self.controls)
 
     # Constructors, one per status, so checks read as sentences.
     @classmethod
@@ -168,6 +241,23 @@ class Verdict:
     @classmethod
     def inconclusive(cls, summary: str, **kw: Any) -> "Verdict":
         return cls(Status.INCONCLUSIVE, summary, **kw)
+
+    @classmethod
+    def untestable(cls, summary: str, why: str, **kw: Any) -> "Verdict":
+        """INCONCLUSIVE because the setting structurally cannot show the property (``why``);
+        counted apart and never as a refutation."""
+        if not isinstance(why, str) or not why.strip():
+            raise ValueError("why: the reason the setting cannot show the property is required")
+        return cls(Status.INCONCLUSIVE, summary, not_testable=why, **kw)
+
+    def to_fields(self) -> dict[str, Any]:
+        """The new keys of a result's JSON (scope, controls, revisions, readings, ...)."""
+        return {"scope": self.scope.to_dict() if self.scope else None,
+                "controls": [c.to_dict() for c in self.controls],
+                "revisions": [r.to_dict() for r in self.revisions],
+                "establishes": self.establishes, "not_testable": self.not_testable,
+                "readings": self.readings, "headline_reading": self.headline_reading,
+                "reading_rule": self.reading_rule}
 
 
 @dataclass
@@ -219,6 +309,7 @@ class Claim:
     check: Callable[[Context], Verdict]
     module: str = ""
     source: str = ""
+    scope: Scope | None = None  # the default scope of its verdicts (a verdict may give its own)
 
     def run(self, seed: int = 0, quick: bool = False, figure_dir: Path | None = None) -> "Result":
         ctx = Context(self.id, seed=seed, quick=quick, figure_dir=figure_dir)
@@ -227,6 +318,11 @@ class Claim:
             verdict = self.check(ctx)
             if not isinstance(verdict, Verdict):
                 raise TypeError(f"check of {self.id} returned {type(verdict).__name__}, not Verdict")
+            if verdict.scope is None and verdict.status not in (Status.SKIPPED, Status.ERROR):
+                verdict.scope = self.scope
+            bad = verdict.problems()
+            if bad:
+                raise ValueError(f"verdict of {self.id}: " + "; ".join(bad))
         except Skip as s:
             verdict = s.verdict()
         except Exception as e:  # the check itself crashed: the report shows the error
@@ -243,14 +339,25 @@ class Result:
     seed: int
     duration_s: float
 
+    @property
+    def summary_line(self) -> str:
+        """The verdict's summary with its scope at the head: ``[scope] summary``."""
+        v = self.verdict
+        return f"[{v.scope.label()}] {v.summary}" if v.scope is not None else v.summary
+
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON: the contract's keys (``id``, ``paper``, ``status``, ``summary``
+        — with the scope at its head — ``evidence``, ...) and the keys of
+        :meth:`Verdict.to_fields`; ``kind`` is ``"paper"`` or ``"own"`` (:data:`OWN_CHECKS`)."""
         c, v = self.claim, self.verdict
         return {
             "id": c.id, "paper": c.paper, "place": c.place, "statement": c.statement,
             "latex": c.latex, "method": c.method, "source": c.source, "status": v.status.value,
-            "summary": v.summary, "evidence": v.evidence, "counterexample": v.counterexample,
+            "summary": self.summary_line, "evidence": v.evidence, "counterexample": v.counterexample,
             "figures": v.figures, "details": v.details, "seed": self.seed,
             "duration_s": round(self.duration_s, 3),
+            "kind": "own" if is_own_check(c.paper) else "paper", "summary_text": v.summary,
+            **v.to_fields(),
         }
 
 
@@ -259,7 +366,7 @@ _ORDER_SEEN: list[str] = []  # registration order
 
 
 def claim(id: str, *, paper: str, place: str, statement: str, method: str,
-          latex: str = "") -> Callable[[Callable[[Context], Verdict]], Callable[[Context], Verdict]]:
+          latex: str = "", scope: Scope | None = None) -> Callable[[Callable[[Context], Verdict]], Callable[[Context], Verdict]]:
     """Register the decorated function as the check of claim ``id``.
 
     Parameters
@@ -273,6 +380,9 @@ def claim(id: str, *, paper: str, place: str, statement: str, method: str,
     statement, latex : str
         The claim in words and in LaTeX.
     method : {"symbolic", "numeric", "property", "empirical"}
+    scope : Scope, optional
+        The default scope of the claim's verdicts (what the check covers); a verdict may give
+        its own.
 
     Returns
     -------
@@ -291,7 +401,7 @@ def claim(id: str, *, paper: str, place: str, statement: str, method: str,
         if existing is not None and existing.module != fn.__module__:
             raise ValueError(f"claim {id} registered twice ({existing.module}, {fn.__module__})")
         _REGISTRY[id] = Claim(id, paper, place, statement, latex, method, fn, fn.__module__,
-                              source_of(fn))
+                              source_of(fn), scope)
         if id not in _ORDER_SEEN:
             _ORDER_SEEN.append(id)
         return fn

@@ -70,6 +70,7 @@ def _doc(results: list[ledger.Result], out: Path, seed: int, quick: bool,
     counts = {s: sum(c["status"] == s for c in claims) for s in _ORDER}
     return {"dpomath_version": __version__, "seed": seed, "quick": quick,
             "counts": {k: v for k, v in counts.items() if v},
+            "counts_by_kind": ledger.count_statuses(claims),
             "import_errors": import_errors, "claims": claims}
 
 
@@ -97,8 +98,8 @@ def to_markdown(doc: dict) -> str:
     L = [f"# dpomath verification report", "",
          f"dpomath {doc['dpomath_version']}, seed {doc['seed']}"
          + (", quick mode" if doc["quick"] else "") + ".", "",
-         "## Summary", "", "| status | claims |", "|---|---|"]
-    L += [f"| {k} | {v} |" for k, v in doc["counts"].items()]
+         "## Summary", ""]
+    L += _md_counts(doc)
     L += ["", "## Claims", "", "| ID | paper | place | statement | verdict | evidence |",
           "|---|---|---|---|---|---|"]
     esc = lambda t: str(t).replace("|", "\\|").replace("\n", " ")
@@ -115,6 +116,7 @@ def to_markdown(doc: dict) -> str:
             L += [f"**Source.** `{c['source']}`", ""]
         if c["details"]:
             L += [c["details"], ""]
+        L += _md_fidelity(c)
         if c["counterexample"] not in (None, "", {}):
             L += ["**Counterexample.** `" + json.dumps(c["counterexample"], ensure_ascii=False) + "`", ""]
         if c["evidence"]:
@@ -225,9 +227,7 @@ def to_html(doc: dict) -> str:
          "<h1>dpomath verification report</h1>",
          f'<p class="meta">dpomath {e(doc["dpomath_version"])} · seed {doc["seed"]}'
          + (" · quick mode" if doc["quick"] else "") + f' · {len(doc["claims"])} claims</p>',
-         '<h2>Summary</h2><ul class="counts">'
-         + "".join(f"<li>{_badge(k)}<b>{v}</b> claim{'s' if v != 1 else ''}</li>"
-                   for k, v in doc["counts"].items()) + "</ul>",
+         "<h2>Summary</h2>" + _html_counts(doc),
          '<p class="muted legend">' + " · ".join(
              f"<b>{k}</b>: {e(_MEANING[k])}" for k in _ORDER if k in _MEANING) + "</p>",
          '<h2>Claims</h2><table id="claims"><thead><tr><th>ID</th><th>paper</th><th>place</th>'
@@ -250,6 +250,7 @@ def to_html(doc: dict) -> str:
             H.append(f'<p class="muted">source: <code>{e(c["source"])}</code></p>')
         if c["details"]:
             H.append(_md_inline(c["details"]))
+        H.append(_md_inline("\n".join(_md_fidelity(c))))
         if c["counterexample"] not in (None, "", {}):
             H.append("<p><b>Counterexample.</b></p><pre>"
                      + e(json.dumps(c["counterexample"], indent=1, ensure_ascii=False)) + "</pre>")
@@ -267,3 +268,78 @@ def to_html(doc: dict) -> str:
     H.append("<h2>Sources</h2><ul>" + "".join(f"<li><b>{k}</b>: {e(v)}</li>" for k, v in PAPERS.items())
              + "</ul></body></html>")
     return "\n".join(H) + "\n"
+
+
+# ------------------------------------------------ counts by kind; scope, controls, revisions,
+# readings (plain display of dpomath.verify.fidelity's records)
+
+_KIND_TITLES = {"papers": "The papers' claims", "own": "dpomath's own checks"}
+
+
+def _kind_letters(doc: dict, kind: str) -> str:
+    letters = [p for p in PAPERS if ledger.is_own_check(p) == (kind == "own")
+               and any(c["paper"] == p for c in doc["claims"])]
+    return ", ".join(letters)
+
+
+def _counts_by_kind(doc: dict) -> dict:
+    """``counts_by_kind`` of the document (older report.json files lack it: recomputed)."""
+    return doc.get("counts_by_kind") or ledger.count_statuses(doc["claims"])
+
+
+def _md_counts(doc: dict) -> list[str]:
+    L = []
+    for kind, counts in _counts_by_kind(doc).items():
+        if not counts:
+            continue
+        L += [f"**{_KIND_TITLES[kind]}** ({_kind_letters(doc, kind)}): "
+              + ", ".join(f"{v} {k}" for k, v in counts.items()), ""]
+    return L
+
+
+def _html_counts(doc: dict) -> str:
+    e = html.escape
+    H = []
+    for kind, counts in _counts_by_kind(doc).items():
+        if not counts:
+            continue
+        H.append(f"<h3>{e(_KIND_TITLES[kind])} ({e(_kind_letters(doc, kind))})</h3>"
+                 '<ul class="counts">' + "".join(
+                     (f"<li>{_badge(k)}<b>{v}</b> claim{'s' if v != 1 else ''}</li>" if k in _COLOURS
+                      else f"<li><i>of which {e(k)}</i>: <b>{v}</b></li>")
+                     for k, v in counts.items()) + "</ul>")
+    return "".join(H)
+
+
+def _md_fidelity(c: dict) -> list[str]:
+    """Scope, readings, negative controls, revisions and 'not testable' of one claim, as
+    Markdown lines (empty when the claim has none)."""
+    esc = lambda t: str(t).replace("|", "\\|").replace("\n", " ")
+    L = []
+    sc = c.get("scope")
+    if sc:
+        L += [f"**Scope.** {sc['on']} ({sc['kind']})"
+              + (f"; reading: {sc['reading']}" if sc.get("reading") else "") + ".", ""]
+    if c.get("not_testable"):
+        L += [f"**Not testable in this setting.** {c['not_testable']}", ""]
+    if c.get("readings"):
+        L += [f"**Readings** (rule: {c.get('reading_rule', '')}).", "",
+              "| rank | reading | verdict | the paper's words | summary |", "|---|---|---|---|---|"]
+        L += [f"| {r['rank']} | {esc(r['name'])}: {esc(r['text'])} | {r['status']} | {esc(r['why'])} "
+              f"| {esc(r['summary'])} |" for r in c["readings"]]
+        L.append("")
+    if c.get("controls"):
+        L += ["**Negative controls** (the same check on a deliberately false variant; "
+              "*fails* = the check can tell it apart).", "",
+              "| false variant | outcome | measured |", "|---|---|---|"]
+        L += [f"| {esc(k['variant'])} | {k['outcome']} | {esc(k['measured'])} |" for k in c["controls"]]
+        L.append("")
+    if c.get("establishes"):
+        L += [f"**What the check establishes.** {c['establishes']}", ""]
+    if c.get("revisions"):
+        L += ["**Revisions of the rule.**", "",
+              "| old rule | old verdict | new rule | new verdict | reason |", "|---|---|---|---|---|"]
+        L += [f"| {esc(r['old_rule'])} | {r['old_verdict']} | {esc(r['new_rule'])} | {c['status']} "
+              f"| {esc(r['reason'])} |" for r in c["revisions"]]
+        L.append("")
+    return L

@@ -142,8 +142,43 @@ def check_identities(pairs: Mapping[str, tuple], points, tol: float = TWIN_TOL) 
     return exact, twins
 
 
+def identity_controls(controls: Mapping[str, tuple], points, tol: float = TWIN_TOL) -> list:
+    """Negative controls of a symbolic proof: the same check (SymPy reduction and 50-digit
+    twin) on deliberately false identities.
+
+    Parameters
+    ----------
+    controls : mapping
+        Description of the false variant → (lhs, wrong rhs).
+    points : list of dict
+        The twin's points.
+    tol : float
+
+    Returns
+    -------
+    list of dpomath.verify.fidelity.Control
+        Outcome *fails* when the false identity neither reduces to 0 nor passes its twin (the
+        twin is evaluated first; SymPy is asked only when the twin agrees).
+    """
+    from .fidelity import Control
+
+    out = []
+    for variant, (lhs, rhs) in controls.items():
+        twin = numeric_twin(lhs, rhs, points, tol=tol)
+        # a point where the two sides differ at 50 digits settles it; SymPy is asked only when
+        # the twin cannot tell them apart (simplifying a false identity can take very long)
+        exact = reduces_to_zero(sp.sympify(lhs) - sp.sympify(rhs)) if twin["ok"] else False
+        holds = exact or twin["ok"]
+        out.append(Control(variant, failed=not holds,
+                           measured=f"twin max rel. diff {twin['twin_max_rel_diff']:.2e} (tol {tol:g})"
+                                    + (f"; reduces to 0: {exact}" if twin["ok"] else
+                                       "; a 50-digit point where the sides differ")))
+    return out
+
+
 def prove_identities(what: str, pairs: Mapping[str, tuple], points, evidence: Mapping | None = None,
-                     details: str = "", tol: float = TWIN_TOL):
+                     details: str = "", tol: float = TWIN_TOL, controls: Mapping[str, tuple] | None = None,
+                     scope=None):
     """The verdict on a set of exact identities: reduce each difference to 0 with SymPy and
     back it with a 50-digit twin.
 
@@ -165,6 +200,10 @@ def prove_identities(what: str, pairs: Mapping[str, tuple], points, evidence: Ma
         The verdict's longer explanation.
     tol : float
         The twin's relative tolerance.
+    controls : mapping, optional
+        Negative controls: description → (lhs, wrong rhs), checked the same way
+        (:func:`identity_controls`).
+    scope : dpomath.verify.fidelity.Scope, optional
 
     Returns
     -------
@@ -172,6 +211,8 @@ def prove_identities(what: str, pairs: Mapping[str, tuple], points, evidence: Ma
     """
     from .ledger import Verdict
 
+    ctl = identity_controls(controls, points, tol) if controls else []
+    kw = {"controls": ctl, "scope": scope}
     exact, twins = check_identities(pairs, points, tol)
     ev = dict(evidence or {})
     for name in exact:
@@ -184,11 +225,11 @@ def prove_identities(what: str, pairs: Mapping[str, tuple], points, evidence: Ma
     if bad:
         return Verdict.refuted(f"{what}: numeric twin disagrees for {', '.join(bad)}",
                                evidence=ev, counterexample={n: twins[n]["twin_worst_point"] for n in bad},
-                               details=details)
+                               details=details, **kw)
     if all(exact.values()):
         return Verdict.proved(f"{what}: SymPy reduces every difference to 0; 50-digit twins agree "
                               f"(max rel. diff {max(t['twin_max_rel_diff'] for t in twins.values()):.1e})",
-                              evidence=ev, details=details)
+                              evidence=ev, details=details, **kw)
     return Verdict.inconclusive(f"{what}: numeric twins agree but SymPy did not reduce "
                                 f"{', '.join(n for n, ok in exact.items() if not ok)} to 0",
-                                evidence=ev, details=details)
+                                evidence=ev, details=details, **kw)
