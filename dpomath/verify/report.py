@@ -328,6 +328,14 @@ def _md_fidelity(c: dict) -> list[str]:
         L += [f"| {r['rank']} | {esc(r['name'])}: {esc(r['text'])} | {r['status']} | {esc(r['why'])} "
               f"| {esc(r['summary'])} |" for r in c["readings"]]
         L.append("")
+    if len(c.get("models") or []) > 1:
+        L += [f"**Per model** (rule: {c.get('model_rule', '')}).", "",
+              "| model | verdict | scope | summary |", "|---|---|---|---|"]
+        L += [f"| {esc(m['model'])} | {m['status']}{' (not testable)' if m.get('not_testable') else ''} "
+              f"| {esc((m.get('scope') or {}).get('on', ''))} | {esc(m['summary'])}"
+              + (f" (enable with: {esc(m['enable'])})" if m.get("enable") else "") + " |"
+              for m in c["models"]]
+        L.append("")
     if c.get("controls"):
         L += ["**Negative controls** (the same check on a deliberately false variant; "
               "*fails* = the check can tell it apart).", "",
