@@ -561,8 +561,8 @@ def ft_verdict(sw, fdir: Path | None = None, ctx=None) -> Verdict:
                   kind="model")
     kw = dict(evidence=ev, figures=figs, details=details, scope=scope)
     if ctx is not None and ctx.quick:
-        details += ("\n\n**Quick mode** runs last-layer fine-tuning (the body frozen) on 200 statements "
-                    "per persona and K ≤ 4: a smoke test of the pipeline, not the claim's decision.")
+        details += ("\n\n**Quick mode** runs last-layer fine-tuning (the body frozen), 10 updates, on 200 "
+                    "statements per persona and K ≤ 4: a smoke test of the pipeline, not the claim's decision.")
         kw["details"] = details
     if len(Ks) < 3:
         return Verdict.inconclusive("fewer than 3 values of K: a line always fits", **kw)
@@ -875,6 +875,17 @@ def threed_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                    new_rule=CRIT_3D_TESTABLE + "; otherwise the old rule",
                    reason=f"{REVIEW}, finding 10: with ' Yes'/' No' shared by every pair the two "
                           "trained rows move exactly opposite, so the setting cannot show the properties")
+    scoped = Revision(old_rule="V-3D read as a test of paper Y's 3D-properties on a real LLM",
+                      old_verdict="INCONCLUSIVE (not testable in this setting)",
+                      new_rule="V-3D scoped to what this setting can show: last-layer DPO on single-token "
+                               "answers, where the properties can come only from the softmax normaliser; "
+                               "the properties on real multi-token text are paper Y's real-model claims",
+                      reason="issue 14: paper Y's properties are decided on real text, full fine-tuning and "
+                             "LoRA, by paper Y's own real-model claims, which supersede V-3D there")
+    details += (" **Scope.** This check is kept for what the single-token last-layer setting can show "
+                "(whether the two shared rows move exactly opposite, and the normaliser's share); paper "
+                "Y's properties on real text are decided by paper Y's real-model claims, which supersede "
+                "V-3D there.")
     if antisym is not None and antisym <= _ANTISYMMETRY_TOL:
         return Verdict.untestable(
             f"not testable in this setting: the two shared response rows move exactly opposite "
@@ -883,24 +894,28 @@ def threed_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
             why=("every pair answers with the same two tokens (' Yes'/' No'): their rows' gradients "
                  "are exactly opposite, so the asymmetric 3D-properties can only come from the "
                  "softmax normaliser; the check cannot show them here"),
-            evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev])
+            evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev, scoped])
     if len(held) == 3:
-        return Verdict.confirmed(s, evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev],
+        return Verdict.confirmed(s, evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev, scoped],
                                  controls=[control("P2 with the sign flipped (mean log π(chosen) rises)",
                                                    d_cho > 0, f"Δ mean log π chosen {d_cho:+.3f}")])
     if not held:
-        return Verdict.refuted(s, evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev],
+        return Verdict.refuted(s, evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev, scoped],
                                counterexample={"d_mean_logp_chosen": d_cho, "d_mean_logp_rejected": d_rej,
                                                "d_mean_prob_other": d_oth})
     return Verdict.qualified(s + " (the others do not appear in this setting: last-layer DPO on two "
                              "shared single-token responses)", evidence=ev, figures=figs, details=details,
-                             scope=scope, revisions=[rev])
+                             scope=scope, revisions=[rev, scoped])
 
 
-@claim("V-3D", paper="V", place="paper Y's 3D-properties in last-layer DPO", method="empirical",
-       statement="In last-layer DPO on a real LLM the 3D-properties appear: the rejected "
-                 "likelihood falls much faster than the chosen rises, the chosen likelihood "
-                 "itself falls, and probability mass moves to other tokens.",
+@claim("V-3D", paper="V", method="empirical",
+       place="paper Y's 3D-properties in last-layer DPO on single-token answers (scoped; on real "
+             "text: paper Y's real-model claims)",
+       statement="In last-layer DPO on a real LLM with single-token answers (' Yes'/' No' shared by "
+                 "every persona pair) the 3D-properties appear: the rejected likelihood falls much "
+                 "faster than the chosen rises, the chosen likelihood itself falls, and probability "
+                 "mass moves to other tokens. Scoped: this setting can show them only through the "
+                 "softmax normaliser; whole responses on real text are paper Y's real-model claims.",
        latex=r"\Delta\log\pi(y_l) \ll -|\Delta\log\pi(y_w)|,\ \Delta\log\pi(y_w) < 0,\ \Delta\pi(\text{other}) > 0")
 @on_sweep(threed_verdict)
 @per_model

@@ -60,8 +60,9 @@ __all__ = ["FTConfig", "FTRun", "FTSweep", "paper_split", "run_ft_sweep", "get_f
 PAPER_FT = {"beta": 0.01, "lr": 10 ** -5.5, "steps": 60, "batch_size": 32}
 
 #: The ledger's quick run (CI, ``verify --quick``): a smoke test of the pipeline in last-layer
-#: mode (the body frozen, so every prompt runs forward once), K ≤ 4, 200 statements per persona.
-QUICK_FT = {"Ks": (1, 2, 4), "per_persona": 200, "mode": "last-layer", "eval_every": 20,
+#: mode (the body frozen, so every prompt runs forward once), K ≤ 4, 200 statements per persona
+#: (20 test pairs at K = 1), 10 updates evaluated every 5.
+QUICK_FT = {"Ks": (1, 2, 4), "per_persona": 200, "mode": "last-layer", "steps": 10, "eval_every": 5,
             "train_eval_pairs": 64}
 #: The ledger's full run: paper I's protocol with every statement, evaluated every 10 updates;
 #: ``mode`` per model (:func:`ft_mode_for`).
