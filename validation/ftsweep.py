@@ -64,9 +64,9 @@ PAPER_FT = {"beta": 0.01, "lr": 10 ** -5.5, "steps": 60, "batch_size": 32}
 #: (20 test pairs at K = 1), 10 updates evaluated every 5.
 QUICK_FT = {"Ks": (1, 2, 4), "per_persona": 200, "mode": "last-layer", "steps": 10, "eval_every": 5,
             "train_eval_pairs": 64}
-#: The ledger's full run: paper I's protocol with every statement, evaluated every 10 updates;
-#: ``mode`` per model (:func:`ft_mode_for`).
-FULL_FT = {"Ks": PAPER_KS, "per_persona": None, "eval_every": 10, "train_eval_pairs": 256}
+#: The ledger's full run: paper I's protocol with every statement, evaluated after 0, 30 and 60
+#: updates (every test pair; 128 training pairs); ``mode`` per model (:func:`ft_mode_for`).
+FULL_FT = {"Ks": PAPER_KS, "per_persona": None, "eval_every": 30, "train_eval_pairs": 128}
 
 
 def ft_mode_for(model_key: str | None) -> str:
