@@ -106,6 +106,16 @@ def test_recorded_statistics_match_their_definitions(small_run):
             other = np.array([p[i, [j for j in range(4) if j != i]].sum() for i in range(4)]).mean()
             assert math.isclose(st[K["p_other_mass"]], other, rel_tol=1e-12)
             assert math.isclose(st[K["logp_rejected"]], lp[:, 4:8][paired].mean(), rel_tol=1e-12)
+            assert math.isclose(st[K["logp_unseen"]], lp[:, 8:].mean(), rel_tol=1e-12)
+            others = [[j for j in range(4) if j != i] for i in range(4)]
+            assert math.isclose(st[K["logp_other"]], np.mean([lp[i, o] for i, o in enumerate(others)]),
+                                rel_tol=1e-12)
+            neither = [o + [8, 9] for o in others]
+            assert math.isclose(st[K["logp_neither"]], np.mean([lp[i, n] for i, n in enumerate(neither)]),
+                                rel_tol=1e-12)
+            assert math.isclose(st[K["log_unseen_mass"]], math.log(p[:, 8:].sum(1).mean()), rel_tol=1e-12)
+            assert math.isclose(st[K["log_neither_mass"]],
+                                math.log(np.mean([p[i, n].sum() for i, n in enumerate(neither)])), rel_tol=1e-12)
             assert math.isclose(r.metrics["peak_p_chosen"][k, n],
                                 r.history[k, n, :, K["p_chosen_mean"]].max(), rel_tol=1e-12)
 
@@ -167,3 +177,35 @@ def test_bad_arguments_name_the_parameter():
         toy.run(["S1"], [0])
     with pytest.raises(BadValue, match="^epochs"):
         toy.run([toy.Setting(1)], [0], epochs=0)
+
+
+def test_trajectory_is_kept_at_the_checkpoints(small_run):
+    """Every statistic at each checkpoint (a tenth, half, all of training) equals the history
+    there, and the running peaks equal the maximum over the epochs up to it."""
+    r = small_run
+    assert r.checkpoints == toy.checkpoint_epochs(40) == (4, 20, 40)
+    assert toy.checkpoint_epochs(500) == (50, 250, 500) and toy.checkpoint_epochs(1) == (1,)
+    for k, s in enumerate(SETTINGS):
+        for e in r.checkpoints:
+            row = list(r.epochs_recorded).index(e)
+            for name in toy.STATS:
+                np.testing.assert_array_equal(r.at(name, s, e), r.history[k, :, row, K[name]])
+            for name in toy.PEAKED:
+                np.testing.assert_array_equal(r.at("peak_" + name, s, e),
+                                              r.history[k, :, :row + 1, K[name]].max(1))
+        np.testing.assert_array_equal(r.at("loss", s, 0), r.history[k, :, 0, K["loss"]])
+        np.testing.assert_array_equal(r.at("loss", s, 40), r.metric("loss_end", s))
+    with pytest.raises(BadValue):
+        r.at("loss", SETTINGS[0], 7)
+
+
+def test_log_masses_stay_exact_where_the_mass_underflows_its_relative_change():
+    """A run whose unseen mass collapses: log_unseen_mass keeps the log exactly (log-sum-exp),
+    where the old relative change m_end/m_start − 1 rounds to −1."""
+    s = toy.Setting(2, "adam", 1e-2, 0.1, 16)
+    r = toy.run([s], [0, 1], epochs=300, record_every=50, desc="")
+    m0, m1 = r.metric("p_unseen_mass_start", s), r.metric("p_unseen_mass_end", s)
+    lg = r.metric("log_unseen_mass_end", s) - r.metric("log_unseen_mass_start", s)
+    assert np.all(m1 / m0 < 1e-12)
+    np.testing.assert_allclose(lg, np.log(m1) - np.log(m0), rtol=1e-9)
+    assert np.all(lg < -20) and abs(lg[0] - lg[1]) > 0.01      # not tied on the log scale

@@ -140,26 +140,70 @@ def test_claims_give_non_error_verdicts_in_quick_mode(quick_results, cid):
     assert v.evidence["definition"] == pyd.DEFINITIONS[cid]
     assert v.evidence["criterion"] == pyd.CRITERIA[cid]
     assert "settings_swept" in v.evidence and v.evidence["n_seeds"] >= 8
+    assert v.evidence["time_rule"] == pyd.TIME_RULE[cid][0]
 
 
 def test_property_verdicts_follow_the_rule(quick_results):
+    """The headline status is the rank-1 reading's, decided over its cells by the time rule."""
     for cid in ("Y-P1", "Y-P2", "Y-P3"):
-        ev = quick_results[cid].verdict.evidence
-        k, n = map(int, ev["settings_where_it_appears"].split("/"))
+        d = quick_results[cid].to_dict()
+        head = min(pyd.READINGS[cid], key=lambda r: r[2])[0]
+        assert d["headline_reading"] == head
+        assert d["readings"][0]["name"] == head and d["readings"][0]["status"] == d["status"]
+        k, n = map(int, d["evidence"]["cells"].split("appears in ")[1].split(" cells")[0].split("/"))
         want = "CONFIRMED" if k == n else "REFUTED" if k == 0 else "QUALIFIED"
-        assert quick_results[cid].verdict.status.value == want
-        assert len(ev["per_setting"]) == n and len(ev["absent_in"]) == n - k
+        assert d["status"] == want
+        tr = pyd.TIME_RULE[cid][0]
+        ncp = len(d["evidence"]["checkpoints"])
+        assert n == d["evidence"]["n_settings"] * (ncp if tr == "trajectory" else 1)
 
 
-def test_revised_definitions_are_disclosed(quick_results):
-    """Y-P2, Y-SFT and Y-ONPOL say that their definition changed from the mean over prompts to
-    per prompt, and what the mean-based definition gives."""
-    for cid, key in (("Y-P2", "mean_over_prompts_fraction"), ("Y-SFT", "definition_revision"),
-                     ("Y-ONPOL", "definition_revision")):
-        v = quick_results[cid].verdict
-        text = v.evidence["definition_revision"]
-        assert re.search("per[- ]prompt", text) and "mean over prompts" in text and "paper_y_toy_adam.png" in text
-        assert key in v.evidence and "Revision" in v.details
+@pytest.mark.parametrize("cid", IDS)
+def test_every_verdict_is_scoped_with_readings_and_revisions(quick_results, cid):
+    d = quick_results[cid].to_dict()
+    assert d["scope"]["kind"] == "toy" and "toy" in d["summary"] and d["summary"].startswith("[")
+    assert [r["name"] for r in d["readings"]] == [r[0] for r in sorted(pyd.READINGS[cid], key=lambda r: r[2])]
+    assert len(d["revisions"]) >= 1
+    for rv in d["revisions"]:
+        assert all(rv[k].strip() for k in ("old_rule", "old_verdict", "new_rule", "reason"))
+        assert rv["old_verdict"] in ("CONFIRMED", "QUALIFIED", "REFUTED", "INCONCLUSIVE")
+    assert any("outside review" in rv["reason"] for rv in d["revisions"])
+    # the trajectory is reported at every checkpoint
+    for e in d["evidence"]["checkpoints"]:
+        assert f"{e}:" in d["evidence"]["readings_side_by_side"][0] or d["readings"][0]["status"] == "INCONCLUSIVE"
+
+
+@pytest.mark.parametrize("cid", IDS)
+def test_every_confirmed_reading_has_a_control_that_fails(quick_results, cid):
+    """A CONFIRMED verdict (the headline or any reading) has a negative control whose outcome is
+    failure; a control that passes comes with what the check establishes."""
+    d = quick_results[cid].to_dict()
+    for r in d["readings"]:
+        if r["status"] != "CONFIRMED":
+            continue
+        mine = [c for c in d["controls"]
+                if c["variant"].startswith(f"[{r['name']}] ") or (r["name"] == d["headline_reading"]
+                                                                 and not c["variant"].startswith("["))]
+        assert mine, (cid, r["name"])
+        assert any(c["outcome"] == "fails" for c in mine), (cid, r["name"], mine)
+    if any(c["outcome"] == "passes" for c in d["controls"]):
+        assert d["establishes"].strip()
+
+
+def test_first_revisions_stay_visible(quick_results):
+    """Y-P2, Y-SFT and Y-ONPOL keep the first (mean over prompts → per prompt) revision, with the
+    verdict of the mean-based rule recomputed on the same sweep."""
+    for cid in ("Y-P2", "Y-SFT", "Y-ONPOL"):
+        d = quick_results[cid].to_dict()
+        first = [rv for rv in d["revisions"] if "paper_y_toy_adam.png" in rv["reason"]]
+        assert len(first) == 1 and "mean over prompts" in (first[0]["old_rule"] + first[0]["reason"])
+        assert "Revision." in d["details"]
+
+
+def test_y_p1_is_decided_in_both_coordinates(quick_results):
+    d = quick_results["Y-P1"].to_dict()
+    assert {r["name"] for r in d["readings"]} == {"log", "probability"}
+    assert "median_ratio_prob_at_end" in d["evidence"] and "median_ratio_log_at_end" in d["evidence"]
 
 
 def test_g_claims_are_proved():
@@ -172,6 +216,6 @@ def test_figures_are_written(tmp_path):
     figs = []
     for cid in ("Y-P1", "Y-P3", "Y-FLEX"):
         figs += ledger.get_claim(cid).run(seed=0, quick=True, figure_dir=tmp_path).verdict.figures
-    assert len(figs) >= 4
+    assert len(figs) >= 5 and any(f.endswith("paper_y_flex_saturation.png") for f in figs)
     for f in figs:
         assert f.endswith(".png") and (tmp_path / f.split("/")[-1]).stat().st_size > 10_000

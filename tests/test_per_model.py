@@ -224,6 +224,10 @@ def test_report_markdown_has_the_side_by_side_table():
     assert "**Per model** (rule:" in text
     assert "| Model-A | CONFIRMED |" in text and "| Model-B | REFUTED |" in text
     json.dumps(v.to_fields())  # JSON-able
+    from dpomath.verify.report import _html_fidelity
+
+    h = _html_fidelity(row)
+    assert "<h4>Per model</h4>" in h and "Model-A" in h and "Model-B" in h
 
 
 def test_cli_bad_models_is_a_usage_error(capsys):

@@ -50,7 +50,7 @@ from .._torch import num_threads, torch as _torch
 __all__ = [
     "N_PROMPTS", "N_RESPONSES", "CHOSEN", "REJECTED", "UNSEEN", "P_ON", "P_OFF", "SCENARIOS",
     "STATS", "Setting", "ToyResult", "sft_targets", "init_params", "pairs", "pair_counts", "sft",
-    "run", "reference_run",
+    "run", "reference_run", "PEAKED", "CHECKPOINT_FRACTIONS", "checkpoint_epochs",
 ]
 
 N_PROMPTS = 4
@@ -69,8 +69,12 @@ ADAM_EPS = 1e-8
 #: What is recorded at every epoch for every run (``ToyResult.history[..., k]``).
 #: Probabilities are averaged over the 4 prompts unless named per prompt
 #: (``p_chosen_prompt1`` … ``p_chosen_prompt4`` = π(c_i|x_i) of prompt i); "rejected" means the rejected responses that
-#: appear in a pair with the prompt; the gradient norms are of the batch loss with respect to
-#: the probabilities π(chosen_i|x_i) (4 numbers) and π(r|x_i) (the paired rejected ones).
+#: appear in a pair with the prompt; "neither" (for prompt i) means the responses that are
+#: neither chosen nor rejected for it: the other prompts' chosen responses and the unseen 9–10
+#: (the rejected responses 5–8 are rejected for every prompt); ``logp_*`` are means of
+#: log-probabilities, ``log_*_mass`` logs of probability masses; the gradient norms are of the
+#: batch loss with respect to the probabilities π(chosen_i|x_i) (4 numbers) and π(r|x_i) (the
+#: paired rejected ones).
 STATS = (
     "p_chosen_mean",    # mean_i π(c_i|x_i)
     "p_chosen_min",     # min_i π(c_i|x_i)
@@ -81,6 +85,11 @@ STATS = (
     "p_other_mass",     # mean_i Σ_{j≠i, j≤4} π(c_j|x_i): other prompts' chosen responses
     "logp_chosen",      # mean_i log π(c_i|x_i)
     "logp_rejected",    # mean over paired (i, r) of log π(r|x_i)
+    "logp_unseen",      # mean_i mean_{k=9,10} log π(k|x_i)
+    "logp_other",       # mean_i mean_{j≠i, j≤4} log π(c_j|x_i)
+    "logp_neither",     # mean_i mean_{k ∈ N_i} log π(k|x_i), N_i = {c_j: j ≠ i} ∪ {9, 10}
+    "log_unseen_mass",  # log mean_i Σ_{k=9,10} π(k|x_i) (log-sum-exp: exact where π underflows)
+    "log_neither_mass",  # log mean_i Σ_{k ∈ N_i} π(k|x_i): responses neither chosen nor rejected
     "log_grad_chosen",  # log ‖∂L/∂π(chosen)‖₂
     "log_grad_rejected",  # log ‖∂L/∂π(rejected)‖₂
     "loss",             # the run's batch loss
@@ -340,6 +349,8 @@ def _run_program(arch: str, slots: list[tuple[Setting, int]], init: list, ref_lo
     other = torch.ones(N_PROMPTS, N_RESPONSES, dtype=torch.bool)
     other[:, rj + list(UNSEEN)] = False
     other[ar, ch] = False
+    neither = other.clone()
+    neither[:, list(UNSEEN)] = True
     hist = torch.empty((B, epochs + 1, len(STATS)), dtype=torch.float64)
     for t in progress(range(epochs + 1), desc=desc, total=epochs + 1):
         logp = log_probs()
@@ -371,6 +382,14 @@ def _run_program(arch: str, slots: list[tuple[Setting, int]], init: list, ref_lo
             st[:, _S["p_other_mass"]] = (p * other).sum(2).mean(1)
             st[:, _S["logp_chosen"]] = lp[:, ar, ch].mean(1)
             st[:, _S["logp_rejected"]] = (lpr * paired).sum((1, 2)) / n_paired
+            lpu = lp[:, :, list(UNSEEN)]
+            st[:, _S["logp_unseen"]] = lpu.mean((1, 2))
+            st[:, _S["logp_other"]] = lp.masked_fill(~other, 0.0).sum((1, 2)) / other.sum()
+            st[:, _S["logp_neither"]] = lp.masked_fill(~neither, 0.0).sum((1, 2)) / neither.sum()
+            log_n = math.log(N_PROMPTS)
+            st[:, _S["log_unseen_mass"]] = torch.logsumexp(lpu.flatten(1), 1) - log_n
+            st[:, _S["log_neither_mass"]] = torch.logsumexp(
+                lp.masked_fill(~neither, -math.inf).flatten(1), 1) - log_n
             st[:, _S["log_grad_chosen"]] = 0.5 * torch.logsumexp(2 * log_gp[:, ar, ch], 1)
             st[:, _S["log_grad_rejected"]] = 0.5 * torch.logsumexp(
                 (2 * log_gp[:, :, rj]).masked_fill(~paired, -math.inf).flatten(1), 1)
@@ -393,6 +412,11 @@ class ToyResult:
     ``peak_epoch_p_chosen``, ``peak_p_chosen_prompt<i>`` (max over epochs of prompt i's
     π(c_i|x_i)), ``peak_p_unseen``; and for every statistic its ``start``,
     ``end`` and value at ``early_epoch`` (a tenth of training) as ``<stat>_start`` etc.
+
+    The trajectory is also kept at the ``checkpoints`` (epochs; by default a tenth, half and
+    all of training — :data:`CHECKPOINT_FRACTIONS`): ``<stat>@<epoch>`` for every statistic
+    and the running peaks ``peak_<stat>@<epoch>`` (max over epochs 0…epoch, every epoch) of
+    :data:`PEAKED`; :meth:`at` reads them.
     """
 
     settings: list[Setting]
@@ -405,20 +429,63 @@ class ToyResult:
     sft_max_error: np.ndarray
     final_logp: np.ndarray | None = None  # (S, N, 4, 10) log-probabilities after DPO
     early_epoch: int = 0
+    checkpoints: tuple = ()
 
     def index(self, setting: Setting) -> int:
-        return self.settings.index(setting)
+        """Position of ``setting`` in :attr:`settings` (a dict built on first use)."""
+        pos = self.__dict__.get("_positions")
+        if pos is None or len(pos) != len(self.settings):
+            pos = {s: k for k, s in enumerate(self.settings)}
+            self.__dict__["_positions"] = pos
+        try:
+            return pos[setting]
+        except KeyError:
+            raise ValueError(f"{setting!r} is not in this result's settings") from None
 
     def metric(self, name: str, setting: Setting) -> np.ndarray:
         return self.metrics[name][self.index(setting)]
 
+    def at(self, name: str, setting: Setting, epoch: int) -> np.ndarray:
+        """Statistic ``name`` (or ``peak_<stat>``, a running peak) of a setting at ``epoch``
+        (0 = the start, the SFT model; otherwise one of :attr:`checkpoints`), one value per seed."""
+        if epoch == 0 and not name.startswith("peak_"):
+            return self.metric(name + "_start", setting)
+        if epoch not in self.checkpoints:
+            raise _args.BadValue(f"epoch: must be 0 or one of the checkpoints {self.checkpoints}, "
+                                 f"got {epoch!r}")
+        return self.metric(f"{name}@{epoch}", setting)
 
-def _metrics(hist: np.ndarray, early: int) -> dict[str, np.ndarray]:
+
+#: Statistics whose running peak (max over epochs up to a checkpoint) is kept.
+PEAKED = ("p_chosen_mean", "logp_chosen", *(f"p_chosen_prompt{i + 1}" for i in range(N_PROMPTS)))
+#: Default checkpoints as fractions of training: early, middle, end (epochs 50, 250, 500 of 500).
+CHECKPOINT_FRACTIONS = (0.1, 0.5, 1.0)
+
+
+def checkpoint_epochs(epochs: int, fractions: Sequence[float] = CHECKPOINT_FRACTIONS) -> tuple:
+    """The checkpoint epochs of a run of ``epochs`` epochs: ``max(1, round(f·epochs))`` for each
+    fraction, distinct and increasing.
+
+    >>> checkpoint_epochs(500), checkpoint_epochs(300)
+    ((50, 250, 500), (30, 150, 300))
+    """
+    epochs = _args.integer("epochs", epochs, lo=1)
+    out = sorted({max(1, min(epochs, round(float(f) * epochs))) for f in fractions})
+    return tuple(int(e) for e in out)
+
+
+def _metrics(hist: np.ndarray, early: int, checkpoints: Sequence[int] = ()) -> dict[str, np.ndarray]:
     out = {}
     for k, name in enumerate(STATS):
         out[name + "_start"] = hist[:, 0, k]
         out[name + "_end"] = hist[:, -1, k]
         out[name + "_early"] = hist[:, early, k]
+        for e in checkpoints:
+            out[f"{name}@{e}"] = hist[:, e, k]
+    for name in PEAKED:
+        running = np.maximum.accumulate(hist[:, :, _S[name]], axis=1)
+        for e in checkpoints:
+            out[f"peak_{name}@{e}"] = running[:, e]
     pc = hist[:, :, _S["p_chosen_mean"]]
     out["peak_p_chosen"] = pc.max(1)
     out["peak_epoch_p_chosen"] = pc.argmax(1).astype(np.float64)
@@ -457,6 +524,7 @@ def run(settings: Sequence[Setting], seeds: Sequence[int], *, epochs: int = 500,
     S, N = len(settings), len(seeds)
     recorded = np.unique(np.r_[np.arange(0, epochs + 1, record_every), epochs])
     early = max(1, epochs // 10)
+    checkpoints = checkpoint_epochs(epochs)
     counts = {seed: pair_counts(seed, pairs_per_prompt) for seed in seeds}
 
     history = np.empty((S, N, len(recorded), len(STATS)))
@@ -466,13 +534,13 @@ def run(settings: Sequence[Setting], seeds: Sequence[int], *, epochs: int = 500,
     with num_threads(threads):
         for width in sorted({s.width for s in settings}):
             _run_width(width, settings, seeds, counts, epochs, pairs_per_prompt, sft_steps,
-                       recorded, early, history, metrics, sft_err, final, desc)
+                       recorded, early, checkpoints, history, metrics, sft_err, final, desc)
     return ToyResult(settings, seeds, epochs, pairs_per_prompt, recorded, history, metrics,
-                     sft_err, final, early)
+                     sft_err, final, early, checkpoints)
 
 
 def _run_width(width, settings, seeds, counts, epochs, pairs_per_prompt, sft_steps, recorded,
-               early, history, metrics, sft_err, final, desc):
+               early, checkpoints, history, metrics, sft_err, final, desc):
     """SFT then the DPO program of every setting of one width; fills the output arrays."""
     torch = _torch()
     S, N = len(settings), len(seeds)
@@ -495,7 +563,7 @@ def _run_width(width, settings, seeds, counts, epochs, pairs_per_prompt, sft_ste
         arch, slots, [p[rows] for p in sft_ps], sft_logp[rows],
         np.stack([counts[seed] for _, seed in slots]), epochs, pairs_per_prompt,
         desc=f"{desc} {arch}{width or ''} ({len(slots)} runs)")
-    m = _metrics(hist, early)
+    m = _metrics(hist, early, checkpoints)
     for j, k in enumerate(idx):
         sl = slice(j * N, (j + 1) * N)
         history[k] = hist[sl][:, recorded]
