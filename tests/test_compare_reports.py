@@ -43,3 +43,18 @@ def test_rtol_and_text_fields():
     lines, ok = cr.compare(DOC, b, rtol=1e-9)
     assert ok and any(ln.startswith("~") for ln in lines) and any(ln.startswith("t") for ln in lines)
     assert not cr.compare(DOC, b)[1]
+
+
+def test_run_block_listed_not_failed():
+    """Two runs' run blocks differ in their date (ignored) and may differ in versions or
+    commit: listed with 'p', never a failure; a report without a run block compares too."""
+    a, b = copy.deepcopy(DOC), copy.deepcopy(DOC)
+    a["run"] = {"date": "2025-01-01T00:00:00Z", "duration_s": 3.0, "packages": {"numpy": "2.0"}}
+    b["run"] = {"date": "2025-02-01T00:00:00Z", "duration_s": 9.0, "packages": {"numpy": "2.0"}}
+    lines, ok = cr.compare(a, b)
+    assert ok and not any(ln.startswith("p ") for ln in lines)
+    b["run"]["packages"]["numpy"] = "2.1"
+    lines, ok = cr.compare(a, b)
+    assert ok and "p run.packages.numpy: '2.0' -> '2.1'" in lines
+    lines, ok = cr.compare(DOC, b)
+    assert ok and any(ln.startswith("p run") for ln in lines)

@@ -78,3 +78,15 @@ def test_refutations_are_never_untestable_and_counts_exclude_them():
     counts = ledger.count_statuses(doc["claims"])
     assert doc["counts_by_kind"] == counts
     assert sum(sum(v for k, v in c.items() if k != "not testable") for c in counts.values()) == len(doc["claims"])
+
+
+def test_the_rule_itself_can_fail():
+    ok = {"id": "X-1", "status": "PROVED", "scope": {"on": "x"}, "establishes": "",
+          "controls": [{"variant": "wrong", "outcome": "fails", "measured": ""}]}
+    assert _problems([ok]) == []
+    assert _problems([{**ok, "controls": []}]) == ["X-1 PROVED: no negative control that fails"]
+    assert _problems([{**ok, "controls": [{"variant": "v", "outcome": "passes", "measured": ""}]}]) == [
+        "X-1 PROVED: no negative control that fails",
+        "X-1: a control passes but the verdict does not say what it establishes"]
+    assert _problems([{**ok, "scope": None}]) == ["X-1: no scope"]
+    assert _problems([{**ok, "status": "SKIPPED", "scope": None, "controls": []}]) == []

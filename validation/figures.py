@@ -57,25 +57,34 @@ def error_vs_k(Ks: Sequence[int], err: Sequence[float], se: Sequence[float],
 
 def persona_heatmaps(raw: np.ndarray, demeaned: np.ndarray, names: Sequence[str], path) -> Path:
     """Cosine similarity of persona-mean embeddings, raw and after removing the shared mean
-    (paper I, Fig. 3)."""
+    (paper I, Fig. 3), with the key from persona index to persona name below (full names,
+    two columns)."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), layout="constrained")
     n = len(names)
+    half = -(-n // 2)
+    key_h = 0.19 * half + 0.25
+    H = 4.6 + key_h
+    fig, axes = plt.subplots(1, 2, figsize=(10.4, H))
     ticks = np.arange(n) if n <= 16 else np.arange(0, n, max(1, n // 8))
     lo = float(np.min(raw))
     for ax, M, title, kw in ((axes[0], raw, f"raw (colour scale {lo:.3f} to 1)",
                               {"vmin": lo, "vmax": 1.0, "cmap": "viridis"}),
                              (axes[1], demeaned, "shared mean removed", {"vmin": -1, "vmax": 1, "cmap": "RdBu_r"})):
         im = ax.imshow(M, **kw)
-        ax.set_title(f"persona-mean cosine, {title}")
+        ax.set_title(f"persona-mean cosine, {title}", fontsize=10)
         ax.set_xlabel("persona index")
         ax.set_ylabel("persona index")
         ax.set_xticks(ticks)
         ax.set_yticks(ticks)
+        ax.tick_params(labelsize=8)
         fig.colorbar(im, ax=ax, shrink=0.85, label="cosine similarity")
-    short = [n if len(n) <= 40 else n[:37] + "..." for n in names]
-    legend = "; ".join(f"{i}: {n}" for i, n in enumerate(short))
-    fig.supxlabel("\n".join(legend[i:i + 230] for i in range(0, len(legend), 230)), fontsize=6)
+    fig.tight_layout(rect=(0, key_h / H, 1, 1))
+    fig.text(0.01, key_h / H, "persona index → name:", ha="left", va="top", fontsize=9,
+             fontweight="bold")
+    for col in range(2):
+        lines = [f"{i}: {names[i]}" for i in range(col * half, min(n, (col + 1) * half))]
+        fig.text(0.01 + 0.5 * col, key_h / H - 0.22 / H, "\n".join(lines), ha="left", va="top",
+                 fontsize=8.5, linespacing=1.3)
     return save(fig, path)
 
 
@@ -126,18 +135,40 @@ def three_d(steps: np.ndarray, hist: Mapping[str, np.ndarray], K: int, path) -> 
     return save(fig, path)
 
 
+#: How each assumption's bar is formed when it is not "measured / allowed" (a lower bound, or
+#: a count that must reach K): the figure says so beside the bar.
+_INVERTED = {"distinct response sets": "K ÷ distinct sets"}
+
+
+def _pretty(name: str) -> str:
+    return (name.replace("<=", "≤").replace(">=", "≥").replace("sqrt Q", "√Q")
+            .replace("l_b^2", "l_b²"))
+
+
 def assumption_ratios(names: Sequence[str], ratios: Sequence[float], path) -> Path:
-    """Each assumption of paper I's Theorem 4.2 as measured value / allowed bound (≤ 1 means
-    it holds), on a log scale."""
+    """Each assumption of paper I's Theorem 4.2 as a ratio to its bound, on a log scale, with
+    the value at the bar's end: measured / allowed for an upper bound (``x <= a``), allowed /
+    measured for a lower bound (``x >= a``) and K / distinct sets for the response sets — so
+    that in every row ≤ 1 means the assumption holds."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
     r = np.asarray(ratios, dtype=float)
+    labels = []
+    for nm in names:
+        how = _INVERTED.get(nm) or ("bound ÷ measured" if ">=" in nm or "≥" in nm else "")
+        labels.append(_pretty(nm) + (f"\n(bar: {how})" if how else ""))
+    fig, ax = plt.subplots(figsize=(8.4, 0.55 * len(names) + 1.5))
     colors = ["#2e8b57" if x <= 1 else "#c53030" for x in r]
-    ax.barh(range(len(r)), np.maximum(r, 1e-6), color=colors)
+    shown = np.maximum(r, 1e-6)
+    ax.barh(range(len(r)), shown, color=colors)
     ax.axvline(1.0, color="k", lw=1)
     ax.set_xscale("log")
-    ax.set_yticks(range(len(r)), list(names), fontsize=8)
-    ax.set_xlabel("measured / allowed (≤ 1 holds)")
+    ax.set_xlim(min(shown.min() / 3, 0.1), max(shown.max() * 30, 10))
+    for i, (x, v) in enumerate(zip(shown, r)):
+        ax.text(x * 1.15, i, f"{v:.3g}", va="center", ha="left", fontsize=8.5)
+    ax.set_yticks(range(len(r)), labels, fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlabel("ratio to the bound (≤ 1: the assumption holds; green holds, red fails)")
     ax.set_title("Paper I's assumptions on real persona features")
     ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
     return save(fig, path)

@@ -21,6 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
+from dpomath._torch import num_threads
+
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "resolve_model", "default_gguf", "resolve_device",
            "compute_dtype", "load_model", "untie_head", "answer_token_ids", "extract_features",
            "check_head_input", "ModelUnavailable", "cpu_threads", "converted_dir"]
@@ -185,10 +187,7 @@ def extract_features(model, tokenizer, prompts: Sequence[str], *, device: str = 
     W64 = model.get_output_embeddings().weight.detach().to(first_param.device, torch.float64)
     batches = plan_batches([len(e) for e in enc], batch_size)
     on_cpu = first_param.device.type == "cpu"
-    n_threads = torch.get_num_threads()
-    if on_cpu:
-        torch.set_num_threads(cpu_threads())
-    try:
+    with num_threads(cpu_threads() if on_cpu else torch.get_num_threads()):
         for b in progress(batches, desc=desc, total=len(batches)):
             t0 = time.perf_counter()
             f, l = run_batch(model, [enc[i] for i in b.rows], pad, str(first_param.device), W64)
@@ -198,6 +197,4 @@ def extract_features(model, tokenizer, prompts: Sequence[str], *, device: str = 
                                    dt, model_flops(model, b.n_tokens), 1))
             if on_batch is not None:
                 on_batch(b.rows, f, l)
-    finally:
-        torch.set_num_threads(n_threads)
     return feats, lses, stats

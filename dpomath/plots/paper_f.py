@@ -56,7 +56,7 @@ def field_coordinates(grid_x: dict, grid_h: dict, beta: float, path: str | Path)
     """The same DPO descent field in probability coordinates (x1, x2) and in log coordinates
     (h_w, h_l) = (log x1, log x2) over the same set of policies, side by side."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 5.0))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.7))
     _, q1 = _quiver(axes[0], grid_x, f"probability coordinates: −∇_x L (β = {beta:g})",
                     "x1 = e^{h_w} (dimensionless)", "x2 = e^{h_l} (dimensionless)")
     fig.colorbar(q1, ax=axes[0], shrink=0.85, label="log10 |∇_x L|")
@@ -74,7 +74,7 @@ def flow_trajectories(flows_x: Sequence, flows_h: Sequence, beta: float, path: s
     (Remark 3), drawn in probability coordinates: the probability-coordinate flow moves on
     circles x1² + x2² = const, the log-coordinate flow on hyperbolas x1·x2 = const."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10.4, 4.6), sharey=True)
     for ax, flows, title in ((axes[0], flows_x, "flow of −∇_x L (paper F's field)"),
                              (axes[1], flows_h, "flow of −∇_h L (log coordinates)")):
         for f in flows:

@@ -19,7 +19,7 @@ def margin_trajectories(curves: Mapping[int, dict], beta: float, tau: float, pat
     Theorem 4.2's r_L(t) = β²t/(8Kτ) and r_U(t) = 5β²t/(Kτ) up to τ1; right: the same curves
     against t/τ1, where all K collapse. ``curves[K] = {"t", "min", "mean", "max"}``."""
     plt = pyplot()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.4, 4.2))
     cmap = plt.get_cmap("viridis")
     Ks = sorted(curves)
     for n, K in enumerate(Ks):
@@ -52,13 +52,14 @@ def margin_trajectories(curves: Mapping[int, dict], beta: float, tau: float, pat
 
 def risk_vs_bound(rows: Sequence[dict], path, low: float = -8.0) -> Path:
     """Theorem 4.3's bound 2KQ²e^{−Q/45} (log10; vacuous above 0) against the Monte-Carlo
-    Clopper–Pearson 95% upper limits of R(P) at τ1, with the exact conditional risk marked at
-    the foot of the axis by its exponent when it is off scale. ``rows``: dicts of
-    :func:`dpomath.lastlayer.runs.mc_risk`."""
+    Clopper–Pearson 95% upper limits of R(P) at τ1 (top), and the exact conditional risk, far
+    below any Monte-Carlo resolution, on its own axis as −log10 R (bottom, log scale).
+    ``rows``: dicts of :func:`dpomath.lastlayer.runs.mc_risk`."""
     from ..lastlayer.theorem43 import log_risk_bound, vacuous_below
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.6))
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(9.6, 6.4), sharex=True,
+                                 gridspec_kw={"height_ratios": [2.2, 1]})
     cmap = plt.get_cmap("plasma")
     Ks = sorted({r["K"] for r in rows})
     Qs = np.linspace(1, max(r["Q"] for r in rows) * 1.1, 400)
@@ -67,25 +68,26 @@ def risk_vs_bound(rows: Sequence[dict], path, low: float = -8.0) -> Path:
         rr = sorted((r for r in rows if r["K"] == K), key=lambda r: r["Q"])
         q = [r["Q"] for r in rr]
         ax.plot(Qs, log_risk_bound(K, Qs) / math.log(10), color=col, lw=1.5, label=f"bound, K = {K}")
-        ax.plot(q, [math.log10(max(r["cp_high"], 1e-300)) for r in rr], "v", color=col, ms=6,
-                mfc="none", label=f"MC 95% upper limit, K = {K}")
-        ex = [r["log10_risk_exact_mean"] for r in rr]
-        ax.plot(q, [max(low + 0.3, e) for e in ex], "o", color=col, ms=4,
-                label=f"exact risk, K = {K} (exponent below)")
-        for x, e in zip(q, ex):
-            if e < low:
-                ax.annotate(f"1e{e:.0f}", (x, low + 0.3), textcoords="offset points",
-                            xytext=(-4 + 9 * n, 6), ha="center", va="bottom", rotation=90,
-                            fontsize=6, color=col)
-        ax.axvline(vacuous_below(K), color=col, ls=":", lw=0.8)
+        ax.plot(q, [math.log10(max(r["cp_high"], 1e-300)) for r in rr], "v", color=col, ms=7,
+                mfc="none", mew=1.4, label=f"MC 95% upper limit, K = {K}")
+        ex = np.array([r["log10_risk_exact_mean"] for r in rr], dtype=float)
+        bx.plot(q, -ex, "o-", color=col, ms=5, lw=1, label=f"exact risk, K = {K}")
+        for v in (ax, bx):
+            v.axvline(vacuous_below(K), color=col, ls=":", lw=0.9)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.text(Qs[-1], 0.2, "bound ≥ 1: vacuous (dotted: where it ends)", ha="right", va="bottom",
-            fontsize=8, color="grey")
+    ax.text(0.3 * Qs[-1], -0.35, "above 0 the bound is ≥ 1 (vacuous);\ndotted: the Q where it stops "
+            "being vacuous", ha="left", va="top", fontsize=8.5, color="dimgrey")
     ax.set_ylim(low, 5.5)
-    ax.set_xlabel("samples per cluster Q")
     ax.set_ylabel("log10 probability")
-    ax.set_title("R(P) at τ1 on the cluster model (v = 1/(32√Q)) vs Theorem 4.3's bound")
-    ax.legend(fontsize=7, ncol=2, loc="lower left", bbox_to_anchor=(0.0, 0.12))
+    ax.set_title("R(P) at τ1 on the cluster model (v = 1/(32√Q)) vs Theorem 4.3's bound", fontsize=11)
+    ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    bx.set_yscale("log")
+    bx.set_ylabel("−log10 exact risk")
+    bx.set_xlabel("samples per cluster Q")
+    bx.set_title("exact conditional risk R = 10^(−y), far below the top panel's axis", fontsize=9.5)
+    bx.grid(True, which="major", alpha=0.3)
+    bx.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.tight_layout()
     return save(fig, path)
 
 

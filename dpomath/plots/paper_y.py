@@ -6,6 +6,7 @@ path, draw medians over seeds (bands: the 25–75 % range), and return the PNG p
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,67 +31,146 @@ def _band(ax, x, runs, label, color, log=False):
 
 
 def toy_dynamics(res, settings, path: str | Path) -> Path:
-    """Paper Y's Figure 2 for one setting in each scenario (columns): (top) average/min chosen,
+    """Paper Y's Figure 2 for one setting in each scenario (rows): (left) average/min chosen,
     average/max rejected and average unseen probability over epochs; (middle) the gradient
-    norms ‖∂L/∂π(chosen)‖ and ‖∂L/∂π(rejected)‖; (bottom) the likelihoods on a log scale."""
+    norms ‖∂L/∂π(chosen)‖ and ‖∂L/∂π(rejected)‖; (right) the probabilities on a log scale
+    (axis capped just above 1)."""
     from ..toys.mlp import STATS
 
     plt = pyplot()
     settings = sorted(settings, key=lambda s: s.scenario)
-    fig, axes = plt.subplots(3, len(settings), figsize=(4.2 * len(settings), 9.5), squeeze=False)
+    n = len(settings)
+    fig, axes = plt.subplots(n, 3, figsize=(10.2, 1.85 * n + 1.0), squeeze=False)
     x = res.epochs_recorded
-    k = {n: i for i, n in enumerate(STATS)}
+    k = {name: i for i, name in enumerate(STATS)}
     curves = [("p_chosen_mean", "chosen (avg)", "tab:blue", 1.0),
               ("p_chosen_min", "chosen (min)", "tab:cyan", 1.0),
               ("p_rejected_mean", "rejected (avg)", "tab:red", 1.0),
               ("p_rejected_max", "rejected (max)", "tab:orange", 1.0),
               ("p_unseen_mass", "unseen (avg)", "tab:green", 0.5)]
-    for col, s in enumerate(settings):
+    for row, s in enumerate(settings):
         h = res.history[res.index(s)]                       # (seeds, epochs, stats)
-        for row, log in ((0, False), (2, True)):
+        scen = _SCEN[s.scenario].split(":")[0]
+        for col, log in ((0, False), (2, True)):
             ax = axes[row, col]
             for name, label, color, scale in curves:
                 _band(ax, x, scale * h[:, :, k[name]], label, color, log=log)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel("probability" + (" (log scale)" if log else ""))
-        ax = axes[1, col]
+            ax.set_ylabel("probability" + (" (log)" if log else ""), fontsize=9)
+            if log:
+                ax.set_ylim(top=1.5)  # probabilities: nothing above 1 to show
+            else:
+                ax.set_ylim(bottom=0)
+        ax = axes[row, 1]
         _band(ax, x, np.exp(h[:, :, k["log_grad_chosen"]]), "‖∂L/∂π(chosen)‖", "tab:blue", log=True)
         _band(ax, x, np.exp(h[:, :, k["log_grad_rejected"]]), "‖∂L/∂π(rejected)‖", "tab:red", log=True)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("gradient norm (log scale)")
-        axes[0, col].set_title(_SCEN[s.scenario], fontsize=10)
-    axes[0, 0].legend(fontsize=8)
-    axes[1, 0].legend(fontsize=8)
+        ax.set_ylabel("gradient norm (log)", fontsize=9)
+        axes[row, 0].set_title(f"{_SCEN[s.scenario]}: probabilities", fontsize=9, loc="left")
+        axes[row, 1].set_title(f"{scen}: gradient norms", fontsize=9, loc="left")
+        axes[row, 2].set_title(f"{scen}: probabilities, log scale", fontsize=9, loc="left")
+        for ax in axes[row]:
+            ax.tick_params(labelsize=8)
+            ax.set_xlabel("epoch" if row == n - 1 else "", fontsize=9)
+    # the legends above the panels (inside a panel they would cover the curves)
+    H = fig.get_size_inches()[1]
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper left", ncol=5, fontsize=8.5,
+               bbox_to_anchor=(0.01, 1 - 0.32 / H), frameon=False, title="probabilities:",
+               title_fontsize=8.5, alignment="left", columnspacing=1.0, handlelength=1.5)
+    fig.legend(*axes[0, 1].get_legend_handles_labels(), loc="upper right", ncol=2, fontsize=8.5,
+               bbox_to_anchor=(0.99, 1 - 0.32 / H), frameon=False, title="gradient norms:",
+               title_fontsize=8.5, alignment="left", columnspacing=1.0, handlelength=1.5)
     s0 = settings[0]
     arch = "free-logit policy" if s0.width == 0 else f"MLP width {s0.width}"
-    fig.suptitle(f"Paper Y toy: DPO dynamics, {arch}, {s0.optimizer} lr={s0.lr:g}, β={s0.beta:g} "
-                 f"(median over {len(res.seeds)} seeds, band 25–75 %)", fontsize=11)
-    fig.tight_layout()
+    fig.suptitle(f"Paper Y toy: DPO dynamics, {arch}, {s0.optimizer} lr={s0.lr:g}, β={s0.beta:g}; "
+                 f"median over {len(res.seeds)} seeds, band 25–75 %; unseen mass at half scale",
+                 fontsize=10, y=1 - 0.08 / H)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / H))
     return save(fig, path)
 
 
+_SETTING = re.compile(r"^S(\d+) (.+)$")
+
+
+def _row_label(rest: str) -> str:
+    """``w16 adam lr=0.01 β=0.1`` → ``width 16 · adam · lr 0.01 · β 0.1``."""
+    parts = [re.sub(r"^w(\d+)$", r"width \1", p).replace("=", " ") for p in rest.split()]
+    return " · ".join(parts)
+
+
 def property_frequency(labels: list[str], table: dict[str, list[float]], path: str | Path,
-                       title: str = "Paper Y 3D-properties: frequency per setting (MLP toy, DPO)") -> Path:
-    """Heat map: fraction of runs showing each property (columns) in each setting (rows)."""
+                       title: str = "Paper Y 3D-properties: how often each appears, per setting (MLP toy, DPO)") -> Path:
+    """Heat map: fraction of runs showing each property in each setting. Settings labelled
+    ``S<scenario> <rest>`` are drawn one panel per scenario (rows: the rest of the setting,
+    columns: the properties, two panels a row); other labels as one panel."""
     plt = pyplot()
     names = list(table)
-    data = np.array([table[n] for n in names]).T
-    fig, ax = plt.subplots(figsize=(2.2 + 1.3 * len(names), 0.6 + 0.2 * len(labels)))
-    im = ax.imshow(data, aspect="auto", cmap="viridis", vmin=0, vmax=1)
-    ax.set_xticks(range(len(names)), names, fontsize=8)
-    ax.set_yticks(range(len(labels)), labels, fontsize=6)
-    for i in range(data.shape[0]):
-        for j in range(data.shape[1]):
-            ax.text(j, i, f"{data[i, j]:.2f}", ha="center", va="center", fontsize=5,
-                    color="white" if data[i, j] < 0.5 else "black")
-    fig.colorbar(im, ax=ax, label="fraction of runs showing the property")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    data = np.array([table[n] for n in names]).T                 # (settings, properties)
+    parsed = [_SETTING.match(lb) for lb in labels]
+    short = [n.replace(" ", "\n") for n in names]                 # "P1\nlog", "P3\nunseen\n9–10"
+    if all(parsed):
+        scen = sorted({int(m.group(1)) for m in parsed})
+        rows = list(dict.fromkeys(m.group(2) for m in parsed))
+        grid = np.full((len(scen), len(rows), len(names)), np.nan)
+        for m, v in zip(parsed, data):
+            grid[scen.index(int(m.group(1))), rows.index(m.group(2))] = v
+        row_labels = [_row_label(r) for r in rows]
+    else:
+        scen, grid, row_labels = [None], data[None], list(labels)
+    n_rows = len(row_labels)
+    ncols = min(2, len(scen))
+    nrows = -(-len(scen) // ncols)
+    cell_w, cell_h = 0.46, 0.3
+    label_w = 0.2 + 0.068 * max(len(r) for r in row_labels)
+    panel_w = len(names) * cell_w
+    gap = 0.3                                                    # between panels (no labels there)
+    width = label_w + ncols * panel_w + (ncols - 1) * gap + 1.2
+    panel_h = cell_h * max(n_rows, 4)
+    height = 1.7 + nrows * (panel_h + 1.1)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(width, 5.5), height), squeeze=False)
+    for j, sc in enumerate(scen):
+        ax = axes.flat[j]
+        g = grid[j]
+        im = ax.imshow(g, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+        ax.set_xticks(range(len(names)), short, fontsize=8)
+        ax.set_yticks(range(n_rows), row_labels if j % ncols == 0 else [""] * n_rows, fontsize=9)
+        ax.tick_params(length=0)
+        if sc is not None:
+            ax.set_title(_SCEN.get(sc, f"S{sc}"), fontsize=9)
+        for i in range(g.shape[0]):
+            for k in range(g.shape[1]):
+                if np.isfinite(g[i, k]):
+                    ax.text(k, i, f"{g[i, k]:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if g[i, k] < 0.5 else "black")
+    for ax in list(axes.flat)[len(scen):]:
+        ax.set_visible(False)
+    W, H = fig.get_size_inches()
+    left, right = label_w / W, 1 - 1.0 / W
+    bottom, top = 1.0 / H, 1 - 0.7 / H
+    fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top, wspace=gap / panel_w,
+                        hspace=1.1 / (panel_h + 0.1))
+    cax = fig.add_axes((right + 0.15 / W, bottom, 0.14 / W, top - bottom))
+    fig.colorbar(im, cax=cax).set_label("fraction of runs", fontsize=9)
+    fig.suptitle(title, fontsize=10.5)
+    fig.text(0.01, 0.005, "Columns: the property under each reading. Rows: MLP hidden width, optimizer, learning rate lr, "
+             "DPO β. Panels: scenario S1–S4 (whether the\nchosen / rejected responses are "
+             "on-policy). Cell: fraction of the setting's seeds whose run shows the property.",
+             fontsize=8, ha="left", va="bottom")
     return save(fig, path)
 
 
 def _reg_lines(res, spec, loss):
     return sorted({(s.width, s.optimizer, s.lr) for s in res.settings if s.loss == loss and s.width > 0})
+
+
+def _sweep_axes(plt, n: int):
+    """Panels for the regulariser sweeps: two a row (so the figure fits a page at 100 %)."""
+    cols = min(2, n)
+    rows = -(-n // cols)
+    return plt.subplots(rows, cols, figsize=(10, 3.4 * rows + 0.6), squeeze=False)
+
+
+def _hide_unused(axes, n: int) -> None:
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
 
 
 def flex_sweep(res, spec, path: str | Path) -> Path:
@@ -103,8 +183,8 @@ def flex_sweep(res, spec, path: str | Path) -> Path:
     bp = spec.flex_beta_plus
     bms = sorted(set(spec.flex_beta_minus) | {bp})
     eps = list(res.checkpoints) or [res.epochs]
-    fig, axes = plt.subplots(len(eps), len(spec.scenarios),
-                             figsize=(4.2 * len(spec.scenarios), 3.4 * len(eps)), squeeze=False)
+    fig, axes = plt.subplots(len(eps), len(spec.scenarios), figsize=(10.4, 2.6 * len(eps) + 1.2),
+                             squeeze=False, sharex=True, sharey="row")
     for row, e in enumerate(eps):
         for ax, sc in zip(axes[row], spec.scenarios):
             for w, opt, lr in _reg_lines(res, spec, "flex"):
@@ -114,15 +194,19 @@ def flex_sweep(res, spec, path: str | Path) -> Path:
                          else Setting(sc, opt, lr, bp, w, "flex", beta_minus=bm))
                     d = res.metric(f"logp_rejected@{e}", s) - res.metric("logp_rejected_start", s)
                     ys.append(np.median(d))
-                ax.plot(bms, ys, marker="o", ms=3, lw=1, label=f"w{w} {opt} lr={lr:g}")
+                ax.plot(bms, ys, marker="o", ms=3, lw=1, label=f"width {w}, {opt}, lr {lr:g}")
             ax.axvline(bp, color="grey", ls=":", lw=1)
-            ax.set_title(f"{_SCEN[sc]} — epoch {e}", fontsize=10)
-            ax.set_xlabel("β₋ (β₊ = %g; dotted: β₋ = β₊ = DPO)" % bp)
-            ax.set_ylabel("median Δ log π(rejected) (nats)")
-    axes[0, 0].legend(fontsize=7)
+            ax.set_title(f"{_SCEN[sc]}\nepoch {e}", fontsize=8.5)
+            ax.tick_params(labelsize=8)
+            if row == len(eps) - 1:
+                ax.set_xlabel("β₋ (β₊ = %g)" % bp, fontsize=9)
+        axes[row, 0].set_ylabel("median Δ log π(rej.)\n(nats)", fontsize=9)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(f"Flex-DPO sweep on the paper Y toy over training (median over {len(res.seeds)} "
-                 "seeds; a line above the DPO point at β₋ < β₊ = a moderated drop)", fontsize=11)
-    fig.tight_layout()
+                 "seeds; dotted: β₋ = β₊ = DPO;\na line above the DPO point at β₋ < β₊ = a moderated drop)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return save(fig, path)
 
 
@@ -167,22 +251,23 @@ def sft_sweep(res, spec, path: str | Path) -> Path:
 
     plt = pyplot()
     gs = [0.0] + sorted(spec.sft_gammas)
-    fig, axes = plt.subplots(1, len(spec.scenarios), figsize=(4.2 * len(spec.scenarios), 3.8), squeeze=False)
-    for ax, sc in zip(axes[0], spec.scenarios):
+    fig, axes = _sweep_axes(plt, len(spec.scenarios))
+    for ax, sc in zip(axes.flat, spec.scenarios):
         for w, opt, lr in _reg_lines(res, spec, "sft"):
             ys = []
             for g in gs:
                 s = (Setting(sc, opt, lr, spec.sft_beta, w) if g == 0
                      else Setting(sc, opt, lr, spec.sft_beta, w, "sft", gamma=g))
                 ys.append(np.median(worst(s)))
-            ax.plot(gs, ys, marker="o", ms=3, lw=1, label=f"w{w} {opt} lr={lr:g}")
+            ax.plot(gs, ys, marker="o", ms=4, lw=1.2, label=f"width {w}, {opt}, lr {lr:g}")
         ax.set_xscale("symlog", linthresh=min(spec.sft_gammas))
         ax.set_yscale("log")
         ax.axhline(1.0, color="grey", ls=":", lw=1)
         ax.set_title(_SCEN[sc], fontsize=10)
         ax.set_xlabel("γ (0 = DPO)")
         ax.set_ylabel("median of min_i π_end(c_i) / π_SFT(c_i)")
-    axes[0, 0].legend(fontsize=7)
+    _hide_unused(axes, len(spec.scenarios))
+    axes[0, 0].legend(fontsize=8)
     fig.suptitle(f"SFT-DPO sweep on the paper Y toy, β = {spec.sft_beta:g} "
                  f"(median over {len(res.seeds)} seeds)", fontsize=11)
     fig.tight_layout()
@@ -197,7 +282,7 @@ def gradient_limits(path: str | Path, pi_plus: float = 0.5, alpha: float = 1.0,
 
     plt = pyplot()
     pm = np.logspace(-12, 0, 300)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10.4, 4.3), sharex=True)
     for b in betas:
         s = expit(np.log(alpha) + b * (np.log(pm) - np.log(pi_plus)))
         axes[0].loglog(pm, b * s / pm, label=f"β = {b:g}")

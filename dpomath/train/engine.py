@@ -72,10 +72,13 @@ class TrainConfig:
     (``chosen_lengths``/``rejected_lengths`` for the length-normalised members,
     ``chosen_logps`` for ``sft``), e.g. ``{"label_smoothing": 0.1}``. ``lr`` is constant (no
     schedule). ``max_grad_norm``: clip the global gradient norm (None: no clipping).
+    ``eval_pairs``: the held-out pairs (and, unless ``eval_train_pairs`` is given, the
+    training pairs) scored at each logged step, the first ones of each split.
     ``layout``: ``auto`` (the prefix layout when the model passes its check, else concat),
     ``prefix`` or ``concat`` (:mod:`dpomath.train.logps`). ``log_every`` 0 means about ten
     logged evaluations; ``eval_steps`` (a tuple of update counts) replaces ``log_every`` by
-    exactly those steps (0 and ``steps`` are always evaluated); ``checkpoint_every`` 0 about ten checkpoints (with ``out``).
+    exactly those steps (0 and ``steps`` are always evaluated); ``checkpoint_every`` 0 about
+    ten checkpoints (with ``out``).
     """
 
     mode: str = "full"
@@ -99,6 +102,7 @@ class TrainConfig:
     eval_steps: tuple | None = None
     eval_pairs: int = 64
     eval_unseen: int = 64
+    eval_train_pairs: int | None = None
     greedy_prompts: int = 4
     greedy_tokens: int = 24
     checkpoint_every: int = 0
@@ -131,6 +135,8 @@ class TrainConfig:
                 raise BadValue(f"eval_steps: must be a tuple of step counts, got {type(self.eval_steps).__name__}")
             for v in self.eval_steps:
                 _args.integer("eval_steps", v, lo=0)
+        if self.eval_train_pairs is not None:
+            _args.integer("eval_train_pairs", self.eval_train_pairs, lo=0)
         if self.chunk is not None:
             _args.integer("chunk", self.chunk, lo=1)
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):

@@ -7,6 +7,9 @@
     dpomath simulate --K K --Q Q [--d D] [--beta B] [--loss dpo|ipo|slic] [--json]
     dpomath validate [--model M] [--persona-dir DIR] [--K 1,2,4,8,16] [--per-persona N]
                      [--device auto|cpu|cuda] [--json]
+    dpomath train --model NAME_OR_PATH --data FILE.jsonl|persona:DIR --mode last-layer|lora|full
+                  --loss KIND --beta B --lr LR --steps N --batch-size B [--optimizer adam|sgd|rmsprop]
+                  [--seed S] [--device auto|cpu|cuda] [--out DIR] [--resume] [--json]
 
 ``--json`` prints one JSON document on stdout and nothing else there. Bad arguments: one line
 on stderr naming the argument, exit 2. Only an ERROR verdict makes ``verify`` exit 1.

@@ -23,6 +23,32 @@ def _verify_arguments(v) -> None:
     v.add_argument("--quick", action="store_true", help="smaller sweeps and sample sizes")
     v.add_argument("--json", action="store_true", help="one JSON document on stdout")
     v.add_argument("--seed", type=int_at_least(0), default=0)
+    v.add_argument("--models", default=None, metavar="smollm2,gemma3-270m",
+                   help="real models the real-model claims run on, each decided on its own and "
+                        "shown side by side (default: $DPOMATH_MODELS, else SmolLM2 alone)")
+
+
+def _set_models(args) -> None:
+    if getattr(args, "models", None):
+        from .per_model import set_models
+
+        set_models(args.models)
+
+
+def _per_model_table(results) -> str:
+    """Claims decided on several models: one column per model (their statuses side by side)."""
+    multi = [r for r in results if len(r.verdict.models) > 1]
+    if not multi:
+        return ""
+    keys: list[str] = []
+    for r in multi:
+        keys += [m["key"] for m in r.verdict.models if m["key"] not in keys]
+    rows = [["ID", "status", *keys]]
+    for r in multi:
+        st = {m["key"]: m["status"] + (" (not testable)" if m.get("not_testable") else "")
+              for m in r.verdict.models}
+        rows.append([r.claim.id, r.verdict.status.value, *(st.get(k, "") for k in keys)])
+    return "per model:\n" + table(rows)
 
 
 def _short(text: str, n: int) -> str:
@@ -46,6 +72,7 @@ def _verify(args) -> int:
     for mod, err in ledger.discover().items():
         print(f"dpomath: warning: could not import {mod}: {err}", file=sys.stderr)
     claims = ledger.select(args.paper, args.claim)
+    _set_models(args)
     if args.list:
         if args.json:
             emit_json({"claims": [{"id": c.id, "paper": c.paper, "place": c.place,
@@ -65,6 +92,9 @@ def _verify(args) -> int:
             rows.append([r.claim.id, r.claim.paper, _short(r.claim.place, 32), r.verdict.status.value,
                          f"{r.duration_s:.1f}s", _short(r.summary_line, 110), r.claim.source])
         print(table(rows))
+        pm = _per_model_table(results)
+        if pm:
+            print("\n" + pm)
         side = ledger.side_by_side([r.to_dict() for r in results])
         if side:
             print("\nside by side (one statement, several settings):")
@@ -85,11 +115,15 @@ def _report_arguments(r) -> None:
     r.add_argument("--seed", type=int_at_least(0), default=0)
     r.add_argument("--paper", action="append", choices=_papers(),
                    help="only this paper's claims (repeatable)")
+    r.add_argument("--models", default=None, metavar="smollm2,gemma3-270m",
+                   help="real models the real-model claims run on (default: $DPOMATH_MODELS, "
+                        "else SmolLM2 alone)")
 
 
 def _report(args) -> int:
     from .report import build_report
 
+    _set_models(args)
     out = build_report(args.out, seed=args.seed, quick=args.quick, papers=args.paper)
     print(f"wrote {out / 'index.html'}", file=sys.stderr)
     return 0

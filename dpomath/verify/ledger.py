@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import inspect
 import math
 import pkgutil
 import time
@@ -184,6 +185,10 @@ class Verdict:
     readings: list[dict] = field(default_factory=list)   # Reading.to_dict(), headline first
     headline_reading: str = ""
     reading_rule: str = ""
+    # Real-model claims decided per model (dpomath.verify.per_model): one row per model and
+    # the rule that combined them.
+    models: list[dict] = field(default_factory=list)
+    model_rule: str = ""
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -257,7 +262,8 @@ class Verdict:
                 "revisions": [r.to_dict() for r in self.revisions],
                 "establishes": self.establishes, "not_testable": self.not_testable,
                 "readings": self.readings, "headline_reading": self.headline_reading,
-                "reading_rule": self.reading_rule}
+                "reading_rule": self.reading_rule,
+                "models": _jsonable(self.models), "model_rule": self.model_rule}
 
 
 @dataclass
@@ -432,7 +438,7 @@ def source_path(module: str) -> str:
 def source_of(fn: Callable) -> str:
     """``path:line`` of a check function: its module's repository path and the line of its
     first decorator (the ``@claim`` line)."""
-    code = getattr(fn, "__code__", None)
+    code = getattr(inspect.unwrap(fn), "__code__", None)  # the check itself, not a wrapper
     line = code.co_firstlineno if code is not None else 0
     return f"{source_path(fn.__module__)}:{line}"
 

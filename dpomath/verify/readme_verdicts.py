@@ -60,11 +60,11 @@ def verdicts_markdown(doc: dict) -> str:
             L.append(f"- **{_TITLES[kind]}** ({_letters(doc, kind)}): "
                      + ", ".join(f"**{n} {s}**" if s != "not testable" else f"of which {n} not testable "
                                  "in their setting (never counted as refutations)" for s, n in c.items()))
-    L += ["", "Each verdict starts with its scope in brackets: what was checked (a general proof, an "
-          "instance, the toy, a model and its data) and, where the statement admits several "
-          "readings, which one heads the verdict. *revised* marks a verdict whose rule was changed "
+    L += ["", "The scope says what was checked (a general proof, an instance, the toy, a model and "
+          "its data) and, where the statement admits several readings, which one heads the "
+          "verdict; controls counts the negative controls that fail. *revised* marks a verdict whose rule was changed "
           "after its numbers were seen (old rule and verdict kept in the report).", "",
-          "| claim | kind | verdict | controls | scope and evidence (one line) |", "|---|---|---|---|---|"]
+          "| claim | kind | verdict | controls | scope | evidence (one line) |", "|---|---|---|---|---|---|"]
     for c in doc["claims"]:
         ctl = c.get("controls") or []
         nfail = sum(k["outcome"] == "fails" for k in ctl)
@@ -72,7 +72,10 @@ def verdicts_markdown(doc: dict) -> str:
         status = c["status"] + (" (not testable)" if c.get("not_testable") else "")
         status += ", *revised*" if c.get("revisions") else ""
         kind = "own" if ledger.is_own_check(c["paper"]) else "paper"
-        L.append(f"| {c['id']} | {kind} | {status} | {ctl_txt} | {_cell(c['summary'])} |")
+        sc = c.get("scope") or {}
+        scope = sc.get("on", "—") + (f"; reading: {sc['reading']}" if sc.get("reading") else "")
+        text = c.get("summary_text", c["summary"])
+        L.append(f"| {c['id']} | {kind} | {status} | {ctl_txt} | {_cell(scope, 110)} | {_cell(text, 150)} |")
     return "\n".join(L) + "\n"
 
 
