@@ -628,18 +628,11 @@ def _assemble(cid, readings, ev, details, figures=(), revisions=(), counterexamp
     head.evidence = {**ev, **head.evidence, "readings_side_by_side": table,
                      "headline_reading": head.headline_reading, "time_rule": TIME_RULE[cid][0],
                      "time_rule_why": TIME_RULE[cid][1]}
-    rows = [(f"{r.name} (rank {r.rank})", f"{r.verdict.status.value}: {r.verdict.evidence.get('cells', '')}")
-            for r in sorted(readings, key=lambda r: r.rank)]
-    ctrl_rows = [(c.variant, f"{c.outcome}: {c.measured}") for c in head.controls]
-    head.details = (details + "\n\n**Readings, side by side** (headline: rank 1, the reading most "
-                    "consistent with the paper's words).\n\n" + _details_table(rows, ("reading", "verdict"))
-                    + ("\n\n**Negative controls.**\n\n" + _details_table(ctrl_rows, ("false variant", "outcome"))
-                       if ctrl_rows else "")
-                    + "".join(f"\n\n**Revision.** Old rule: {r.old_rule}; old verdict: {r.old_verdict}. "
-                              f"New rule: {r.new_rule}. Reason: {r.reason}." for r in revisions))
+    # The readings, the negative controls and the revision records are fields of the verdict
+    # (rendered by the report and given in the JSON): the details are not to repeat them.
+    head.details = details
     head.figures = [str(f) for f in figures]
     head.revisions = list(revisions)
-    head.evidence["revisions"] = [r.to_dict() for r in revisions]
     if counterexample is not None and head.status in (Status.REFUTED, Status.QUALIFIED):
         head.counterexample = counterexample
     ests = [r.verdict.establishes for r in readings if r.verdict.establishes]

@@ -197,7 +197,10 @@ def test_first_revisions_stay_visible(quick_results):
         d = quick_results[cid].to_dict()
         first = [rv for rv in d["revisions"] if "paper_y_toy_adam.png" in rv["reason"]]
         assert len(first) == 1 and "mean over prompts" in (first[0]["old_rule"] + first[0]["reason"])
-        assert "Revision." in d["details"]
+        # shown by the report from the verdict's fields (the details do not repeat them)
+        from dpomath.verify import report
+        shown = "\n".join(report._md_fidelity(d))
+        assert "Revisions of the rule" in shown and first[0]["old_verdict"] in shown
 
 
 def test_y_p1_is_decided_in_both_coordinates(quick_results):

@@ -442,6 +442,7 @@ _CSS = """
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:1.5em auto;padding:0 1em;color:#1a202c;line-height:1.45;overflow-wrap:break-word}
 h1{margin:0 0 .2em} h2{margin-top:1.6em} .meta,.muted{color:var(--muted)}
+.print-only{display:none}
 table{border-collapse:collapse;width:100%;margin:.8em 0;font-size:.92em}
 th,td{border:1px solid var(--line);padding:.35em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f7fafc} tr:nth-child(even) td{background:#fcfcfd}
@@ -473,15 +474,19 @@ h4{margin:1em 0 .3em;font-size:1em}
 .ev .v{overflow-wrap:anywhere}
 .ev-hidden{font-size:.85em}
 .outcome-fails{color:#1b7f3b;font-weight:600} .outcome-passes{color:#b7791f;font-weight:600}
+.revision{border-left:3px solid var(--line);padding-left:.7em;margin:.5em 0}
+.revision p{margin:.25em 0}
+table.readings td:first-child{width:3em} table.readings td:nth-child(3){width:7.5em}
+table.controls td:nth-child(2){width:5em}
 @media (max-width:700px){#claims col.id{width:6.5em}}
 @media print{
  @page{size:A4;margin:9mm 9mm 10mm}
- body{font-size:8pt;max-width:none;margin:0;padding:0;line-height:1.28}
+ body{font-size:7.6pt;max-width:none;margin:0;padding:0;line-height:1.25}
  h1{font-size:15pt} h2{font-size:11.5pt;margin-top:1em;break-after:avoid} h3{font-size:9.5pt;break-after:avoid}
  h4{break-after:avoid}
  a.up{display:none} a{color:inherit;text-decoration:none}
  #claims{font-size:7pt} #claims thead th{position:static;box-shadow:none}
- #claims col.id{width:7em} #claims col.claim{width:20%} #claims tr{break-inside:avoid}
+ #claims col.id{width:7em} #claims col.claim{width:20%} #claims tr{break-inside:avoid} #claims td.result,#claims th:nth-child(3),#claims col.result{display:none} #claims col.claim{width:auto} #claims{table-layout:auto;width:100%} #claims td.id br{display:none} #claims td.id .badge{margin:0 0 0 .5em} #claims col.id{width:auto} #claims td.id{white-space:nowrap}
  #claims .stmt{display:none} #claims .place{font-size:1em;color:inherit}
  table{font-size:7.2pt;margin:.4em 0} th,td{padding:.15em .3em}
  section.claim{margin-top:.9em;padding-top:.3em;border-top-width:1px}
@@ -494,7 +499,10 @@ h4{margin:1em 0 .3em;font-size:1em}
  .math{margin:.2em 0;padding:0}
  pre{font-size:6.5pt;padding:.3em}
  figure{display:inline-block;vertical-align:top;max-width:100%;margin:.3em .8em .3em 0;break-inside:avoid}
- img{width:calc(var(--w, 1000px) * .55);max-width:100%;height:auto;border:0}
+ figure.more{display:none} .print-only{display:block}
+ table.long tbody tr:nth-child(n+13){display:none} .ev>div.ev-long{display:none}
+ td{overflow-wrap:break-word}
+ img{width:calc(var(--w, 1000px) * .42);max-width:100%;height:auto;border:0}
  .badge,th,.ev .k,tr:nth-child(even) td{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 }
 """
@@ -521,6 +529,12 @@ def _html_text(s: Any) -> str:
     return html.escape(readable.text(str(s)))
 
 
+#: Rows of a long details table that the printed report shows (the HTML shows them all).
+PRINT_ROWS = 12
+#: Evidence values longer than this (characters, as shown) are named, not printed, on paper.
+PRINT_VALUE_CHARS = 160
+
+
 def _md_table(lines: list[str]) -> str:
     """A Markdown pipe table (already escaped) as an HTML table; ``\\|`` is a literal bar."""
     def cells(line: str) -> list[str]:
@@ -529,9 +543,16 @@ def _md_table(lines: list[str]) -> str:
 
     rows = [cells(ln) for ln in lines if not re.fullmatch(r"\s*\|?[\s:|-]+\|?\s*", ln)]
     head, body = rows[0], rows[1:]
-    return ("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr></thead><tbody>"
-            + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
-            + "</tbody></table>")
+    long = len(body) > PRINT_ROWS  # print shows the first PRINT_ROWS rows and says how many more
+    cls = ' class="long"' if long else ""
+    table = (f"<table{cls}><thead><tr>"
+             + "".join(f"<th>{c}</th>" for c in head) + "</tr></thead><tbody>"
+             + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
+             + "</tbody></table>")
+    if long:
+        table += (f'<p class="muted print-only">… {len(body) - PRINT_ROWS} more rows of this table '
+                  "in the HTML report.</p>")
+    return table
 
 
 def _md_inline(text: str) -> str:
@@ -600,10 +621,11 @@ def _html_fidelity(c: dict) -> str:
         H.append(f"<p><b>What the check establishes.</b> {t(c['establishes'])}</p>")
     if c.get("revisions"):
         H.append("<h4>Revisions of the rule</h4>")
-        H.append(_html_table(
-            ["old rule", "old verdict", "new rule", "new verdict", "reason"],
-            [[t(r.get("old_rule", "")), _badge(r.get("old_verdict", "")), t(r.get("new_rule", "")),
-              _badge(c["status"]), t(r.get("reason", ""))] for r in c["revisions"]], "revisions"))
+        # long prose in each field: one block per revision reads better than a five-column table
+        for r in c["revisions"]:
+            H.append(f'<div class="revision"><p><b>Old rule</b> {_badge(r.get("old_verdict", ""))} '
+                     f'{t(r.get("old_rule", ""))}</p><p><b>New rule</b> {_badge(c["status"])} '
+                     f'{t(r.get("new_rule", ""))}</p><p><b>Reason.</b> {t(r.get("reason", ""))}</p></div>')
     return "".join(H)
 
 
@@ -714,10 +736,16 @@ def to_html(doc: dict, base: str | Path | None = None) -> str:
                 H.append(f"<p><b>Counterexample.</b> {e(readable.value(ce))}</p>")
         rows, hidden = _evidence(c)
         if rows:
+            shown = [(k, readable.value(v)) for k, v in rows]
+            long = [k for k, v in shown if len(v) > PRINT_VALUE_CHARS]
             H.append('<div class="ev" role="table" aria-label="evidence">' + "".join(
-                f'<div role="row"><span class="k" role="cell">{e(k).replace("_", "_<wbr>")}</span>'
-                f'<span class="v" role="cell">{e(readable.value(v))}</span></div>' for k, v in rows)
+                f'<div role="row"{" class=ev-long" if len(v) > PRINT_VALUE_CHARS else ""}>'
+                f'<span class="k" role="cell">{e(k).replace("_", "_<wbr>")}</span>'
+                f'<span class="v" role="cell">{e(v)}</span></div>' for k, v in shown)
                 + "</div>")
+            if long:
+                H.append(f'<p class="muted print-only">Longer evidence values in the HTML report and '
+                         f'report.json: {e(", ".join(long))}.</p>')
         if hidden:
             H.append(f'<p class="muted ev-hidden">Also in the evidence (shown above): '
                      f'{e(", ".join(hidden))}.</p>')
@@ -725,8 +753,13 @@ def to_html(doc: dict, base: str | Path | None = None) -> str:
             size = _png_size(Path(base) / f) if base is not None else None
             # --w: the pixel width, so that print can size each figure to its own scale
             wh = f' width="{size[0]}" height="{size[1]}" style="--w:{size[0]}px"' if size else ""
-            H.append(f'<figure><a href="{e(f)}"><img src="{e(f)}"{wh} '
+            extra = ' class="more"' if i else ""  # print shows a claim's first figure only
+            H.append(f'<figure{extra}><a href="{e(f)}"><img src="{e(f)}"{wh} '
                      f'alt="{e(c["id"])} figure {i + 1}"></a></figure>')
+        if len(c["figures"]) > 1:
+            n = len(c["figures"]) - 1
+            H.append(f'<p class="muted print-only">{n} more figure{"s" if n > 1 else ""} of this '
+                     f'claim in the HTML report (figures/).</p>')
         H.append("</section>")
     if doc["import_errors"]:
         H.append("<h2>Modules that failed to import</h2><ul>")
