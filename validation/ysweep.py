@@ -54,12 +54,9 @@ import numpy as np
 
 from dpomath._args import BadValue
 
-__all__ = ["LMSpec", "LMRun", "QUICK", "FULL", "LMResult", "statement_data", "onpolicy_data",
-           "summarise", "run_one", "get_result", "spec_runs", "lse_mean", "MODEL_ALIASES",
-           "persona_dir_from_env", "models_from_env"]
-
-#: Short names of the models the claims know (anything else is passed to the engine as is).
-MODEL_ALIASES = {"smollm2": "default"}
+__all__ = ["LMSpec", "LMRun", "QUICK", "FULL", "FULL_OTHER", "spec_for", "LMResult", "NEEDS", "needed_runs",
+           "statement_data", "onpolicy_data", "summarise", "run_one", "get_result", "spec_runs",
+           "lse_mean", "persona_dir_from_env"]
 
 
 @dataclass(frozen=True)
@@ -114,8 +111,25 @@ QUICK = LMSpec("quick", modes=("last-layer",), seeds=2, personas=1, pairs_per_pe
                unseen_per_persona=4, steps=6, batch_size=4, eval_steps=(1, 3),
                flex_beta_minus=(0.02,), sft_gammas=(1.0,), sweep_modes=("last-layer",),
                greedy_tokens=0, sample_tokens=48)
-#: The documented runs (docs/paper-y-real.md).
+#: The documented runs on the default model (docs/paper-y-real.md).
 FULL = LMSpec("full")
+#: The documented runs on any other model (Gemma-3-270M is ~2.5x slower per update here, and
+#: on-policy sampling is the sweep's most expensive part): plain DPO on the statement pairs in
+#: LoRA mode, so Y-P1-LM … Y-P3-LM are decided on it; ``DPOMATH_Y_SWEEP=full`` runs :data:`FULL`
+#: on every model.
+FULL_OTHER = LMSpec("full-other", modes=("lora",), sweep_modes=(), onpolicy=False)
+
+
+def spec_for(model_key: str, quick: bool, default_key: str = "smollm2") -> LMSpec:
+    """The sweep of one model: :data:`QUICK`; else :data:`FULL` on the default model (and on
+    every model with ``DPOMATH_Y_SWEEP=full``), :data:`FULL_OTHER` on the others."""
+    if quick:
+        base = QUICK
+    elif model_key == default_key or os.environ.get("DPOMATH_Y_SWEEP", "") == "full":
+        base = FULL
+    else:
+        base = FULL_OTHER
+    return base.with_models((model_key,))
 
 
 @dataclass(frozen=True)
@@ -173,17 +187,6 @@ def persona_dir_from_env() -> Path | None:
     """``$DPOMATH_PERSONA_DIR`` (None when unset)."""
     p = os.environ.get("DPOMATH_PERSONA_DIR")
     return Path(p) if p else None
-
-
-def models_from_env(default: Sequence[str]) -> tuple:
-    """``$DPOMATH_Y_MODELS`` (comma-separated) or ``default``."""
-    env = os.environ.get("DPOMATH_Y_MODELS")
-    if not env:
-        return tuple(default)
-    out = tuple(m.strip() for m in env.split(",") if m.strip())
-    if not out:
-        raise BadValue(f"DPOMATH_Y_MODELS: expected comma-separated model names, got {env!r}")
-    return out
 
 
 # ---------------------------------------------------------------- data
@@ -405,7 +408,7 @@ class _Models:
         if name not in self.loaded:
             from dpomath.train.models import ModelSpec, load_model, plain_model_dir, resolve_model
 
-            spec = resolve_model(MODEL_ALIASES.get(name, name))
+            spec = resolve_model(name)
             path = plain_model_dir(spec, self.cache_root)
             m, tok = load_model(ModelSpec(spec.name, "local", str(path), identity=spec.identity), "cpu",
                                 untie=False)
@@ -517,6 +520,26 @@ class LMResult:
 
 
 _RESULTS: dict = {}
+_MODELS: dict = {}       # cache root -> _Models (each model loaded once per process)
+_DATA: dict = {}         # (source, spec's data fields) -> data cache (on-policy samples drawn once)
+
+#: Which runs a claim needs: ``"properties"`` (plain DPO on the statement pairs: Y-P1…P3),
+#: ``"onpolicy"`` (those and the on-policy runs), ``"sweep"`` (those and Flex-DPO, SFT-DPO),
+#: ``"all"``.
+NEEDS = ("properties", "onpolicy", "sweep", "all")
+
+
+def needed_runs(spec: LMSpec, needs: str = "all") -> list[LMRun]:
+    """The runs of ``spec`` a claim needs (:data:`NEEDS`), in sweep order."""
+    if needs not in NEEDS:
+        raise BadValue(f"needs: must be one of {NEEDS}, got {needs!r}")
+    runs = spec_runs(spec)
+    if needs == "all":
+        return runs
+    keep = {"properties": lambda r: r.data == "statements" and r.loss == "sigmoid",
+            "onpolicy": lambda r: r.loss == "sigmoid",
+            "sweep": lambda r: r.data == "statements"}[needs]
+    return [r for r in runs if keep(r)]
 
 
 def get_result(spec: LMSpec, source: str, cache_root: Path | None = None,
@@ -530,8 +553,9 @@ def get_result(spec: LMSpec, source: str, cache_root: Path | None = None,
     key = (spec, str(source), str(root), tuple(todo))
     if key in _RESULTS:
         return _RESULTS[key]
-    models = _Models(root)
-    data_cache: dict = {}
+    models = _MODELS.setdefault(str(root), _Models(root))
+    data_cache = _DATA.setdefault((str(source), spec.personas, spec.pairs_per_persona,
+                                   spec.unseen_per_persona, spec.sample_tokens), {})
     res = LMResult(spec)
     t0 = time.perf_counter()
     lm_root = root / "paper-y-lm"
