@@ -515,7 +515,7 @@ class LMResult:
             t = rec.get("timing", {})
             rows.append({"run": r.label(True), "seconds": t.get("seconds"),
                          "step_seconds_mean": t.get("step_seconds_mean"), "pairs_per_s": t.get("pairs_per_s"),
-                         "load_1min": t.get("load_1min")})
+                         "load_1min": (t.get("load_1min_before"), t.get("load_1min_after"))})
         return rows
 
 
@@ -567,3 +567,41 @@ def get_result(spec: LMSpec, source: str, cache_root: Path | None = None,
     res.seconds = time.perf_counter() - t0
     _RESULTS[key] = res
     return res
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m dpomath.validation.ysweep [--quick] [--models a,b] [--needs all]``: run (or
+    resume) the real-model sweep of the paper-Y claims ahead of ``dpomath verify --paper Y``,
+    printing each run's time and the load average."""
+    import argparse
+
+    from dpomath.verify.per_model import configured_models, set_models
+
+    p = argparse.ArgumentParser(prog="python -m dpomath.validation.ysweep")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--models", default=None, help="comma-separated (default: the configured models)")
+    p.add_argument("--needs", choices=NEEDS, default="all")
+    a = p.parse_args(argv)
+    if a.models:
+        set_models(a.models)
+    source = os.environ.get("DPOMATH_Y_DATA") or (str(persona_dir_from_env() or ""))
+    if not source:
+        raise SystemExit("set DPOMATH_PERSONA_DIR (or DPOMATH_Y_DATA)")
+    t0 = time.perf_counter()
+    for m in configured_models():
+        spec = spec_for(m.key, a.quick).with_models((m.arg,))
+        runs = needed_runs(spec, a.needs)
+
+        def show(i, n, run, _t=[time.perf_counter()]):
+            print(f"[{time.perf_counter() - t0:7.0f} s, load {os.getloadavg()[0]:.1f}] {m.name}: run "
+                  f"{i + 1}/{n} {run.label(True)}", flush=True)
+        res = get_result(spec, source, os.environ.get("DPOMATH_CACHE_DIR") or None, runs=runs, progress=show)
+        for row in res.timing_rows():
+            print(f"  {row['run']}: {row['seconds'] or 0:.0f} s, {row['step_seconds_mean'] or 0:.2f} s/update, "
+                  f"{row['pairs_per_s'] or 0:.2f} pairs/s, load {row['load_1min']}", flush=True)
+    print(f"done in {time.perf_counter() - t0:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
