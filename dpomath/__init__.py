@@ -19,7 +19,7 @@ _LAZY = {
     "symbolic_loss": "losses", "symbolic_margin_loss": "losses", "LOSSES": "losses",
     "loss_partials": "losses",
     # argument errors (subclasses of ValueError / TypeError naming the parameter)
-    "BadValue": "_args", "BadType": "_args",
+    "BadValue": "_args", "BadType": "_args", "DpomathWarning": "_args",
     # the ledger
     "Status": "verify.ledger", "Verdict": "verify.ledger", "claim": "verify.ledger",
     "registry": "verify.ledger", "run_claims": "verify.ledger",

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 __all__ = ["BadValue", "BadType", "real", "positive", "integer", "array", "probability", "choice",
-           "is_torch"]
+           "is_torch", "same_shape", "DpomathWarning", "folder_problem"]
 
 
 class BadValue(ValueError):
@@ -19,8 +19,13 @@ class BadType(TypeError):
     """An argument of the wrong type (the message names the parameter)."""
 
 
+class DpomathWarning(UserWarning):
+    """Something the user should know that does not stop the work (malformed records skipped,
+    a value outside what a theorem speaks for); the command line prints it as one line."""
+
+
 # Users catch them as dpomath.BadValue / dpomath.BadType; tracebacks print them so too.
-BadValue.__module__ = BadType.__module__ = "dpomath"
+BadValue.__module__ = BadType.__module__ = DpomathWarning.__module__ = "dpomath"
 
 
 def is_torch(x) -> bool:
@@ -85,6 +90,51 @@ def array(name: str, x):
         bad = "NaN" if np.any(np.isnan(a)) else "inf"
         raise BadValue(f"{name}: must be finite, found {bad}")
     return a
+
+
+def _shape(x) -> tuple:
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def same_shape(*named) -> tuple:
+    """Paired arrays must have one shape: ``same_shape(("chosen_logratios", hw),
+    ("rejected_logratios", hl))`` returns the common shape or raises BadValue naming both
+    parameters. Nothing is broadcast: shapes (3, 1) and (3,) would otherwise make a 3×3 result
+    whose mean looks plausible and is wrong.
+
+    >>> same_shape(("a", np.zeros(2)), ("b", np.zeros(2)))
+    (2,)
+    >>> same_shape(("a", np.zeros(2)), ("b", np.zeros(1)))
+    Traceback (most recent call last):
+    ...
+    dpomath.BadValue: a, b: shapes (2,) and (1,) differ (paired arrays are not broadcast; pass one shape)
+    """
+    shapes = [(n, _shape(x)) for n, x in named]
+    first = shapes[0][1]
+    for n, s in shapes[1:]:
+        if s != first:
+            raise BadValue(f"{shapes[0][0]}, {n}: shapes {first} and {s} differ (paired arrays "
+                           "are not broadcast; pass one shape)")
+    return first
+
+
+def folder_problem(path, pattern: str, what: str = "") -> str | None:
+    """What is wrong with a folder the user gave — it does not exist, is not a folder, holds no
+    ``pattern`` file — or None when it is usable (the caller names the parameter).
+
+    >>> folder_problem("/nonexistent/persona", "*.jsonl")
+    '/nonexistent/persona does not exist'
+    """
+    from pathlib import Path
+
+    d = Path(path).expanduser()
+    if not d.exists():
+        return f"{d} does not exist"
+    if not d.is_dir():
+        return f"{d} is not a folder"
+    if not any(d.glob(pattern)):
+        return f"no {what + ' ' if what else ''}{pattern} files in {d}"
+    return None
 
 
 def probability(name: str, p) -> np.ndarray:

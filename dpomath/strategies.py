@@ -12,11 +12,15 @@ model in :mod:`dpomath.lastlayer.strategies`, those of paper Y's free-logit poli
 """
 from __future__ import annotations
 
-from .lastlayer.strategies import theorem42_params
-from .testing.strategies import (betas, log_ratios, logps, loss_configs, loss_kinds,
+from ._optional import require as _require
+
+_require("hypothesis", "dpomath.strategies")  # an ImportError naming the extra
+
+from .lastlayer.strategies import theorem42_params  # noqa: E402
+from .testing.strategies import (betas, log_ratios, logps, loss_configs, loss_kinds,  # noqa: E402
                                  preference_batches, probabilities, probability_ratios,
                                  probability_vectors)
-from .toys.strategies import free_logit_prompts
+from .toys.strategies import free_logit_prompts  # noqa: E402
 
 __all__ = ["betas", "log_ratios", "logps", "probabilities", "probability_ratios",
            "preference_batches", "loss_kinds", "loss_configs", "theorem42_params",

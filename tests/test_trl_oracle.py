@@ -26,6 +26,11 @@ transformers = pytest.importorskip("transformers")
 CONFIG = {"robust": {"label_smoothing": 0.1}, "exo_pair": {"label_smoothing": 1e-3},
           "discopop": {"discopop_tau": 0.05}}
 BETAS = (0.1, 0.5)
+#: TRL's configs (DPOConfig, CPOConfig, ORPOConfig) turn gradient checkpointing on by default
+#: under its deprecated name, which makes transformers warn (FutureWarning) on every config; the
+#: new name, set off here: a tiny model needs no recomputation, and checkpointing changes memory,
+#: not the values.
+NO_CHECKPOINTING = {"activation_checkpointing": False}
 CRITERION = 1e-6  # relative to max(1, |loss|), float32, stated before the run
 
 
@@ -74,7 +79,7 @@ def _trainer(setup, loss_type, beta):
 
     args = DPOConfig(output_dir=setup.out, report_to=[], use_cpu=True, beta=beta,
                      loss_type=[loss_type], per_device_train_batch_size=8, logging_strategy="no",
-                     save_strategy="no", bf16=False, fp16=False, seed=0,
+                     save_strategy="no", bf16=False, fp16=False, seed=0, **NO_CHECKPOINTING,
                      **CONFIG.get(loss_type, {}))
     return DPOTrainer(model=setup.policy, ref_model=setup.reference, args=args,
                       train_dataset=setup.data, processing_class=setup.tok)
@@ -232,7 +237,7 @@ def test_trl_sigmoid_ignores_label_smoothing(setup):
 
     args = DPOConfig(output_dir=setup.out, report_to=[], use_cpu=True, beta=0.1,
                      loss_type=["sigmoid"], label_smoothing=0.1, logging_strategy="no",
-                     save_strategy="no", bf16=False, fp16=False)
+                     save_strategy="no", bf16=False, fp16=False, **NO_CHECKPOINTING)
     trainer = DPOTrainer(model=setup.policy, ref_model=setup.reference, args=args,
                          train_dataset=setup.data, processing_class=setup.tok)
     with pytest.raises(AssertionError, match="equals dpomath's `sigmoid` loss"):
@@ -261,7 +266,7 @@ def _experimental_trainer(setup, name, **config):
     mod = importlib.import_module(f"trl.experimental.{name.lower()}")
     args = getattr(mod, f"{name}Config")(output_dir=setup.out, report_to=[], use_cpu=True,
                                          logging_strategy="no", save_strategy="no", bf16=False,
-                                         fp16=False, **config)
+                                         fp16=False, **NO_CHECKPOINTING, **config)
     return getattr(mod, f"{name}Trainer")(model=setup.policy, args=args, train_dataset=setup.data,
                                           processing_class=setup.tok)
 

@@ -136,10 +136,13 @@ def test_claims_skip_without_data(monkeypatch):
         assert "DPOMATH_PERSONA_DIR" in r.verdict.evidence["enable"]
 
 
-def test_claims_skip_without_files_torch_or_model(monkeypatch, tmp_path):
+def test_claims_skip_without_torch_or_model_and_a_wrong_folder_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("DPOMATH_PERSONA_DIR", str(tmp_path))
     r = ledger.get_claim("I-EMP-R2").run(quick=True)
-    assert r.verdict.status is Status.SKIPPED and "no persona" in r.verdict.summary
+    if C.importlib.util.find_spec("torch") and C.importlib.util.find_spec("transformers"):
+        # a folder the user named that holds no persona files: an error, not a quiet SKIP
+        # (the command line stops with exit 2 before running anything)
+        assert r.verdict.status is Status.ERROR and "no persona *.jsonl files" in r.verdict.summary
     (tmp_path / "a.jsonl").write_text("")
     real = C.importlib.util.find_spec
     monkeypatch.setattr(C.importlib.util, "find_spec", lambda n: None if n == "torch" else real(n))

@@ -243,7 +243,7 @@ def test_cli_validate_json_and_bad_arguments(env, capsys, monkeypatch):
     assert [r["K"] for r in doc["table"]] == [1, 2, 4] and len(doc["verdicts"]) == 6
     rc = main(["validate", "--persona-dir", str(env.root / "nowhere"), "--json"])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and err.startswith("dpomath validate: error: persona_dir") and "\n" not in err
+    assert rc == 2 and err.startswith("dpomath validate: --persona-dir: ") and "\n" not in err
 
 
 def test_fine_tuning_claim_runs_in_the_ledger(env, tmp_path, monkeypatch):

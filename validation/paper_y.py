@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dpomath._args import BadValue
 from dpomath.toys.analysis import (KAPPA, MAJORITY, TIE_TOL, UNSEEN_RISE, Cell, compare,
                                    decide_cells, frac_str, seed_shift)
 from dpomath.verify.fidelity import READING_RULE, Control, Reading, Scope, control, decide_readings
@@ -258,16 +259,19 @@ _ENABLE_DEPS = "pip install 'dpomath[train]'"
 def _source() -> str:
     data = os.environ.get("DPOMATH_Y_DATA")
     if data:
-        if not Path(data).is_file():
-            raise Skip(f"DPOMATH_Y_DATA={data} is not a file", enable=_ENABLE_DATA)
+        if not Path(data).is_file():  # a path the user gave that is wrong is an error
+            raise BadValue(f"DPOMATH_Y_DATA: {data} is not a file")
         return data
     from .ysweep import persona_dir_from_env
 
     pdir = persona_dir_from_env()
     if pdir is None:
         raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
-    if not pdir.is_dir() or not any(pdir.glob("*.jsonl")):
-        raise Skip(f"no persona *.jsonl files in {pdir}", enable=_ENABLE_DATA)
+    from .data import persona_dir_problem
+
+    problem = persona_dir_problem(pdir)
+    if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
+        raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
     return str(pdir)
 
 

@@ -47,9 +47,10 @@ def probability_ratios(policy_chosen, policy_rejected, reference_chosen=1.0,
     Parameters
     ----------
     policy_chosen, policy_rejected : array_like
-        πθ(y_w|x), πθ(y_l|x), in (0, 1].
+        πθ(y_w|x), πθ(y_l|x), in (0, 1], of one shape (not broadcast).
     reference_chosen, reference_rejected : array_like
-        π_ref(y_w|x), π_ref(y_l|x), in (0, 1] (default 1).
+        π_ref(y_w|x), π_ref(y_l|x), in (0, 1] (default 1): a scalar applies to every pair,
+        an array must have the policy's shape.
 
     Returns
     -------
@@ -60,6 +61,10 @@ def probability_ratios(policy_chosen, policy_rejected, reference_chosen=1.0,
     pl = _args.probability("policy_rejected", policy_rejected)
     rw = _args.probability("reference_chosen", reference_chosen)
     rl = _args.probability("reference_rejected", reference_rejected)
+    shape = _args.same_shape(("policy_chosen", pw), ("policy_rejected", pl))
+    for name, ref in (("reference_chosen", rw), ("reference_rejected", rl)):
+        if np.ndim(ref):  # a scalar reference applies to every pair; an array must match
+            _args.same_shape(("policy_chosen", pw), (name, ref))
     return pw / rw, pl / rl
 
 
@@ -75,7 +80,7 @@ def gradient_field(u, v, beta: float, coords: str = "probability", kind: str = "
     Parameters
     ----------
     u, v : array_like
-        (x1, x2) > 0 or (h_w, h_l).
+        (x1, x2) > 0 or (h_w, h_l), of one shape (not broadcast).
     beta : float
         β > 0.
     coords : {"probability", "log"}
@@ -98,6 +103,7 @@ def gradient_field(u, v, beta: float, coords: str = "probability", kind: str = "
     else:
         u = np.asarray(_args.array("h_w", u), dtype=np.float64)
         v = np.asarray(_args.array("h_l", v), dtype=np.float64)
+    _args.same_shape(("u", u), ("v", v))
     w = margin_weight(kind, _margin(coords, u, v, beta), beta, **params)  # −f′(ρ)
     if coords == "log":
         return -beta * w, beta * w

@@ -100,7 +100,7 @@ def lemma41_dpo_pair(j: int = 0) -> tuple[sp.Expr, sp.Expr, list[sp.Symbol]]:
 
 @derivation("lemma-4.1")
 def lemma_41() -> list[Step]:
-    """``dpomath derive lemma-4.1``."""
+    """Paper I, Lemma 4.1: the margins' gradient flow of last-layer DPO, from the model (``dpomath derive lemma-4.1``)."""
     s = lemma41_system()
     proof = lemma41_proof()
     tau = s["tau"]

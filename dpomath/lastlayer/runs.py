@@ -85,6 +85,22 @@ class Theorem42Outcome(Record):
                 "test_margin_max", "test_error", "horizon", "event_time", "test_nfev", "seconds")
 
 
+#: Peak bytes per sample and feature of :func:`theorem42_outcome` (features of the training and
+#: test draws, the solver's products and dense output): 9–12.5 measured for N = 400–8000 (the
+#: first allocation alone, the N×d normal draw, is 8), so 12 plus a fixed 64 MiB.
+BYTES_PER_FEATURE = 12.0
+
+
+def _check_size(K, Q, d, test_per_cluster) -> None:
+    """Refuse, before allocating, a run that cannot fit in the memory available."""
+    from .._memory import require
+
+    K, Q, d = _args.integer("K", K, lo=1), _args.integer("Q", Q, lo=1), _args.integer("d", d, lo=1)
+    n = 2 * K * Q + (2 * K * test_per_cluster if isinstance(test_per_cluster, int) else 0)
+    require(BYTES_PER_FEATURE * n * d + 64 * 2 ** 20, "K, Q, d",
+            f"the cluster model with {n} samples of d = {d} features")
+
+
 def theorem42_outcome(K: int, Q: int, d: int, v: float, l_b: float, Z: int = 1, seed: int = 0,
                       *, beta: float = 0.01, tau: float = 1.0, loss: str = "sigmoid",
                       delta: float = 0.0, delta_mode: str = "random", window_low: float | None = None,
@@ -132,6 +148,7 @@ def theorem42_outcome(K: int, Q: int, d: int, v: float, l_b: float, Z: int = 1, 
     Theorem42Outcome
     """
     t0 = time.perf_counter()
+    _check_size(K, Q, d, test_per_cluster)
     data = sample_clusters(K, Q, d, v=v, l_b=l_b, Z=Z, delta=delta, delta_mode=delta_mode,
                            seed=seed)
     T = tau1(K, beta, tau)

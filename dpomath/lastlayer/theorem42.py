@@ -75,7 +75,23 @@ def tau1(K: int, beta: float, tau: float = 1.0) -> float:
     float
     """
     K = _args.integer("K", K, lo=1)
-    return K * _args.positive("tau", tau) * LOG3 / (5.0 * _args.positive("beta", beta) ** 2)
+    tau = _args.positive("tau", tau)
+    beta = _args.positive("beta", beta)
+    # in logs: β² or K·τ can leave the float range where τ1 itself would not
+    log_t1 = math.log(K) + math.log(tau) + math.log(LOG3 / 5.0) - 2.0 * math.log(beta)
+    if not (-700.0 < log_t1 < 700.0 and beta < 1e150):
+        raise _args.BadValue(f"beta: τ1 = Kτ log 3/(5β²) = e^{log_t1:.4g} at beta={beta:g} "
+                             f"(K={K}, tau={tau:g}) is outside what float64 represents "
+                             "(e^±700, β < 1e150)")
+    return K * tau * LOG3 / (5.0 * beta ** 2)
+
+
+def _times(t) -> np.ndarray:
+    """Times t ≥ 0 (the flow starts at t = 0), as a float64 array."""
+    a = np.asarray(_args.array("t", t), dtype=np.float64)
+    if a.size and a.min() < 0:
+        raise _args.BadValue(f"t: times must be >= 0 (the flow starts at t = 0), got {a.min():g}")
+    return a
 
 
 def r_lower(t, K: int, beta: float, tau: float = 1.0):
@@ -91,7 +107,7 @@ def r_lower(t, K: int, beta: float, tau: float = 1.0):
     -------
     numpy.ndarray
     """
-    return _args.positive("beta", beta) ** 2 * np.asarray(t, float) / (
+    return _args.positive("beta", beta) ** 2 * _times(t) / (
         8.0 * _args.integer("K", K, lo=1) * _args.positive("tau", tau))
 
 
@@ -108,7 +124,7 @@ def r_upper(t, K: int, beta: float, tau: float = 1.0):
     -------
     numpy.ndarray
     """
-    return 5.0 * _args.positive("beta", beta) ** 2 * np.asarray(t, float) / (
+    return 5.0 * _args.positive("beta", beta) ** 2 * _times(t) / (
         _args.integer("K", K, lo=1) * _args.positive("tau", tau))
 
 
@@ -222,7 +238,7 @@ def mean_field_margin(t, K: int, beta: float, tau: float = 1.0, loss: str = "sig
     from ..losses import LOSSES, get_loss
 
     spec = get_loss(loss)
-    s = 2.0 * _args.positive("rate", rate) * _args.positive("beta", beta) ** 2 * np.asarray(t, float) / (
+    s = 2.0 * _args.positive("rate", rate) * _args.positive("beta", beta) ** 2 * _times(t) / (
         _args.integer("K", K, lo=1) * _args.positive("tau", tau))
     if spec.mean_field is None:
         known = ", ".join(k for k, m in LOSSES.items() if m.mean_field is not None)
@@ -237,7 +253,7 @@ def typical_margin(t, K: int, beta: float, tau: float = 1.0, rate: float = 1.0):
     Parameters
     ----------
     t : array_like
-        Times.
+        Times, t ≥ 0.
     K : int
     beta, tau : float
     rate : float

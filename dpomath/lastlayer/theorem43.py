@@ -177,14 +177,22 @@ def q_star(K: int, eps: float) -> QStar:
             vacuous_below_Q=vacuous_below(K),
             Q_bracket=_bracket(K, eps),
             method="Lambert W (branch -1) at 50 digits, then integer search past the peak")
+    for name, v in out.to_dict().items():
+        vals = v if isinstance(v, list) else [v]
+        if any(isinstance(x, float) and not math.isfinite(x) for x in vals):
+            raise _args.BadValue(f"K: {name} leaves the float64 range at K ≈ 1e{len(str(K)) - 1}; "
+                                 "K up to 1e300 is supported")
     if root is None:
         out.note = f"eps >= the bound's peak {out.peak_bound:.6g}: every Q >= 90 meets it"
+    elif eps >= 1:
+        out.note = ("eps >= 1: vacuous as a risk target (the risk is a probability); "
+                    "Theorem 4.3 speaks for eps < 1")
     return out
 
 
 def _bracket(K: int, eps: float):
     """[Q_lo, Q_hi] of :func:`logk_asymptotics` around the real root (needs L = log(2K/ε) > 2)."""
-    L = math.log(2 * K / eps)
+    L = math.log(2 * K) - math.log(eps)  # 2K/ε itself overflows for tiny ε
     if L <= 2:
         return None
     lo = 45 * L + 90 * math.log(45 * L)

@@ -113,8 +113,9 @@ def preference_loss(kind: str, chosen_logratios, rejected_logratios, beta: float
     kind : str
         The member (or an alias), e.g. ``"sigmoid"`` (DPO), ``"ipo"``, ``"hinge"``.
     chosen_logratios, rejected_logratios : array_like or torch.Tensor
-        h_w and h_l. numpy arrays (or scalars, lists) or torch tensors, not a mix; gradients
-        flow through torch inputs. For the reference-free members (``LossSpec.reference_free``:
+        h_w and h_l, of one shape (nothing is broadcast: a mismatch raises BadValue naming
+        both). numpy arrays (or scalars, lists) or torch tensors, not a mix; gradients flow
+        through torch inputs. For the reference-free members (``LossSpec.reference_free``:
         ``simpo``, ``cpo``, ``orpo``) the policy's log-probabilities log πθ(y|x); for
         ``reward-model`` the rewards r±.
     beta : float
@@ -132,6 +133,8 @@ def preference_loss(kind: str, chosen_logratios, rejected_logratios, beta: float
     hw = _args.array("chosen_logratios", chosen_logratios)
     hl = _args.array("rejected_logratios", rejected_logratios)
     p = spec.check_params(params)
+    _args.same_shape(("chosen_logratios", hw), ("rejected_logratios", hl),
+                     *_per_pair(spec, p))
     if spec.input_max is not None:
         for name, a in (("chosen_logratios", hw), ("rejected_logratios", hl)):
             top = float((a.detach() if is_torch(a) else a).max()) if (a.numel() if is_torch(a) else a.size) else -np.inf
@@ -143,6 +146,13 @@ def preference_loss(kind: str, chosen_logratios, rejected_logratios, beta: float
         raise _args.BadType("chosen_logratios, rejected_logratios: mix of torch tensors and numpy "
                             "arrays; pass both as the same kind")
     return spec.loss(ops_for(hw, hl), hw, hl, beta, **p)
+
+
+def _per_pair(spec: LossSpec, p: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The array parameters given with one value per pair (a scalar, like SimPO's default
+    length 1, is one value for every pair): they must have the pairs' shape."""
+    return [(n, v) for n, v in p.items()
+            if spec.params[n].array and (v.dim() if is_torch(v) else np.ndim(v)) > 0]
 
 
 def margin_weight(kind: str, margin, beta: float = 1.0, **params):
@@ -175,6 +185,7 @@ def margin_weight(kind: str, margin, beta: float = 1.0, **params):
     beta = _args.positive("beta", beta)
     r = _args.array("margin", margin)
     p = spec.check_params(params)
+    _args.same_shape(("margin", r), *_per_pair(spec, p))
     return -spec.dmargin(ops_for(r), r, beta, **p)
 
 
@@ -192,7 +203,7 @@ def loss_partials(kind: str, hw, hl, beta: float, **params):
     kind : str
         A member with known partials (every margin member, ``flex``, ``sft``).
     hw, hl : array_like
-        The log-ratios.
+        The log-ratios, of one shape (not broadcast).
     beta : float
         β > 0.
     **params
@@ -207,6 +218,7 @@ def loss_partials(kind: str, hw, hl, beta: float, **params):
     beta = _args.positive("beta", beta)
     hw = _float_array("hw", hw)
     hl = _float_array("hl", hl)
+    _args.same_shape(("hw", hw), ("hl", hl))
     if spec.partials is not None:
         p = spec.check_params({k: v for k, v in params.items() if k != "chosen_logps"}, arrays=False)
         return spec.partials(ops.numpy_ops(), hw, hl, beta, **p)

@@ -73,12 +73,16 @@ from __future__ import annotations
 import importlib.util
 from typing import Any, Callable, Mapping
 
-from .. import _args
-from .. import losses as L
-from .._torch import num_threads
-from ._calling import detect
-from ._checks import run_checks, run_one, symmetries, yield_checks
-from ._harness import CHECK_NAMES, ConformanceReport, Fail, Harness
+from .._optional import require as _require
+
+_require("hypothesis", "dpomath.testing (the conformance kit)")  # an ImportError naming the extra
+
+from .. import _args  # noqa: E402
+from .. import losses as L  # noqa: E402
+from .._torch import num_threads  # noqa: E402
+from ._calling import detect  # noqa: E402
+from ._checks import run_checks, run_one, symmetries, yield_checks  # noqa: E402
+from ._harness import CHECK_NAMES, ConformanceReport, Fail, Harness  # noqa: E402
 
 __all__ = ["check_preference_loss", "parametrize_with_checks", "ConformanceReport", "symmetries",
            "SHIFT_INVARIANT", "SWAP_IDENTITIES", "CHECK_NAMES"]

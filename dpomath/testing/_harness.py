@@ -83,6 +83,21 @@ class ConformanceReport:
             lines.append(f"\n[{k}] {name}: {msg.rstrip()}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:  # Jupyter: the headline, then one row per check
+        from ..verify.display import lines_html
+
+        head = self.headline() + "."
+        if self.convention:
+            head += " " + self.convention.strip()
+        if self.backend:
+            head += f" Backend: {self.backend}, inputs {self.dtype}; reduction: {self.reduction}."
+        rows = [("ok", name, f"{what} ({n} batch{'es' if n != 1 else ''})")
+                for name, what, n in self.checks]
+        rows += [("skip", name, why) for name, why in self.skipped]
+        rows += [("not run", name, why) for name, why in self.not_run]
+        rows += [("FAIL", name, msg) for name, msg in self.failures]
+        return lines_html(head, rows)
+
 
 class Fail(AssertionError):
     """A check failed; the message says why."""

@@ -116,7 +116,7 @@ def _check_symbolic_facts(n: int) -> tuple:
 
 @derivation("tabular-step")
 def tabular_step():
-    """``dpomath derive tabular-step``: one DPO step of the free-logit policy in closed form."""
+    """One DPO step of the free-logit policy in closed form (``dpomath derive tabular-step``)."""
     import sympy as sp
 
 
@@ -163,7 +163,7 @@ def tabular_step():
 
 @derivation("squeezing")
 def squeezing():
-    """``dpomath derive squeezing``: the squeezing effect of a pure negative gradient."""
+    """The squeezing effect of a pure negative gradient (``dpomath derive squeezing``)."""
     import sympy as sp
 
 

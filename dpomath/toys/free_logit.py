@@ -87,7 +87,8 @@ def logit_gradient(logits, ref_logp, chosen: int, rejected, weights=None, *, kin
     z, ref, c, r, w = _prompt_args(logits, ref_logp, chosen, rejected, weights)
     lp = log_softmax(z)
     pi = np.exp(lp)
-    lw, ll = loss_partials(kind, lp[c] - ref[c], lp[r] - ref[r], beta, **params)
+    hl = lp[r] - ref[r]
+    lw, ll = loss_partials(kind, np.full(hl.shape, lp[c] - ref[c]), hl, beta, **params)
     g = -(np.sum(w * (lw + ll))) * pi
     g[c] += np.sum(w * lw)
     np.add.at(g, r, w * ll)
@@ -119,6 +120,7 @@ def dpo_first_order(p_chosen, p_rejected, sigma_weight=1.0) -> dict:
     rejected and any other response, and the log-space ratio |Δ rejected| / Δ chosen."""
     pc = _args.probability("p_chosen", p_chosen)
     pr = _args.probability("p_rejected", p_rejected)
+    _args.same_shape(("p_chosen", pc), ("p_rejected", pr))
     if np.any(pc + pr > 1):
         raise _args.BadValue("p_rejected: p_chosen + p_rejected must be <= 1")
     s = _args.positive("sigma_weight", sigma_weight)

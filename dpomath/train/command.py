@@ -79,15 +79,19 @@ def arguments(t: argparse.ArgumentParser) -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, metavar="FILE.jsonl|persona:DIR",
                    help="preference JSONL (prompt/chosen/rejected, strings or messages), persona:DIR "
                         "(statement pairs) or persona-answers:DIR (single-token Yes/No pairs)")
-    t.add_argument("--mode", required=True, choices=["last-layer", "lora", "full"])
+    t.add_argument("--mode", required=True, choices=["last-layer", "lora", "full"],
+                   help="what is trained: the output head, LoRA adapters, or every weight")
     t.add_argument("--loss", required=True, metavar="KIND", help="a dpomath loss kind, e.g. sigmoid (DPO)")
-    t.add_argument("--beta", required=True, type=_positive)
-    t.add_argument("--lr", required=True, type=_positive)
-    t.add_argument("--steps", required=True, type=_int_at_least(0))
+    t.add_argument("--beta", required=True, type=_positive, help="the loss's β (> 0)")
+    t.add_argument("--lr", required=True, type=_positive, help="learning rate (> 0)")
+    t.add_argument("--steps", required=True, type=_int_at_least(0), help="optimizer updates")
     t.add_argument("--batch-size", required=True, type=_int_at_least(1), help="pairs per update")
-    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam")
-    t.add_argument("--seed", type=_int_at_least(0), default=0)
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam",
+                   help="the optimizer")
+    t.add_argument("--seed", type=_int_at_least(0), default=0,
+                   help="seed of the data order, splits and initialisation")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the model runs (auto: cuda when available)")
     t.add_argument("--out", metavar="DIR", default=None,
                    help="checkpoints, per-step evaluations and result.json go here")
     t.add_argument("--resume", action="store_true", help="continue the run in --out to --steps")
@@ -95,25 +99,35 @@ def arguments(t: argparse.ArgumentParser) -> argparse.ArgumentParser:
     x = t.add_argument_group("further options")
     x.add_argument("--grad-accum", type=_int_at_least(1), default=1, metavar="G",
                    help="split each batch into G micro-batches (G divides the batch size)")
-    x.add_argument("--max-grad-norm", type=_positive, default=None)
-    x.add_argument("--max-length", type=_int_at_least(2), default=1024)
+    x.add_argument("--max-grad-norm", type=_positive, default=None,
+                   help="clip the gradient to this norm (default: no clipping)")
+    x.add_argument("--max-length", type=_int_at_least(2), default=1024,
+                   help="tokens per prompt + response at most")
     x.add_argument("--loss-param", type=_loss_param, action="append", default=[], metavar="NAME=VALUE",
                    help="a parameter of the loss, e.g. label_smoothing=0.1 (repeatable)")
-    x.add_argument("--lora-r", type=_int_at_least(1), default=8)
-    x.add_argument("--lora-alpha", type=_positive, default=16.0)
-    x.add_argument("--lora-targets", type=_names, default=None, metavar="q_proj,v_proj")
+    x.add_argument("--lora-r", type=_int_at_least(1), default=8, help="LoRA rank")
+    x.add_argument("--lora-alpha", type=_positive, default=16.0, help="LoRA scale α")
+    x.add_argument("--lora-targets", type=_names, default=None, metavar="q_proj,v_proj",
+                   help="modules LoRA adapts (default: peft's choice for the architecture)")
     x.add_argument("--log-every", type=_int_at_least(0), default=0, metavar="N",
                    help="evaluate every N updates (0: about ten times)")
     x.add_argument("--checkpoint-every", type=_int_at_least(0), default=0, metavar="N",
                    help="checkpoint every N updates with --out (0: about ten times)")
-    x.add_argument("--eval-pairs", type=_int_at_least(0), default=64)
-    x.add_argument("--greedy-prompts", type=_int_at_least(0), default=4)
-    x.add_argument("--greedy-tokens", type=_int_at_least(0), default=24)
-    x.add_argument("--layout", choices=["auto", "prefix", "concat"], default="auto")
+    x.add_argument("--eval-pairs", type=_int_at_least(0), default=64,
+                   help="pairs (and unseen responses) per evaluation")
+    x.add_argument("--greedy-prompts", type=_int_at_least(0), default=4,
+                   help="prompts whose greedy response is tracked")
+    x.add_argument("--greedy-tokens", type=_int_at_least(0), default=24,
+                   help="tokens of each greedy response")
+    x.add_argument("--layout", choices=["auto", "prefix", "concat"], default="auto",
+                   help="how chosen and rejected share the prompt in a batch")
     x.add_argument("--personas", type=_names, default=None, metavar="A,B", help="persona: data only")
-    x.add_argument("--pairs-per-persona", type=_int_at_least(1), default=None)
-    x.add_argument("--heldout-per-persona", type=_int_at_least(0), default=None)
-    x.add_argument("--unseen-per-persona", type=_int_at_least(0), default=16)
+    x.add_argument("--pairs-per-persona", type=_int_at_least(1), default=None,
+                   help="persona: data only: training pairs per persona (default: all)")
+    x.add_argument("--heldout-per-persona", type=_int_at_least(0), default=None,
+                   help="persona: data only: held-out pairs per persona")
+    x.add_argument("--unseen-per-persona", type=_int_at_least(0), default=16,
+                   help="persona: data only: unseen statements per persona")
     return t
 
 
@@ -213,4 +227,11 @@ def run(args) -> int:
 
 from dpomath.verify.cli import register  # noqa: E402
 
-register("train", help=_HELP, arguments=arguments, run=run)
+_DESCRIPTION = (_HELP + ".\n\nData: a preference JSONL file (prompt, chosen, rejected; standard or "
+                "conversational), persona:DIR (whole statements) or persona-answers:DIR (the "
+                "single-token \" Yes\"/\" No\" pairs). --model: a short name (smollm2, "
+                "gemma3-270m), a hub name in the local cache or a local path. --json prints one "
+                "JSON document (config, history, final, data, evals, timing, notes); a bad "
+                "argument is one line on stderr and exit 2.")
+
+register("train", help=_HELP, description=_DESCRIPTION, arguments=arguments, run=run)

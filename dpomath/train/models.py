@@ -294,11 +294,42 @@ def _write_converted(model, tok, d: Path) -> None:
 def _from_pretrained(path: str, kw: dict, dtype, device_map):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
     tok = AutoTokenizer.from_pretrained(path, **kw)
     mkw = dict(kw, dtype=dtype)
     if device_map:
         mkw["device_map"] = device_map
-    return AutoModelForCausalLM.from_pretrained(path, **mkw), tok
+    # transformers' own bars ("Loading weights", the GGUF dequantisation) would sit on screen
+    # after the load and look like a hang; dpomath's progress names the step instead
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    gguf_bar = _quiet_gguf_bar() if "gguf_file" in kw else None
+    try:
+        return AutoModelForCausalLM.from_pretrained(path, **mkw), tok
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+        if gguf_bar is not None:
+            gguf_bar()
+
+
+def _quiet_gguf_bar():
+    """transformers' GGUF dequantisation draws a plain tqdm bar that ``disable_progress_bar``
+    does not reach; replace it for the load (returns the function that restores it, or None
+    where that module is not there)."""
+    try:
+        import transformers.modeling_gguf_pytorch_utils as g
+    except ImportError:
+        return None
+    old = getattr(g, "tqdm", None)
+    if old is None:
+        return None
+    g.tqdm = lambda iterable=None, *a, **k: iterable
+
+    def restore():
+        g.tqdm = old
+    return restore
 
 
 def load_model(spec: ModelSpec, device: str = "cpu", device_map: str | None = None,

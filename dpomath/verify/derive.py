@@ -9,6 +9,9 @@ of :data:`DERIVATION_MODULES` are imported by name when the registry is first re
 >>> steps = derive("update-ratio")
 >>> steps[0].text
 'the partials (Theorem 1): in x1'
+
+In Jupyter a derivation shows as numbered steps with typeset equations (``_repr_html_``,
+``_repr_latex_``); ``print(render(steps))`` prints it as on the command line.
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from typing import Any, Callable
 
 from .._args import BadValue
 
-__all__ = ["Step", "derivation", "derivations", "DERIVATION_MODULES", "derive", "render"]
+__all__ = ["Step", "Derivation", "derivation", "derivations", "DERIVATION_MODULES", "derive",
+           "render"]
 
 #: Modules that register derivations (imported by name, like the ledger's claim modules).
 DERIVATION_MODULES = ("dpomath.gradients.derivations", "dpomath.lastlayer.derivations",
@@ -32,6 +36,44 @@ class Step:
 
     text: str
     expr: Any = None
+
+    def latex(self) -> str | None:
+        """The expression as LaTeX (None without one)."""
+        if self.expr is None:
+            return None
+        import sympy as sp
+
+        return sp.latex(self.expr)
+
+    def _repr_latex_(self) -> str:
+        from .display import steps_latex
+
+        return steps_latex([(self.text, self.latex())]).replace("1. ", "", 1)
+
+
+class Derivation(list):
+    """The steps of a derivation (a list of :class:`Step`) with its name; in Jupyter it shows
+    as numbered steps with typeset equations."""
+
+    def __init__(self, name: str, steps=()):
+        super().__init__(steps)
+        self.name = name
+
+    def _pairs(self) -> list[tuple[str, str | None]]:
+        return [(s.text, s.latex()) for s in self]
+
+    def _repr_html_(self) -> str:
+        from .display import steps_html
+
+        return steps_html(f"dpomath derive {self.name}", self._pairs())
+
+    def _repr_latex_(self) -> str:
+        from .display import steps_latex
+
+        return steps_latex(self._pairs())
+
+    def __str__(self) -> str:
+        return render(self)
 
 
 _REGISTRY: dict[str, Callable[[], list[Step]]] = {}
@@ -64,27 +106,37 @@ def derivations() -> dict[str, Callable[[], list[Step]]]:
     return dict(sorted(_REGISTRY.items()))
 
 
-def derive(name: str) -> list[Step]:
-    """The steps of derivation ``name``.
+def derive(name: str) -> Derivation:
+    """The steps of derivation ``name``: each a sentence and a SymPy expression or equation,
+    from the definitions to the result (what ``dpomath derive NAME`` prints).
 
     Parameters
     ----------
     name : str
-        e.g. ``dpo-gradient``, ``update-ratio``, ``lemma-4.1``.
+        One of :func:`derivations` (``dpomath derive --help`` lists them), e.g.
+        ``dpo-gradient``, ``update-ratio``, ``lemma-4.1``.
 
     Returns
     -------
-    list of Step
+    Derivation
+        A list of :class:`Step` (``.text``, ``.expr``); ``str()`` of it is the numbered text,
+        and Jupyter shows it with typeset equations.
 
     Raises
     ------
     dpomath.BadValue
         For an unknown name (the message lists the known ones).
+
+    Examples
+    --------
+    >>> d = derive("update-ratio")
+    >>> d.name, len(d) > 3, d[0].text
+    ('update-ratio', True, 'the partials (Theorem 1): in x1')
     """
     known = derivations()
-    if name not in known:
+    if not isinstance(name, str) or name not in known:
         raise BadValue(f"NAME: unknown derivation {name!r}; known: {', '.join(known)}")
-    return known[name]()
+    return Derivation(name, known[name]())
 
 
 def render(steps: list[Step], latex: bool = False) -> str:

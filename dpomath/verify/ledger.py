@@ -19,7 +19,9 @@ Check functions take a :class:`Context` and return a :class:`Verdict`::
         return Verdict.proved("SymPy reduces the difference to 0", evidence={...})
 
 Raise :class:`Skip` (with the command that enables the check) when an optional dependency,
-data set or model is missing; any other exception becomes an ``ERROR`` verdict.
+data set or model is missing; a ``ModuleNotFoundError`` for an optional dependency
+(:data:`dpomath._optional.EXTRAS`) becomes a SKIPPED verdict with its ``pip install`` line;
+any other exception becomes an ``ERROR`` verdict.
 """
 from __future__ import annotations
 
@@ -37,12 +39,14 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from .._args import BadValue
+from .._args import BadType, BadValue
+from .._optional import hint, missing_optional
 from .fidelity import Control, Revision, Scope
 
 __all__ = [
     "Status", "Verdict", "Claim", "Context", "Skip", "claim", "registry", "get_claim",
-    "discover", "select", "run_claims", "Result", "PAPERS", "side_by_side", "paper_letters", "OWN_CHECKS",
+    "discover", "select", "run_claims", "Result", "Results", "PAPERS", "side_by_side", "paper_letters",
+    "OWN_CHECKS",
     "is_own_check", "Scope", "Control", "Revision", "count_statuses",
 ]
 
@@ -265,6 +269,16 @@ class Verdict:
                 "reading_rule": self.reading_rule,
                 "models": _jsonable(self.models), "model_rule": self.model_rule}
 
+    def _repr_html_(self) -> str:  # Jupyter
+        from .display import verdict_html
+
+        return verdict_html(self.status.value, self.summary, self.evidence, self.counterexample)
+
+    def _repr_latex_(self) -> str:
+        from .display import latex_text
+
+        return f"$\\textbf{{{self.status.value}}}\\ {latex_text(self.summary)}$"
+
 
 @dataclass
 class Context:
@@ -333,9 +347,14 @@ class Claim:
         except Skip as s:
             verdict = s.verdict()
         except Exception as e:  # the check itself crashed: the report shows the error
-            tb = traceback.format_exc(limit=8)
-            verdict = Verdict(Status.ERROR, f"{type(e).__name__}: {e}".splitlines()[0],
-                              details=f"```\n{tb}```")
+            missing = missing_optional(e)
+            if missing is not None:  # an optional dependency is not installed: SKIPPED
+                verdict = Skip(f"{missing} is not installed (this check needs it)",
+                               enable=hint(missing)).verdict()
+            else:
+                tb = traceback.format_exc(limit=8)
+                verdict = Verdict(Status.ERROR, f"{type(e).__name__}: {e}".splitlines()[0],
+                                  details=f"```\n{tb}```")
         return Result(self, verdict, seed=seed, duration_s=time.perf_counter() - t0)
 
 
@@ -367,6 +386,28 @@ class Result:
             "links": list(c.links),
             **v.to_fields(),
         }
+
+    def _repr_html_(self) -> str:  # Jupyter: the claim, its statement in LaTeX, the verdict
+        from .display import result_html
+
+        return result_html(self.to_dict())
+
+    def _repr_latex_(self) -> str:
+        from .display import latex_text
+
+        c, v = self.claim, self.verdict
+        head = latex_text(f"{c.id} ({c.place}): ") + f"\\textbf{{{v.status.value}}}"
+        return f"$${head}" + (f"\\quad {c.latex}" if c.latex else "") + "$$"
+
+
+class Results(list):
+    """The list :func:`run_claims` returns: :class:`Result` objects, shown in Jupyter as a table
+    (ID, place, status, time, summary)."""
+
+    def _repr_html_(self) -> str:
+        from .display import results_html
+
+        return results_html(r.to_dict() for r in self)
 
 
 _REGISTRY: dict[str, Claim] = {}
@@ -501,14 +542,27 @@ def registry() -> dict[str, Claim]:
 
 
 def get_claim(cid: str) -> Claim:
-    """The claim ``cid``; BadValue naming the known IDs (and any claim module that failed to
-    import, which may be why the ID is unknown)."""
+    """The claim ``cid`` (any case: ``f-t1`` is ``F-T1``); BadValue naming the known IDs (and
+    any claim module that failed to import, which may be why the ID is unknown).
+
+    Parameters
+    ----------
+    cid : str
+        A claim ID.
+
+    Returns
+    -------
+    Claim
+    """
     claims = registry()
-    if cid not in claims:
+    if not isinstance(cid, str):
+        raise BadType(f"claim: expected a claim ID string, got {type(cid).__name__} {cid!r}")
+    by_case = {k.casefold(): c for k, c in claims.items()}
+    if cid.casefold() not in by_case:
         why = "; ".join(f"{m} failed to import: {e}" for m, e in _IMPORT_ERRORS.items())
         raise BadValue(f"claim: unknown claim ID {cid!r}; known: {', '.join(claims) or 'none'}"
                        + (f" ({why})" if why else ""))
-    return claims[cid]
+    return by_case[cid.casefold()]
 
 
 def select(papers: Iterable[str] | None = None, ids: Iterable[str] | None = None) -> list[Claim]:
@@ -519,12 +573,16 @@ def select(papers: Iterable[str] | None = None, ids: Iterable[str] | None = None
     papers : iterable of str, optional
         Paper letters.
     ids : iterable of str, optional
-        Claim IDs.
+        Claim IDs (any case).
 
     Returns
     -------
     list of Claim
     """
+    if isinstance(papers, str):
+        papers = [papers]
+    if isinstance(ids, str):
+        ids = [ids]
     claims = registry()
     out = list(claims.values())
     if papers:
@@ -534,24 +592,32 @@ def select(papers: Iterable[str] | None = None, ids: Iterable[str] | None = None
                 raise BadValue(f"paper: must be one of {', '.join(PAPERS)}, got {p!r}")
         out = [c for c in out if c.paper in papers]
     if ids:
-        ids = list(ids)
-        for cid in ids:
-            get_claim(cid)
-        out = [c for c in out if c.id in ids]
+        wanted = {get_claim(cid).id for cid in ids}
+        out = [c for c in out if c.id in wanted]
     return out
 
 
-def run_claims(claims: Iterable[Claim], seed: int = 0, quick: bool = False,
+def run_claims(claims: Iterable[Claim | str] | str | None = None, seed: int = 0, quick: bool = False,
                figure_dir: Path | None = None,
-               progress: Callable[[Claim], None] | None = None) -> list[Result]:
-    """Run each claim's check (the one run loop: ``dpomath verify`` and the report use it).
+               progress: Callable[[Claim], None] | None = None) -> "Results":
+    """Run claims' checks and return their verdicts (the one run loop: ``dpomath verify`` and
+    the report use it).
+
+    Each check gets a :class:`Context` seeded from ``seed`` and the claim ID, so a claim run
+    alone gives the verdict it gets among all others. A check that raises :class:`Skip` gives a
+    SKIPPED verdict (its summary says how to enable it); any other exception an ERROR verdict
+    with the traceback in ``details``.
 
     Parameters
     ----------
-    claims : iterable of Claim
+    claims : iterable of Claim or str, or str, optional
+        The claims to run: :class:`Claim` objects or claim IDs (any case, e.g. ``"F-C1"``), a
+        single ID, or None for every registered claim (:func:`registry`; the real-model claims
+        are SKIPPED unless ``DPOMATH_PERSONA_DIR`` is set).
     seed : int
+        The run's seed (default 0).
     quick : bool
-        Smaller sweeps and samples.
+        Smaller sweeps and samples (a sweep-based verdict can differ from the full run).
     figure_dir : Path, optional
         Where checks draw their figures (None: no figures).
     progress : callable, optional
@@ -559,10 +625,32 @@ def run_claims(claims: Iterable[Claim], seed: int = 0, quick: bool = False,
 
     Returns
     -------
-    list of Result
+    Results
+        A list of :class:`Result` (claim, verdict, seed, duration); in Jupyter it shows as a
+        table.
+
+    Raises
+    ------
+    dpomath.BadValue
+        An unknown claim ID (the message lists the known ones).
+
+    Examples
+    --------
+    >>> import dpomath as dm
+    >>> [r] = dm.run_claims(["F-C1"])
+    >>> r.claim.id, r.verdict.status
+    ('F-C1', <Status.PROVED: 'PROVED'>)
     """
-    results = []
+    if claims is None:
+        claims = list(registry().values())
+    elif isinstance(claims, (str, Claim)):
+        claims = [claims]
+    results = Results()
     for c in claims:
+        if isinstance(c, str):
+            c = get_claim(c)
+        elif not isinstance(c, Claim):
+            raise BadType(f"claims: expected Claim objects or claim IDs, got {type(c).__name__} {c!r}")
         if progress is not None:
             progress(c)
         results.append(c.run(seed=seed, quick=quick, figure_dir=figure_dir))

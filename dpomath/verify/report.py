@@ -18,7 +18,6 @@ import itertools
 import json
 import os
 import re
-import shutil
 import struct
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Iterable, Iterator
 
 from .. import __version__
 from . import ledger, provenance, readable
+from .folder import ReportFolder
 from .ledger import PAPERS, Status
 
 __all__ = ["build_report", "write_report", "to_markdown", "to_html", "ASSETS", "RUN_SPECIFIC",
@@ -69,6 +69,10 @@ def build_report(out: str | Path, seed: int = 0, quick: bool = False,
                  papers: Iterable[str] | None = None) -> Path:
     """Run the claims (all, or those of ``papers``) and write the report into ``out``.
 
+    ``out`` must be new, empty, or an earlier report's folder: only the files the report
+    wrote are replaced, anything else is left alone, and the files appear only when the whole
+    report is ready (:class:`~dpomath.verify.folder.ReportFolder`).
+
     Parameters
     ----------
     out : str or Path
@@ -83,22 +87,29 @@ def build_report(out: str | Path, seed: int = 0, quick: bool = False,
     -------
     Path
         ``out``.
+
+    Raises
+    ------
+    dpomath.BadValue
+        ``out`` holds files no report wrote, or cannot be written (checked before any claim
+        runs).
     """
-    from .progress import progress
+    from .progress import claim_weights, progress
 
     t0 = time.perf_counter()
     out = Path(out)
-    fig_dir = out / "figures"
-    if fig_dir.exists():
-        shutil.rmtree(fig_dir)  # no stale figures from an earlier run
-    fig_dir.mkdir(parents=True)
+    ReportFolder(out).check()  # refuse before the claims run, not after
     import_errors = ledger.discover()
     claims = ledger.select(papers, None)
-    results = ledger.run_claims(progress(claims, desc="claims"), seed=seed, quick=quick,
-                                figure_dir=fig_dir)
-    run = provenance.collect(seed=seed, quick=quick, papers=papers,
-                             duration_s=time.perf_counter() - t0)
-    write_report(results, out, seed=seed, quick=quick, import_errors=import_errors, run=run)
+    with ReportFolder(out) as folder:
+        results = ledger.run_claims(progress(claims, desc="claims",
+                                             weights=claim_weights(claims, quick)),
+                                    seed=seed, quick=quick,
+                                    figure_dir=folder.staging / "figures")
+        run = provenance.collect(seed=seed, quick=quick, papers=papers,
+                                 duration_s=time.perf_counter() - t0)
+        _write(folder, _doc(results, folder.staging, seed, quick, import_errors, run),
+               base=folder.staging)
     return out
 
 
@@ -129,7 +140,8 @@ def assets() -> Iterator[tuple[str, Path]]:
 def write_report(results: list[ledger.Result], out: str | Path, seed: int = 0, quick: bool = False,
                  import_errors: dict[str, str] | None = None, run: dict | None = None) -> dict:
     """Write the report of ``results`` into ``out`` (figures already drawn stay where they
-    are; the documents link to them).
+    are; the documents link to them; those inside ``out`` become the report's own files).
+    ``out`` as for :func:`build_report`: new, empty, or an earlier report's folder.
 
     Parameters
     ----------
@@ -148,18 +160,23 @@ def write_report(results: list[ledger.Result], out: str | Path, seed: int = 0, q
         The report's JSON document.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if run is None:
-        run = provenance.collect(seed=seed, quick=quick)
-    doc = _doc(results, out, seed, quick, import_errors or {}, run)
-    for rel, src in assets():
-        dest = out / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
-    (out / "report.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    (out / "report.md").write_text(to_markdown(doc))
-    (out / "index.html").write_text(to_html(doc, base=out))
+    drawn = [f for r in results for f in r.verdict.figures]  # figures drawn inside out are the report's
+    with ReportFolder(out, adopt=drawn) as folder:
+        if run is None:
+            run = provenance.collect(seed=seed, quick=quick)
+        doc = _doc(results, out, seed, quick, import_errors or {}, run)
+        _write(folder, doc, base=out)
     return doc
+
+
+def _write(folder: ReportFolder, doc: dict, base: Path) -> None:
+    """The report's files into the folder — the one place the report writes files: KaTeX,
+    report.json, report.md, index.html (``base``: where the figures are now, for their sizes)."""
+    for rel, src in assets():
+        folder.copy(rel, src)
+    folder.write_text("report.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    folder.write_text("report.md", to_markdown(doc))
+    folder.write_text("index.html", to_html(doc, base=base))
 
 
 def _anchor(cid: str) -> str:
