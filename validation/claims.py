@@ -576,8 +576,9 @@ def ft_verdict(sw, fdir: Path | None = None, ctx=None) -> Verdict:
                   kind="model")
     kw = dict(evidence=ev, figures=figs, details=details, scope=scope)
     if ctx is not None and ctx.quick:
-        details += ("\n\n**Quick mode** runs last-layer fine-tuning (the body frozen), 10 updates, on 200 "
-                    "statements per persona and K ≤ 4: a smoke test of the pipeline, not the claim's decision.")
+        details += (f"\n\n**Quick mode** runs last-layer fine-tuning (the body frozen), {c.steps} updates, on "
+                    f"{c.per_persona} statements per persona and K ≤ {max(Ks)}: a smoke test of the "
+                    "pipeline, not the claim's decision.")
         kw["details"] = details
     if len(Ks) < 3:
         return Verdict.inconclusive("fewer than 3 values of K: a line always fits", **kw)

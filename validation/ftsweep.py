@@ -61,9 +61,10 @@ PAPER_FT = {"beta": 0.01, "lr": 10 ** -5.5, "steps": 60, "batch_size": 32}
 
 #: The ledger's quick run (CI, ``verify --quick``): a smoke test of the pipeline in last-layer
 #: mode (the body frozen, so every prompt runs forward once), K ≤ 4, 200 statements per persona
-#: (20 test pairs at K = 1), 10 updates evaluated every 5.
-QUICK_FT = {"Ks": (1, 2, 4), "per_persona": 200, "mode": "last-layer", "steps": 10, "eval_every": 5,
-            "train_eval_pairs": 64}
+#: (20 test pairs at K = 1), 4 updates evaluated every 2 (its cost is the forward pass of the
+#: prompts trained on and evaluated: ~5.5 min at 10 updates on the shared 2-core machine, ~2 at 4).
+QUICK_FT = {"Ks": (1, 2, 4), "per_persona": 200, "mode": "last-layer", "steps": 4, "eval_every": 2,
+            "train_eval_pairs": 32}
 #: The ledger's full run: paper I's protocol with every statement, evaluated after 0, 30 and 60
 #: updates (every test pair; 128 training pairs); ``mode`` per model (:func:`ft_mode_for`).
 FULL_FT = {"Ks": PAPER_KS, "per_persona": None, "eval_every": 30, "train_eval_pairs": 128}

@@ -21,7 +21,9 @@ JSONL), the models (``dpomath verify --models``, ``$DPOMATH_MODELS``; each model
 own, :mod:`dpomath.verify.per_model`), ``DPOMATH_CACHE_DIR`` (the runs are cached there and an
 interrupted sweep resumes). Quick mode: last-layer, one persona, 2 seeds, 6 updates; full mode:
 :data:`dpomath.validation.ysweep.FULL` on SmolLM2, :data:`~dpomath.validation.ysweep.FULL_OTHER`
-on other models (``DPOMATH_Y_SWEEP=full``: the whole sweep on every model).
+on other models (``DPOMATH_Y_SWEEP=full``: the whole sweep on every model;
+``DPOMATH_Y_SWEEP=cpu``: the part of it run on a 2-core CPU machine,
+:data:`~dpomath.validation.ysweep.CPU` and :data:`~dpomath.validation.ysweep.CPU_OTHER`).
 """
 from __future__ import annotations
 
@@ -289,9 +291,11 @@ def lm_result(ctx, model, needs: str = "properties"):
 
     spec = spec_for(model.key, ctx.quick).with_models((model.arg,))
     if (needs == "onpolicy" and not spec.onpolicy) or (needs == "sweep" and not spec.sweep_modes):
+        why = ("the CPU subset of the sweep (DPOMATH_Y_SWEEP=cpu)" if spec.name.startswith("cpu")
+               else "the documented sweep on this model (compute: it runs them on SmolLM2)")
         raise Skip(f"{model.name}: the {'on-policy runs' if needs == 'onpolicy' else 'Flex-DPO/SFT-DPO sweep'} "
-                   f"are not part of the documented sweep on this model (compute: it runs them on "
-                   f"SmolLM2)", enable="DPOMATH_Y_SWEEP=full dpomath verify --paper Y --models " + model.key)
+                   f"are not part of {why}",
+                   enable="DPOMATH_Y_SWEEP=full dpomath verify --paper Y --models " + model.key)
     cache = os.environ.get("DPOMATH_CACHE_DIR") or None
     return get_result(spec, source, cache, runs=needed_runs(spec, needs))
 

@@ -54,7 +54,7 @@ import numpy as np
 
 from dpomath._args import BadValue
 
-__all__ = ["LMSpec", "LMRun", "QUICK", "FULL", "FULL_OTHER", "spec_for", "LMResult", "NEEDS", "needed_runs",
+__all__ = ["LMSpec", "LMRun", "QUICK", "FULL", "FULL_OTHER", "CPU", "CPU_OTHER", "spec_for", "LMResult", "NEEDS", "needed_runs",
            "statement_data", "onpolicy_data", "summarise", "run_one", "get_result", "spec_runs",
            "lse_mean", "persona_dir_from_env"]
 
@@ -118,14 +118,28 @@ FULL = LMSpec("full")
 #: LoRA mode, so Y-P1-LM … Y-P3-LM are decided on it; ``DPOMATH_Y_SWEEP=full`` runs :data:`FULL`
 #: on every model.
 FULL_OTHER = LMSpec("full-other", modes=("lora",), sweep_modes=(), onpolicy=False)
+#: The part of the documented sweep that fits a shared 2-core CPU machine in well under an hour
+#: (``DPOMATH_Y_SWEEP=cpu``; the runs measured in docs/paper-y-real.md): the same runs as
+#: :data:`FULL` / :data:`FULL_OTHER` — so the same cache entries, as a run's key holds only its
+#: own settings — fewer of them: plain DPO on the statement pairs in LoRA mode, three seeds on
+#: the default model and one on the others. Y-ONPOL-LM, Y-FLEX-LM and Y-SFT-LM are then SKIPPED
+#: (their runs are not part of it).
+CPU = LMSpec("cpu", modes=("lora",), sweep_modes=(), onpolicy=False)
+CPU_OTHER = LMSpec("cpu-other", modes=("lora",), sweep_modes=(), onpolicy=False, seeds=1)
 
 
 def spec_for(model_key: str, quick: bool, default_key: str = "smollm2") -> LMSpec:
     """The sweep of one model: :data:`QUICK`; else :data:`FULL` on the default model (and on
-    every model with ``DPOMATH_Y_SWEEP=full``), :data:`FULL_OTHER` on the others."""
+    every model with ``DPOMATH_Y_SWEEP=full``), :data:`FULL_OTHER` on the others;
+    ``DPOMATH_Y_SWEEP=cpu``: :data:`CPU` on the default model, :data:`CPU_OTHER` on the others."""
+    sweep = os.environ.get("DPOMATH_Y_SWEEP", "")
+    if sweep not in ("", "full", "cpu"):
+        raise BadValue(f"DPOMATH_Y_SWEEP: must be full or cpu (or unset), got {sweep!r}")
     if quick:
         base = QUICK
-    elif model_key == default_key or os.environ.get("DPOMATH_Y_SWEEP", "") == "full":
+    elif sweep == "cpu":
+        base = CPU if model_key == default_key else CPU_OTHER
+    elif model_key == default_key or sweep == "full":
         base = FULL
     else:
         base = FULL_OTHER
