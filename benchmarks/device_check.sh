@@ -6,7 +6,8 @@
 #      same run on the CPU (float32);
 #   3. a Llama-3.1-8B-shaped model with random weights: one DPO update with LoRA and one with
 #      full fine-tuning (where memory allows): tokens/s, peak memory, fraction of the matmul rate.
-# Usage: benchmarks/device_check.sh [--dry-run]   (--dry-run: CPU only, tiny stand-in model)
+# Usage: benchmarks/device_check.sh [--dry-run] [--skip smollm2|llama] [--out DIR]
+#   --dry-run: CPU only, tiny stand-in model (checks the script where no GPU is lent)
 # Results: $OUT/device_check.json (OUT defaults to a temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."

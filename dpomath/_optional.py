@@ -21,7 +21,7 @@ EXTRAS = {
     "hypothesis": "test", "pytest": "test",
     "torch": "validation", "transformers": "validation", "gguf": "validation",
     "accelerate": "validation", "safetensors": "validation",
-    "trl": "trl",
+    "trl": "trl", "peft": "train",
 }
 
 

@@ -15,6 +15,7 @@ from dpomath.verify import progress as P
 def log_mode(monkeypatch):
     monkeypatch.setattr(P, "_to_terminal", lambda: False)
     monkeypatch.setattr(P, "_QUIET", False)
+    monkeypatch.setattr(P, "_BRIEF", False)  # an earlier `main([... "--json"])` leaves it on
 
 
 def test_lines_name_the_stages_and_counts(log_mode, capsys):
@@ -82,7 +83,7 @@ def test_transformers_loading_bar_is_silenced(monkeypatch):
     import transformers
     from transformers.utils import logging as hf_logging
 
-    from dpomath.validation import model as M
+    from dpomath.train import models as M  # the one loader (dpomath.validation.model re-exports it)
 
     seen = {}
 

@@ -95,7 +95,8 @@ def test_tokenisation_equals_trls(tmp_path, conversational):
     rows = H.pairs(6, seed=5, conversational=conversational)
     tok = H.tokenizer()
     td = D.tokenize(D.read_preference_jsonl(H.write_jsonl(tmp_path / "x.jsonl", rows)), tok, max_length=12)
-    args = DPOConfig(output_dir=str(tmp_path / "o"), report_to=[], use_cpu=True, bf16=False, max_length=12)
+    args = DPOConfig(output_dir=str(tmp_path / "o"), report_to=[], use_cpu=True, bf16=False, max_length=12,
+                     activation_checkpointing=False)  # TRL's default sets the deprecated name
     trainer = DPOTrainer(model=H.llama(len(tok.get_vocab())), ref_model=H.llama(len(tok.get_vocab())), args=args,
                          train_dataset=datasets.Dataset.from_list(rows), processing_class=tok)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(rows))])
@@ -398,15 +399,21 @@ def test_cli_bad_records_on_stderr_and_in_the_json(tiny, tmp_path, capsys):
                                       "rewards/accuracies", "logps/chosen", "logps/rejected"}
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["--beta", "0"], "argument --beta"),
-    (["--mode", "half"], "argument --mode"),
-    (["--loss", "nope"], "unknown loss kind"),
-    (["--data", "persona:"], "data: persona: needs"),
-    (["--batch-size", "6", "--grad-accum", "4"], "grad_accum"),
-    (["--loss-param", "x"], "NAME=VALUE"),
+@pytest.mark.parametrize("argv,start", [
+    (["--beta", "0"], "dpomath train: --beta: must be a finite number > 0"),
+    (["--mode", "half"], "dpomath train: --mode: invalid choice 'half'"),
+    (["--loss", "nope"], "dpomath train: --loss: unknown loss kind"),
+    (["--data", "persona:"], "dpomath train: --data: persona: needs"),
+    (["--batch-size", "6", "--grad-accum", "4"], "dpomath train: --grad-accum: must divide"),
+    (["--loss-param", "x"], "dpomath train: --loss-param: expected NAME=VALUE"),
+    (["--loss-param", "tau=1"], "dpomath train: --loss-param: tau not a parameter of loss"),
+    (["--personas", "a,b"], "dpomath train: --personas: only with --data persona"),
+    (["--model", "/nonexistent/model-folder"], "dpomath train: --model: "),
 ])
-def test_cli_bad_arguments_one_line_exit_2(tiny, capsys, argv, match):
+def test_cli_bad_arguments_one_line_exit_2(tiny, capsys, argv, start):
+    """Main's one CLI failure format: ``dpomath train: --flag: message``, one line, exit 2."""
+    from test_cli_failures import FORMAT  # tests/ is on sys.path under pytest
+
     from dpomath.verify.cli import main
 
     model, data = tiny
@@ -414,7 +421,113 @@ def test_cli_bad_arguments_one_line_exit_2(tiny, capsys, argv, match):
             "--lr": "1e-3", "--steps": "1", "--batch-size": "4"}
     for k, v in zip(argv[::2], argv[1::2]):
         base[k] = v
-    args = ["train", "--device", "cpu"] + [x for kv in base.items() for x in kv]
+    args = ["train", "--device", "cpu", "--json"] + [x for kv in base.items() for x in kv]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and match in err[0], err
+    assert len(err) == 1 and err[0].startswith(start) and FORMAT.match(err[0]), err
+
+
+def test_cli_a_corrupted_checkpoint_on_resume_is_one_line(tiny, tmp_path, capsys):
+    from dpomath.verify.cli import main
+
+    model, data = tiny
+    args = ["train", "--model", str(model), "--data", str(data), "--mode", "last-layer", "--loss", "dpo",
+            "--beta", "0.1", "--lr", "1e-3", "--steps", "1", "--batch-size", "4", "--device", "cpu",
+            "--out", str(tmp_path / "run"), "--greedy-prompts", "0", "--json"]
+    assert main(args) == 0
+    for p in CK.list_checkpoints(tmp_path / "run" / "checkpoints"):
+        (p / "manifest.json").write_text("{")
+    capsys.readouterr()
+    assert main(args[:-1] + ["--resume", "--steps", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("dpomath train: --resume: no valid checkpoint"), err
+
+
+@pytest.mark.parametrize("mode", ["full", "last-layer"])
+def test_two_processes_under_torchrun_equal_one(tiny, tmp_path, mode):
+    """The distributed path (accelerate over gloo on the CPU: two processes, each half of every
+    micro-batch) logs the rows of the one-process run, to float tolerance."""
+    import shutil
+
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    if not Path(torchrun).exists():
+        pytest.skip("torchrun not found")
+    model, data = tiny
+    args = ["train", "--model", str(model), "--data", str(data), "--mode", mode, "--loss", "dpo",
+            "--beta", "0.1", "--lr", "1e-2", "--steps", "3", "--batch-size", "4", "--device", "cpu",
+            "--json", "--greedy-prompts", "0", "--log-every", "3"]
+    env = dict(os.environ, DPOMATH_THREADS="1", PYTHONPATH=str(ROOT))
+    one = subprocess.run([sys.executable, "-m", "dpomath", *args], env=env, capture_output=True, text=True,
+                         timeout=600)
+    two = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "dpomath", *args], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0 and two.returncode == 0, two.stderr[-3000:]
+    a, b = json.loads(one.stdout), json.loads(two.stdout)  # one document: only the first process reports
+    assert a["config"]["processes"] == 1 and b["config"]["processes"] == 2
+    for x, y in zip(a["history"], b["history"], strict=True):
+        for k in ("loss", "rewards/margins", "logps/chosen", "logps/rejected"):
+            assert x[k] == pytest.approx(y[k], rel=1e-5, abs=1e-6), (k, x, y)
+    assert b["history"][-1]["rewards/margins"] != 0
+
+
+def test_bf16_mixed_precision_keeps_float32_trained_weights(tiny):
+    """bf16-mixed (the GPU default, run here on the CPU's bf16 autocast): frozen weights in bf16,
+    trained ones in float32, and the rows close to the float32 run (bf16 tolerance)."""
+    model, data = tiny
+    kw = dict(steps=3, batch_size=4, lr=1e-2, device="cpu", greedy_prompts=1, log_every=3)
+    lora = train(str(model), str(data), TrainConfig(mode="lora", precision="bf16-mixed", **kw))
+    dtypes = {p.dtype for p in lora.model.parameters() if p.requires_grad}
+    frozen = {p.dtype for p in lora.model.parameters() if not p.requires_grad}
+    assert dtypes == {torch.float32} and frozen == {torch.bfloat16}
+    ref = train(str(model), str(data), TrainConfig(mode="lora", precision="float32", **kw))
+    for a, b in zip(lora.history, ref.history):
+        assert a["loss"] == pytest.approx(b["loss"], abs=2e-2)
+        assert a["logps/chosen"] == pytest.approx(b["logps/chosen"], rel=2e-2)
+    full = train(str(model), str(data), TrainConfig(mode="full", precision="bf16-mixed", **kw))
+    assert {p.dtype for p in full.model.parameters()} == {torch.float32}
+    assert full.history[-1]["loss"] != full.history[0]["loss"]
+
+
+# ---------------------------------------------------------------- the GPU check, where no GPU is
+
+DEVICE_CHECK = ROOT / "benchmarks" / "device_check.sh"
+
+
+def _device_check(args, tmp_path):
+    env = dict(os.environ, PYTHON=sys.executable, DPOMATH_THREADS="1")
+    return subprocess.run(["bash", str(DEVICE_CHECK), *args, "--out", str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_device_check_refuses_to_run_without_a_gpu(tmp_path, monkeypatch, capsys):
+    """Without --dry-run and without a GPU the check stops at once with exit code 3 (in-process,
+    torch seeing no GPU), writing nothing."""
+    import runpy
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(sys, "argv", ["device_check.py", "--out", str(tmp_path)])
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(ROOT / "benchmarks" / "device_check.py"), run_name="__main__")
+    assert e.value.code == 3 and "torch sees no GPU" in capsys.readouterr().out
+    assert not (tmp_path / "device_check.json").exists()
+
+
+def test_device_check_dry_run(tmp_path):
+    """The GPU check's shell script end to end on the CPU (its --dry-run: the tiny stand-in of
+    the 8B model, LoRA and full), without the SmolLM2 section (minutes on the CPU)."""
+    assert subprocess.run(["bash", "-n", str(DEVICE_CHECK)]).returncode == 0
+    r = _device_check(["--dry-run", "--skip", "smollm2"], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads((tmp_path / "device_check.json").read_text())
+    assert doc["dry_run"] is True and doc["device"] == "cpu (dry run)" and doc["matmul_flops"] > 0
+    assert doc["smollm2"]["status"] == "SKIPPED"
+    assert {m: v["status"] for m, v in doc["llama"].items()} == {"lora": "OK", "full": "OK"}
+    for v in doc["llama"].values():
+        assert len(v["loss"]) == 2 and all(math.isfinite(x) for x in v["loss"])
+        # row 1 is at the reference: log 2, up to float32 sums of 2 x 128 token log-probabilities
+        # (policy and reference passes batched differently)
+        assert v["loss"][0] == pytest.approx(math.log(2), abs=1e-3)
+        assert v["tokens_per_s"] > 0 and 0 < v["fraction_of_matmul_rate"]

@@ -27,7 +27,8 @@ At the logged steps (``log_every``; the state after 0, log_every, …, steps upd
 quantities the papers' claims need are measured on the training pairs, the held-out pairs and
 the unseen responses (:mod:`dpomath.train.metrics`).
 
-Long runs: a progress bar on a terminal, a line every ``progress_every`` seconds otherwise;
+Long runs: progress on stderr as every dpomath command shows it (:mod:`dpomath.verify.progress`:
+a bar on a terminal, a line at least every 30 s otherwise);
 with ``out``, a checkpoint every ``checkpoint_every`` steps (:mod:`dpomath.train.checkpoint`)
 and ``resume=True`` continues from the newest valid one to ``steps``, ending bitwise where an
 uninterrupted run ends (CPU, fixed threads: ``DPOMATH_THREADS``).
@@ -58,6 +59,11 @@ __all__ = ["TrainConfig", "TrainResult", "train", "MODES", "OPTIMIZERS", "TRL_ME
            "batch_schedule"]
 
 MODES = ("last-layer", "lora", "full")
+#: ``auto``: float32 on the CPU, bf16-mixed on a GPU. ``bf16-mixed``: frozen weights in bf16, the
+#: trained ones kept in float32, the forward and backward under bf16 autocast. ``bf16``: every
+#: weight in bf16 (no float32 master copy: Adam updates smaller than bf16's resolution round
+#: away; for memory, e.g. full fine-tuning of an 8B model on one GPU).
+PRECISIONS = ("auto", "float32", "bf16-mixed", "bf16")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 #: The per-step metrics, TRL's names.
 TRL_METRICS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins",
@@ -72,6 +78,7 @@ class TrainConfig:
     (``chosen_lengths``/``rejected_lengths`` for the length-normalised members,
     ``chosen_logps`` for ``sft``), e.g. ``{"label_smoothing": 0.1}``. ``lr`` is constant (no
     schedule). ``max_grad_norm``: clip the global gradient norm (None: no clipping).
+    ``precision``: see :data:`PRECISIONS`.
     ``eval_pairs``: the held-out pairs (and, unless ``eval_train_pairs`` is given, the
     training pairs) scored at each logged step, the first ones of each split.
     ``layout``: ``auto`` (the prefix layout when the model passes its check, else concat),
@@ -107,6 +114,7 @@ class TrainConfig:
     greedy_tokens: int = 24
     checkpoint_every: int = 0
     device: str = "auto"
+    precision: str = "auto"
     chunk: int | None = None
 
     def __post_init__(self):
@@ -139,11 +147,15 @@ class TrainConfig:
             _args.integer("eval_train_pairs", self.eval_train_pairs, lo=0)
         if self.chunk is not None:
             _args.integer("chunk", self.chunk, lo=1)
+        _args.choice("precision", self.precision, PRECISIONS)
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise BadValue(f"device: must be auto, cpu or cuda, got {self.device!r}")
         from dpomath.losses import get_loss
 
-        spec = get_loss(self.loss)
+        try:
+            spec = get_loss(self.loss)
+        except BadValue as e:  # the loss module names its own argument ``kind``: here it is ``loss``
+            raise BadValue(f"loss: {str(e).partition(': ')[2] or e}") from None
         supplied = {"chosen_lengths", "rejected_lengths", "chosen_logps"}
         given = dict(self.loss_params)
         unknown = set(given) - set(spec.params)
@@ -227,49 +239,35 @@ def batch_schedule(n: int, batch_size: int, step: int, seed: int, shuffle: bool 
 
 # ---------------------------------------------------------------- progress
 
-class _Progress:
-    """tqdm on a terminal; otherwise a line every ``every`` seconds (and at the end); nothing
-    when quiet (``--json`` without a terminal)."""
+def _updates(start: int, total: int, losses: list, show: bool):
+    """The update indices ``start … total-1`` with dpomath's progress on stderr
+    (:func:`dpomath.verify.progress.progress`: a bar on a terminal; otherwise a line at least
+    every 30 s naming the updates done, the last loss and the time left; nothing when quiet,
+    and only the periodic lines under ``--json``)."""
+    from dpomath.verify.progress import progress
 
-    def __init__(self, total: int, start: int, desc: str, every: float):
-        from dpomath.verify import progress as P
+    steps = range(start, total)
+    if not show or not steps:
+        return steps
+    return progress(steps, desc="updates", total=len(steps),
+                    label=lambda _: f"loss {losses[-1]:.4f}" if losses else "")
 
-        self.total, self.done, self.every, self.desc = total, start, every, desc
-        self.quiet = P._QUIET or total == 0
-        self.bar = None
-        self.t0 = self.last = time.perf_counter()
-        self.start = start
-        if not self.quiet and sys.stderr.isatty():
-            from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, initial=start, desc=desc, file=sys.stderr, dynamic_ncols=True,
-                            leave=False)
+def _stage(desc: str, show: bool = True):
+    """A step without a count in the progress lines (loading the model, the reference)."""
+    import contextlib
 
-    def update(self, loss: float) -> None:
-        self.done += 1
-        if self.quiet:
-            return
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.4f}")
-            return
-        now = time.perf_counter()
-        if now - self.last >= self.every or self.done == self.total:
-            self.last = now
-            rate = (now - self.t0) / max(1, self.done - self.start)
-            eta = rate * (self.total - self.done)
-            print(f"{self.desc}: step {self.done}/{self.total} ({100 * self.done / self.total:.0f}%) "
-                  f"loss {loss:.4f}, {rate:.2f} s/step, eta {eta:.0f} s", file=sys.stderr, flush=True)
+    from dpomath.verify.progress import stage
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    return stage(desc) if show else contextlib.nullcontext()
 
 
 def _note(msg: str) -> None:
+    """An informational line on stderr (``dpomath train: ...``), not under ``--json`` and
+    not when progress is silenced."""
     from dpomath.verify import progress as P
 
-    if not P._QUIET:
+    if not (P._QUIET or P._BRIEF):
         print(f"dpomath train: {msg}", file=sys.stderr, flush=True)
 
 
@@ -278,13 +276,13 @@ def _note(msg: str) -> None:
 class _Dist:
     """One process (no-op), or accelerate's DDP/FSDP when launched with ``WORLD_SIZE`` > 1."""
 
-    def __init__(self):
+    def __init__(self, cpu: bool = False):
         self.acc = None
         self.rank, self.world = 0, 1
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             from accelerate import Accelerator
 
-            self.acc = Accelerator()
+            self.acc = Accelerator(cpu=cpu)  # cpu: processes on the CPU (gloo), as under torchrun
             self.rank, self.world = self.acc.process_index, self.acc.num_processes
 
     @property
@@ -380,7 +378,12 @@ class _Run:
         else:
             for p in model.parameters():
                 p.requires_grad_(True)
+        self.precision = cfg.precision if cfg.precision != "auto" else (
+            "bf16-mixed" if device.startswith("cuda") else "float32")
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.precision == "bf16-mixed":  # float32 master copies of what is trained
+            for p in self.params:
+                p.data = p.data.float()
         self.trainable_names = [n for n, p in self.model.named_parameters() if p.requires_grad]
         self.model.train()
         self.layout = self._choose_layout()
@@ -399,15 +402,24 @@ class _Run:
                         task_type="CAUSAL_LM")
         self.model = get_peft_model(self.model, lc)
 
+    def autocast(self):
+        """bf16 autocast in ``bf16-mixed`` precision, nothing otherwise."""
+        import contextlib
+
+        if self.precision != "bf16-mixed":
+            return contextlib.nullcontext()
+        return self.torch.autocast(self.device.split(":")[0], dtype=self.torch.bfloat16)
+
     def _choose_layout(self) -> str:
         c = self.cfg
         ex = self.td.train[:min(4, len(self.td.train))]
         b = self.pair_batch(ex)
+        rtol = 1e-4 if self.precision == "float32" else 5e-2
         dtype = next(self.model.parameters()).dtype
-        rtol = 1e-4 if dtype == self.torch.float32 else 5e-2
-        key = _architecture_key(self.model, dtype, self.device, c.mode)
+        key = _architecture_key(self.model, dtype, self.device, c.mode) + (self.precision,)
         if key not in _LAYOUT_CHECKS:
-            _LAYOUT_CHECKS[key] = self.LP.check_layouts(self.model, b.to(self.device), rtol=rtol)
+            with self.autocast():
+                _LAYOUT_CHECKS[key] = self.LP.check_layouts(self.model, b.to(self.device), rtol=rtol)
         checks = dict(_LAYOUT_CHECKS[key])
         self.layout_check = checks
         if c.layout != "auto":
@@ -437,7 +449,7 @@ class _Run:
         items = self._split_items(split)
         feats, targets, seqs = [], [], []
         offset = 0
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             for s in range(0, len(items), batches):
                 ex = items[s:s + batches]
                 b = (self.resp_batch(ex) if split == "unseen" else self.pair_batch(ex)).to(self.device)
@@ -465,8 +477,9 @@ class _Run:
                 return self.LP.token_logps(h, weight, b.targets, bias=bias, chunk=self.cfg.chunk,
                                            scale=scale, softcap=softcap), b
         if grad:
-            return self.train_module(b), b
-        with torch.no_grad():
+            with self.autocast():
+                return self.train_module(b), b
+        with torch.no_grad(), self.autocast():
             return self.scorer(b), b
 
     def _gather_features(self, split, idx, b):
@@ -523,7 +536,7 @@ def _resolve_threads() -> int:
 
 
 def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer=None,
-          out: str | os.PathLike | None = None, resume: bool = False, progress_every: float = 30.0,
+          out: str | os.PathLike | None = None, resume: bool = False,
           keep_model: bool = True, cache_root=None, data_options: dict | None = None) -> TrainResult:
     """Train a causal language model with a preference loss on whole responses.
 
@@ -545,8 +558,6 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
     resume : bool
         Continue from the newest valid checkpoint under ``out`` (same configuration, any
         ``steps``).
-    progress_every : float
-        Seconds between progress lines when stderr is not a terminal.
     keep_model : bool
         Return the trained model in the result.
     cache_root : path, optional
@@ -559,174 +570,187 @@ def train(model=None, data=None, config: TrainConfig | None = None, *, tokenizer
     """
     import torch
 
+    from dpomath._torch import num_threads
+
     from . import checkpoint as CK
-    from . import metrics as MX
-    from .models import ModelSpec, load_model, plain_model_dir, resolve_device, resolve_model
+    from .models import resolve_device
 
     cfg = config or TrainConfig()
     t_start = time.perf_counter()
-    dist = _Dist()
-    device = dist.device(resolve_device(cfg.device))
+    wanted = resolve_device(cfg.device)
+    dist = _Dist(cpu=wanted == "cpu")
+    device = dist.device(wanted)
     if out is not None:
         out = Path(out)
         if not resume and CK.list_checkpoints(out / "checkpoints"):
             raise BadValue(f"out: {out} already holds checkpoints of a run; pass resume=True "
                            f"(--resume) to continue it or choose another directory")
-    n_threads = torch.get_num_threads()
-    threads = None
-    if device == "cpu":
-        threads = _resolve_threads()
-        torch.set_num_threads(threads)
+    threads = _resolve_threads() if device == "cpu" else None
     run_info: dict[str, Any] = {"device": device, "threads": threads, "rank": dist.rank,
                                 "processes": dist.world}
-    try:
-        # ---- model
-        if model is None or isinstance(model, (str, os.PathLike)):
-            spec = resolve_model(model)
-            path = plain_model_dir(spec, cache_root)
-            local = ModelSpec(spec.name, "local", str(path), identity=spec.identity)
+    with num_threads(threads or torch.get_num_threads()):
+        with _stage("train", dist.main):
+            return _train(model, data, cfg, tokenizer, out, resume, keep_model, cache_root,
+                          data_options, dist, device, run_info, t_start)
+
+
+def _train(model, data, cfg, tokenizer, out, resume, keep_model, cache_root,
+           data_options, dist, device, run_info, t_start) -> TrainResult:
+    import torch
+
+    from . import checkpoint as CK
+    from . import metrics as MX
+    from .models import ModelSpec, load_model, plain_model_dir, resolve_model
+
+    # ---- model
+    if model is None or isinstance(model, (str, os.PathLike)):
+        spec = resolve_model(model)
+        path = plain_model_dir(spec, cache_root)
+        local = ModelSpec(spec.name, "local", str(path), identity=spec.identity)
+        with _stage("loading the model", dist.main):
             m, tok = load_model(local, device, untie=False)
-            run_info["model"] = spec.describe()
-            run_info["model_identity"] = spec.identity
-        else:
-            if tokenizer is None:
-                raise BadValue("tokenizer: required when model is a model object")
-            m, tok = model, tokenizer
-            m.to(device)
-            run_info["model"] = type(m).__name__
-            run_info["model_identity"] = ""
-        if tok.pad_token_id is None:
-            tok.pad_token = tok.eos_token
-        if device.startswith("cuda"):
-            m.to(torch.bfloat16)
-        run_info["dtype"] = str(next(m.parameters()).dtype).replace("torch.", "")
-        # ---- data
-        if data is None:
-            raise BadValue("data: required (FILE.jsonl, persona:DIR or persona-answers:DIR)")
-        if isinstance(data, str):
-            run_info["data"] = data
-            data = D.load_data(data, chat=bool(getattr(tok, "chat_template", None)), seed=cfg.seed,
-                               **(data_options or {}))
-        else:
-            run_info["data"] = data.source
-        td = D.tokenize(data, tok, max_length=cfg.max_length)
-        bad = D.iter_bad(data.bad, td.bad)
-        for b in bad if dist.main else ():  # always on stderr, as file:line: reason (and in the data)
-            print(str(b), file=sys.stderr, flush=True)
-        data_doc = {"source": data.source, "kept": {"train": len(td.train), "heldout": len(td.heldout),
-                                                    "unseen": len(td.unseen)},
-                    "rejected": len(bad), "bad_records": [b.to_dict() for b in bad],
-                    "truncated": td.truncated, "files": data.files, "notes": data.notes,
-                    "digest": data.digest()}
-        # ---- the run
-        r = _Run(m, tok, td, cfg, device, dist)
-        run_info["layout"] = r.layout
-        r.train_module = dist.prepare(r.scorer) if dist.world > 1 else r.scorer
-        opt = dist.prepare_optimizer(_make_optimizer(cfg.optimizer, r.params, cfg.lr))
-        ident = {"config": cfg.identity(), "model": run_info["model_identity"], "data": data_doc["digest"],
-                 "trainable": r.trainable_names}
-        history: list[dict] = []
-        evals: list[dict] = []
-        per_token: dict = {}
-        start_step = 0
-        ref = None
-        if out is not None and resume:
-            found = CK.list_checkpoints(out / "checkpoints")
-            skipped: list[str] = []
+        run_info["model"] = spec.describe()
+        run_info["model_identity"] = spec.identity
+    else:
+        if tokenizer is None:
+            raise BadValue("tokenizer: required when model is a model object")
+        m, tok = model, tokenizer
+        m.to(device)
+        run_info["model"] = type(m).__name__
+        run_info["model_identity"] = ""
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    precision = cfg.precision if cfg.precision != "auto" else (
+        "bf16-mixed" if device.startswith("cuda") else "float32")
+    m.to(torch.float32 if precision == "float32" else torch.bfloat16)
+    # ---- data
+    if data is None:
+        raise BadValue("data: required (FILE.jsonl, persona:DIR or persona-answers:DIR)")
+    if isinstance(data, str):
+        run_info["data"] = data
+        data = D.load_data(data, chat=bool(getattr(tok, "chat_template", None)), seed=cfg.seed,
+                           **(data_options or {}))
+    else:
+        run_info["data"] = data.source
+    td = D.tokenize(data, tok, max_length=cfg.max_length)
+    bad = D.iter_bad(data.bad, td.bad)
+    for b in bad if dist.main else ():  # always on stderr, as file:line: reason (and in the data)
+        print(str(b), file=sys.stderr, flush=True)
+    data_doc = {"source": data.source, "kept": {"train": len(td.train), "heldout": len(td.heldout),
+                                                "unseen": len(td.unseen)},
+                "rejected": len(bad), "bad_records": [b.to_dict() for b in bad],
+                "truncated": td.truncated, "files": data.files, "notes": data.notes,
+                "digest": data.digest()}
+    # ---- the run
+    r = _Run(m, tok, td, cfg, device, dist)
+    run_info["layout"] = r.layout
+    run_info["dtype"] = r.precision
+    # last-layer steps run on cached features outside the module: their gradients are averaged
+    # by _Dist.sync_grads, so no DDP wrapper (one that never sees a forward pass) is built
+    r.train_module = dist.prepare(r.scorer) if dist.world > 1 and cfg.mode != "last-layer" else r.scorer
+    opt = dist.prepare_optimizer(_make_optimizer(cfg.optimizer, r.params, cfg.lr))
+    ident = {"config": cfg.identity(), "model": run_info["model_identity"], "data": data_doc["digest"],
+             "trainable": r.trainable_names}
+    history: list[dict] = []
+    evals: list[dict] = []
+    per_token: dict = {}
+    start_step = 0
+    ref = None
+    if out is not None and resume:
+        found = CK.list_checkpoints(out / "checkpoints")
+        skipped: list[str] = []
 
-            def warn(msg):
-                skipped.append(msg)
-                print(f"dpomath train: checkpoint not loaded: {msg}", file=sys.stderr, flush=True)
+        def warn(msg):
+            skipped.append(msg)
+            print(f"dpomath train: checkpoint not loaded: {msg}", file=sys.stderr, flush=True)
 
-            path = CK.latest_valid(out / "checkpoints", warn=warn)
-            if path is None and found:
-                raise BadValue(f"resume: no valid checkpoint under {out / 'checkpoints'} "
-                               f"({len(found)} found, all corrupted: {skipped[0]})")
-            if path is None:
-                _note(f"no checkpoint under {out / 'checkpoints'}; starting from step 0")
-            else:
-                ck = CK.load_checkpoint(path, optimizer=opt)
-                st = ck["state"]
-                _check_identity(st["identity"], ident)
-                _load_trainable(r, ck["trainable"])
-                ref = MX.Reference.from_tensors(ck["reference"])
-                start_step, history, evals = st["step"], st["history"], st["evals"]
-                if start_step > cfg.steps:
-                    raise BadValue(f"steps: the checkpoint in {out} is at update {start_step}, beyond "
-                                   f"--steps {cfg.steps}")
-                _note(f"resumed from {path} at step {start_step}")
-        if ref is None:
+        path = CK.latest_valid(out / "checkpoints", warn=warn)
+        if path is None and found:
+            raise BadValue(f"resume: no valid checkpoint under {out / 'checkpoints'} "
+                           f"({len(found)} found, all corrupted: {skipped[0]})")
+        if path is None:
+            _note(f"no checkpoint under {out / 'checkpoints'}; starting from step 0")
+        else:
+            ck = CK.load_checkpoint(path, optimizer=opt)
+            st = ck["state"]
+            _check_identity(st["identity"], ident)
+            _load_trainable(r, ck["trainable"])
+            ref = MX.Reference.from_tensors(ck["reference"])
+            start_step, history, evals = st["step"], st["history"], st["evals"]
+            if start_step > cfg.steps:
+                raise BadValue(f"steps: the checkpoint in {out} is at update {start_step}, beyond "
+                               f"--steps {cfg.steps}")
+            _note(f"resumed from {path} at step {start_step}")
+    if ref is None:
+        with _stage("reference log-probabilities", dist.main):
             ref = MX.Reference.compute(r, cfg)
-        ev = MX.Evaluator(r, ref, cfg)
-        loss_fn = MX.LossFn(cfg)
-        n = len(td.train)
-        pbar = _Progress(cfg.steps if dist.main else 0, min(start_step, cfg.steps), "train", progress_every)
-        step_seconds = []
-        tokens_run = 0
+    ev = MX.Evaluator(r, ref, cfg)
+    loss_fn = MX.LossFn(cfg)
+    n = len(td.train)
+    losses_seen: list[float] = []
+    step_seconds = []
+    tokens_run = 0
 
-        logged = cfg.logged
+    logged = cfg.logged
 
-        if start_step == 0 and logged(0) and not any(e["step"] == 0 for e in evals):
-            evals.append(ev.evaluate(0, per_token, out))
-        for step in range(start_step, cfg.steps):
-            t0 = time.perf_counter()
-            idx = batch_schedule(n, cfg.batch_size, step, cfg.seed, cfg.shuffle)
-            mb = cfg.batch_size // cfg.grad_accum
-            micro = [idx[i:i + mb] for i in range(0, len(idx), mb)]
-            rows = []
-            for part in micro:
-                mine = dist.shard(part)
-                tl, b = r.token_logps("train", mine, grad=True)
-                tokens_run += b.n_tokens_prefix if r.layout == "prefix" else int(b.lengths.sum())
-                seq = b.sequence_sums(tl)
-                pc, pr = seq[:b.k], seq[b.k:]
-                rc, rr = ref.pairs("train", mine, device)
-                losses, metrics = loss_fn(pc, pr, rc, rr, b)
-                scale = (len(mine) * dist.world / max(1, len(part))) / len(micro)
-                dist.backward(losses.mean() * scale)
-                rows.append(MX.gather_step_metrics(metrics, dist))
-            if cfg.mode == "last-layer":
-                dist.sync_grads(r.params)
-            gnorm = None
-            if cfg.max_grad_norm is not None:
-                gnorm = float(torch.nn.utils.clip_grad_norm_(r.params, cfg.max_grad_norm))
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            row = {"step": step + 1, "epoch": round((step + 1) * cfg.batch_size / n, 6)}
-            row.update({k: float(np.mean([x[k] for x in rows])) for k in TRL_METRICS})
-            if gnorm is not None:
-                row["grad_norm"] = gnorm
-            row["learning_rate"] = cfg.lr
-            dt = time.perf_counter() - t0
-            row["seconds"] = dt
-            step_seconds.append(dt)
-            history.append(row)
-            pbar.update(row["loss"])
-            s = step + 1
-            if logged(s):
-                evals.append(ev.evaluate(s, per_token, out))
-            if out is not None and dist.main and (s % cfg.checkpoint_interval == 0 or s == cfg.steps):
-                CK.save_checkpoint(out / "checkpoints", s, trainable=_trainable_state(r),
-                                   optimizer=opt, reference=ref.tensors(),
-                                   state={"identity": ident, "history": history, "evals": evals,
-                                          "epoch": (s * cfg.batch_size) // n, "pairs_seen": s * cfg.batch_size})
-        pbar.close()
-        if not evals or evals[-1]["step"] != cfg.steps:
-            evals.append(ev.evaluate(cfg.steps, per_token, out))
-        final = dict(evals[-1])
-        timing = {"seconds": time.perf_counter() - t_start,
-                  "steps_run": len(step_seconds), "step_seconds_mean": float(np.mean(step_seconds)) if step_seconds else None,
-                  "pairs_per_s": (cfg.batch_size * len(step_seconds) / sum(step_seconds)) if step_seconds else None,
-                  "tokens_run": tokens_run}
-        res = TrainResult(cfg, history, evals, final, data_doc, model=r.model if keep_model else None,
-                          tokenizer=tok, per_token=per_token, timing=timing, notes=r.notes + data.notes,
-                          run=run_info | {"out": str(out) if out else None})
-        if out is not None and dist.main:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "result.json").write_text(json.dumps(res.to_dict(), indent=1))
-        return res
-    finally:
-        torch.set_num_threads(n_threads)
+    if start_step == 0 and logged(0) and not any(e["step"] == 0 for e in evals):
+        evals.append(ev.evaluate(0, per_token, out))
+    for step in _updates(start_step, cfg.steps, losses_seen, dist.main):
+        t0 = time.perf_counter()
+        idx = batch_schedule(n, cfg.batch_size, step, cfg.seed, cfg.shuffle)
+        mb = cfg.batch_size // cfg.grad_accum
+        micro = [idx[i:i + mb] for i in range(0, len(idx), mb)]
+        rows = []
+        for part in micro:
+            mine = dist.shard(part)
+            tl, b = r.token_logps("train", mine, grad=True)
+            tokens_run += b.n_tokens_prefix if r.layout == "prefix" else int(b.lengths.sum())
+            seq = b.sequence_sums(tl)
+            pc, pr = seq[:b.k], seq[b.k:]
+            rc, rr = ref.pairs("train", mine, device)
+            losses, metrics = loss_fn(pc, pr, rc, rr, b)
+            scale = (len(mine) * dist.world / max(1, len(part))) / len(micro)
+            dist.backward(losses.mean() * scale)
+            rows.append(MX.gather_step_metrics(metrics, dist))
+        if cfg.mode == "last-layer":
+            dist.sync_grads(r.params)
+        gnorm = None
+        if cfg.max_grad_norm is not None:
+            gnorm = float(torch.nn.utils.clip_grad_norm_(r.params, cfg.max_grad_norm))
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        row = {"step": step + 1, "epoch": round((step + 1) * cfg.batch_size / n, 6)}
+        row.update({k: float(np.mean([x[k] for x in rows])) for k in TRL_METRICS})
+        if gnorm is not None:
+            row["grad_norm"] = gnorm
+        row["learning_rate"] = cfg.lr
+        dt = time.perf_counter() - t0
+        row["seconds"] = dt
+        step_seconds.append(dt)
+        history.append(row)
+        losses_seen.append(row["loss"])
+        s = step + 1
+        if logged(s):
+            evals.append(ev.evaluate(s, per_token, out))
+        if out is not None and dist.main and (s % cfg.checkpoint_interval == 0 or s == cfg.steps):
+            CK.save_checkpoint(out / "checkpoints", s, trainable=_trainable_state(r),
+                               optimizer=opt, reference=ref.tensors(),
+                               state={"identity": ident, "history": history, "evals": evals,
+                                      "epoch": (s * cfg.batch_size) // n, "pairs_seen": s * cfg.batch_size})
+    if not evals or evals[-1]["step"] != cfg.steps:
+        evals.append(ev.evaluate(cfg.steps, per_token, out))
+    final = dict(evals[-1])
+    timing = {"seconds": time.perf_counter() - t_start,
+              "steps_run": len(step_seconds), "step_seconds_mean": float(np.mean(step_seconds)) if step_seconds else None,
+              "pairs_per_s": (cfg.batch_size * len(step_seconds) / sum(step_seconds)) if step_seconds else None,
+              "tokens_run": tokens_run}
+    res = TrainResult(cfg, history, evals, final, data_doc, model=r.model if keep_model else None,
+                      tokenizer=tok, per_token=per_token, timing=timing, notes=r.notes + data.notes,
+                      run=run_info | {"out": str(out) if out else None})
+    if out is not None and dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").write_text(json.dumps(res.to_dict(), indent=1))
+    return res
 
 
 def _check_identity(saved: dict, now: dict) -> None:

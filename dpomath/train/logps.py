@@ -52,6 +52,8 @@ def _acc(dtype):
 def _logits(h, weight, bias, scale, softcap):
     """Chunk logits in float32 (float64 for float64 inputs; bf16/fp16 inputs multiply with a
     float32 output on a GPU)."""
+    if h.dtype != weight.dtype:  # bf16-mixed: states from autocast, a float32 (trained) head
+        h = h.to(weight.dtype)
     acc = _acc(h.dtype)
     if h.dtype in (torch.bfloat16, torch.float16) and h.is_cuda:
         try:
@@ -112,7 +114,7 @@ class TokenLogProbs(torch.autograd.Function):
             if need_h:
                 gh[s:e] = (dz.to(weight.dtype) @ weight).to(hidden.dtype)
             if need_w:
-                gw.addmm_(dz.t(), hidden[s:e].to(acc))
+                gw.addmm_(dz.t().to(acc), hidden[s:e].to(acc))
             if need_b:
                 gb.add_(dz.sum(0))
         return (gh, None if gw is None else gw.to(weight.dtype),

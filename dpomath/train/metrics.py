@@ -267,7 +267,7 @@ class Evaluator:
         lm.eval()
         eos = run.tok.eos_token_id
         texts, logps, lengths = [], [], []
-        with torch.no_grad():
+        with torch.no_grad(), run.autocast():
             for p in prompts:
                 ids = torch.tensor([p], device=run.device)
                 gen = lm.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,

@@ -293,7 +293,6 @@ def _write_converted(model, tok, d: Path) -> None:
 
 def _from_pretrained(path: str, kw: dict, dtype, device_map):
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     tok = AutoTokenizer.from_pretrained(path, **kw)
@@ -399,6 +398,8 @@ def cpu_threads() -> int:
     a, b = torch.randn(512, 576), torch.randn(576, 1536)
 
     def best(threads: int) -> float:
+        from dpomath._torch import num_threads
+
         ts = []
         with num_threads(threads):
             for _ in range(5):

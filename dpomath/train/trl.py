@@ -47,13 +47,15 @@ def run_trl(model_path: str, tokenizer, records: Sequence[dict], *, mode: str = 
             batch_size: int = 4, grad_accum: int = 1, seed: int = 0, shuffle: bool = True,
             max_grad_norm: float | None = None, max_length: int | None = 1024,
             precompute: bool = False, lora_r: int = 8, lora_alpha: float = 16.0,
-            lora_targets=None, gradient_checkpointing: bool | None = None,
+            lora_targets=None, activation_checkpointing: bool = True,
             loss_params: dict | None = None, output_dir: str | None = None) -> dict[str, Any]:
     """Train with TRL's ``DPOTrainer`` on ``records`` (TRL-format dicts) and return
     ``{"history": [row per step], "seconds": train() wall time, "init_seconds": the trainer's
     construction (reference precomputation included), "step_seconds": [per update]}``.
 
-    ``gradient_checkpointing`` None keeps TRL's default (on)."""
+    ``activation_checkpointing`` (on by default, as TRL's configs have it) is passed under
+    transformers' current name: TRL's default sets the deprecated ``gradient_checkpointing``,
+    which makes transformers warn (FutureWarning) on every config."""
     import datasets
     import torch
     from torch.utils.data import Sampler
@@ -102,9 +104,7 @@ def run_trl(model_path: str, tokenizer, records: Sequence[dict], *, mode: str = 
     extra = dict(loss_params or {})
     if "tau" in extra:
         extra["discopop_tau"] = extra.pop("tau")
-    kw: dict[str, Any] = {}
-    if gradient_checkpointing is not None:
-        kw["gradient_checkpointing"] = gradient_checkpointing
+    kw: dict[str, Any] = {"activation_checkpointing": bool(activation_checkpointing)}
     out = output_dir or tempfile.mkdtemp(prefix="dpomath-trl-")
     args = DPOConfig(output_dir=out, report_to=[], use_cpu=not torch.cuda.is_available(),
                      beta=beta, loss_type=[trl_loss_type(loss)], learning_rate=lr,
