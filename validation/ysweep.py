@@ -121,10 +121,10 @@ FULL_OTHER = LMSpec("full-other", modes=("lora",), sweep_modes=(), onpolicy=Fals
 #: The part of the documented sweep that fits a shared 2-core CPU machine in well under an hour
 #: (``DPOMATH_Y_SWEEP=cpu``; the runs measured in docs/paper-y-real.md): the same runs as
 #: :data:`FULL` / :data:`FULL_OTHER` — so the same cache entries, as a run's key holds only its
-#: own settings — fewer of them: plain DPO on the statement pairs in LoRA mode, three seeds on
-#: the default model and one on the others. Y-ONPOL-LM, Y-FLEX-LM and Y-SFT-LM are then SKIPPED
-#: (their runs are not part of it).
-CPU = LMSpec("cpu", modes=("lora",), sweep_modes=(), onpolicy=False)
+#: own settings — fewer of them: plain DPO on the statement pairs, LoRA and full fine-tuning
+#: with three seeds on the default model, LoRA with one seed on the others. Y-ONPOL-LM, Y-FLEX-LM
+#: and Y-SFT-LM are then SKIPPED (their runs are not part of it).
+CPU = LMSpec("cpu", sweep_modes=(), onpolicy=False)
 CPU_OTHER = LMSpec("cpu-other", modes=("lora",), sweep_modes=(), onpolicy=False, seeds=1)
 
 
