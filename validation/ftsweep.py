@@ -310,7 +310,7 @@ def _run_k(cfg: FTConfig, K: int, personas: Sequence[str], files, out: Path) -> 
 
     resume = bool(list_checkpoints(out / "checkpoints"))
     res = train(cfg.model, data, tc, out=out, resume=resume, keep_model=False,
-                cache_root=cfg.cache_dir, progress_every=60.0)
+                cache_root=cfg.cache_dir)
     if res.data["kept"]["heldout"] != len(te) or res.data["kept"]["train"] != len(used):
         raise RuntimeError(f"K={K}: the engine dropped pairs ({res.data['kept']} of {len(used)} train, "
                            f"{len(te)} test): {res.data['bad_records'][:3]}")
