@@ -72,8 +72,9 @@ FULL_FT = {"Ks": PAPER_KS, "per_persona": None, "eval_every": 30, "train_eval_pa
 
 def ft_mode_for(model_key: str | None) -> str:
     """The full run's mode for a model: full fine-tuning for SmolLM2-135M; LoRA for
-    Gemma-3-270M, whose full fine-tuning costs about 2.7× per step on this machine's CPUs (its
-    262k-token embedding gets a gradient and two Adam moments) — see docs/paper-i-ft.md."""
+    Gemma-3-270M (its 262k-token embedding would get a gradient and two Adam moments; chosen
+    when a first measurement put its full update at about 2.7× SmolLM2's — the benchmark in
+    docs/paper-i-ft.md later measured 1.23× for full and 1.22× for LoRA on a loaded CPU)."""
     return "lora" if model_key == "gemma3-270m" else "full"
 
 

@@ -293,8 +293,8 @@ def lm_result(ctx, model, needs: str = "properties"):
     if (needs == "onpolicy" and not spec.onpolicy) or (needs == "sweep" and not spec.sweep_modes):
         why = ("the CPU subset of the sweep (DPOMATH_Y_SWEEP=cpu)" if spec.name.startswith("cpu")
                else "the documented sweep on this model (compute: it runs them on SmolLM2)")
-        raise Skip(f"{model.name}: the {'on-policy runs' if needs == 'onpolicy' else 'Flex-DPO/SFT-DPO sweep'} "
-                   f"are not part of {why}",
+        raise Skip(f"{model.name}: the {'on-policy runs are' if needs == 'onpolicy' else 'Flex-DPO/SFT-DPO sweep is'} "
+                   f"not part of {why}",
                    enable="DPOMATH_Y_SWEEP=full dpomath verify --paper Y --models " + model.key)
     cache = os.environ.get("DPOMATH_CACHE_DIR") or None
     return get_result(spec, source, cache, runs=needed_runs(spec, needs))
@@ -518,7 +518,7 @@ def _panels(res, settings) -> list[dict]:
             if ser["seq"]:
                 series[f"unseen {kind}"] = ser
         model = res.records[seeds[0]].get("model", s.model).split(" (")[0]
-        panels.append({"title": f"{model}, {s.mode} ({len(seeds)} seeds)", "steps": steps, "series": series})
+        panels.append({"title": f"{model}, {s.mode} ({len(seeds)} seed{'s' if len(seeds) != 1 else ''})", "steps": steps, "series": series})
     return panels
 
 
