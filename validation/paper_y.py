@@ -250,8 +250,9 @@ ESTABLISHES = {
     ("Y-SFT-LM", "placebo"): "plain DPO at another seed 'keeps' the chosen as often: met by chance",
 }
 
-_ENABLE_DATA = ("DPOMATH_PERSONA_DIR=/path/to/evals/persona dpomath verify --paper Y "
-                "(a copy of github.com/anthropics/evals persona/; or DPOMATH_Y_DATA=pairs.jsonl)")
+_ENABLE_DATA = ("--persona-dir DIR (dpomath verify/report), DPOMATH_PERSONA_DIR=DIR, or make report "
+                "PERSONA_DIR=DIR; DIR a copy of github.com/anthropics/evals persona/ (or "
+                "DPOMATH_Y_DATA=pairs.jsonl, a preference JSONL)")
 _ENABLE_DEPS = "pip install 'dpomath[train]'"
 
 

@@ -517,6 +517,8 @@ table.controls td:nth-child(2){width:5em}
  pre{font-size:6.5pt;padding:.3em}
  figure{display:inline-block;vertical-align:top;max-width:100%;margin:.3em .8em .3em 0;break-inside:avoid}
  figure.more{display:none} .print-only{display:block}
+ section.claim.skipped p.statement,section.claim.skipped .math,section.claim.skipped p.muted{display:none}
+ section.claim.skipped{margin-top:.5em}
  table.long tbody tr:nth-child(n+13){display:none} .ev>div.ev-long{display:none}
  td{overflow-wrap:break-word}
  img{width:calc(var(--w, 1000px) * .42);max-width:100%;height:auto;border:0}
@@ -660,8 +662,12 @@ def _png_size(path: Path) -> tuple[int, int] | None:
 
 def _side_cell(c: dict) -> str:
     per = "; ".join(f"{k}: {st}" for k, st in c["models"])
+    # the setting in a few words (the scope's opening, up to its first parenthesis or colon);
+    # the whole scope is in the claim's own section
+    setting = re.split(r"[(:;]", c["scope"] or "", maxsplit=1)[0].strip(" ,")
+    setting = setting if len(setting) <= 48 else setting[:45].rstrip() + "…"
     return f"[{c['id']}](#{_anchor(c['id'])}) **{c['status']}**" + (f" ({per})" if per else "") + \
-        (f" — {c['scope']}" if c["scope"] else "")
+        (f" — {setting}" if setting else "")
 
 
 def _md_side_by_side(doc: dict) -> list[str]:
@@ -728,10 +734,11 @@ def to_html(doc: dict, base: str | Path | None = None) -> str:
                  f'<span class="stmt">{t(c["statement"])}</span></td><td class="result">{t(_summary_text(c))}{scope}</td></tr>')
     H.append("</tbody></table>")
     for c in doc["claims"]:
-        H.append(f'<section class="claim" id="{_anchor(c["id"])}"><h3>{e(c["id"])} — {e(c["place"])} '
+        skipped = " skipped" if c["status"] == "SKIPPED" else ""
+        H.append(f'<section class="claim{skipped}" id="{_anchor(c["id"])}"><h3>{e(c["id"])} — {e(c["place"])} '
                  f'<small>· paper {e(c["paper"])}: {e(PAPERS.get(c["paper"], ""))}</small>'
                  '<a class="up" href="#claims">↑ claims table</a></h3>')
-        H.append(f"<p><b>Statement.</b> {t(c['statement'])}</p>")
+        H.append(f"<p class=\"statement\"><b>Statement.</b> {t(c['statement'])}</p>")
         if c["latex"]:
             H.append(f'<div class="math" data-tex="{e(c["latex"])}">{e(c["latex"])}</div>')
         H.append(f"<p>{_badge(c['status'])} <i>{e(c['method'])}, seed {c['seed']}, "
