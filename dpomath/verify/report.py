@@ -517,8 +517,8 @@ table.controls td:nth-child(2){width:5em}
  pre{font-size:6.5pt;padding:.3em}
  figure{display:inline-block;vertical-align:top;max-width:100%;margin:.3em .8em .3em 0;break-inside:avoid}
  figure.more{display:none} .print-only{display:block}
- section.claim.skipped p.statement,section.claim.skipped .math,section.claim.skipped p.muted{display:none}
- section.claim.skipped{margin-top:.5em}
+ section.claim[data-skipped] p.statement,section.claim[data-skipped] .math,section.claim[data-skipped] p.muted{display:none}
+ section.claim[data-skipped]{margin-top:.5em}
  table.long tbody tr:nth-child(n+13){display:none} .ev>div.ev-long{display:none}
  td{overflow-wrap:break-word}
  img{width:calc(var(--w, 1000px) * .42);max-width:100%;height:auto;border:0}
@@ -734,8 +734,8 @@ def to_html(doc: dict, base: str | Path | None = None) -> str:
                  f'<span class="stmt">{t(c["statement"])}</span></td><td class="result">{t(_summary_text(c))}{scope}</td></tr>')
     H.append("</tbody></table>")
     for c in doc["claims"]:
-        skipped = " skipped" if c["status"] == "SKIPPED" else ""
-        H.append(f'<section class="claim{skipped}" id="{_anchor(c["id"])}"><h3>{e(c["id"])} — {e(c["place"])} '
+        skipped = ' data-skipped=""' if c["status"] == "SKIPPED" else ""
+        H.append(f'<section class="claim" id="{_anchor(c["id"])}"{skipped}><h3>{e(c["id"])} — {e(c["place"])} '
                  f'<small>· paper {e(c["paper"])}: {e(PAPERS.get(c["paper"], ""))}</small>'
                  '<a class="up" href="#claims">↑ claims table</a></h3>')
         H.append(f"<p class=\"statement\"><b>Statement.</b> {t(c['statement'])}</p>")
