@@ -38,17 +38,18 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium not installed: the report's browser test will skip"
 
-# Other people's DPO code for the conformance kit's tests (tests/test_peers.py): the `peers` extra
-# (torchtune 0.6.1 with torchao 0.11.0) and liger-kernel 0.8.5 and openrlhf 0.11.2 without their
-# dependencies (their loss code needs torch only), torch pinned. Best effort, tried once per venv
-# (`rm $(VENV)/.peers` to retry): where an install fails, the tests that need it skip, saying why.
+# Other people's DPO code for the conformance kit's tests (tests/test_peers.py): torchtune 0.6.1,
+# liger-kernel 0.8.5 and openrlhf 0.11.2 without their dependencies (their loss code needs torch
+# only; the tests load the loss files by path), torch pinned. No torchao: torchtune's package
+# import needs torchao 0.11.0, which peft >= 0.19 (LoRA in `dpomath train`) refuses to run beside,
+# so a torchao an earlier version of this recipe installed is removed. Best effort, tried once per
+# venv (`rm $(VENV)/.peers` to retry): where an install fails, the tests that need it skip, saying why.
 PEERS := $(VENV)/.peers
 $(PEERS): $(STAMP)
 	echo "torch==2.13.0" > $(VENV)/torch-pin.txt
-	$(PY) -m pip install -q -c $(VENV)/torch-pin.txt -e '.[all,trl,peers]' || \
-	  echo "peers: torchtune/torchao not installed; their tests will skip"
-	$(PY) -m pip install -q -c $(VENV)/torch-pin.txt --no-deps liger-kernel==0.8.5 openrlhf==0.11.2 || \
-	  echo "peers: liger-kernel/openrlhf not installed; their tests will skip"
+	$(PY) -m pip uninstall -q -y torchao 2>/dev/null || true
+	$(PY) -m pip install -q -c $(VENV)/torch-pin.txt --no-deps torchtune==0.6.1 liger-kernel==0.8.5 openrlhf==0.11.2 || \
+	  echo "peers: torchtune/liger-kernel/openrlhf not installed; their tests will skip"
 	touch $(PEERS)
 
 peers: $(PEERS)

@@ -4,9 +4,10 @@ deepspeed), liger-kernel's per-pair loss functions. The correct losses pass; the
 are found and named: liger's ``discopop`` (e^{−ρ}·σ(ρ/τ) = inf·0 = NaN) and OpenRLHF's
 ``LogExpLoss`` (log(1 + e^x) = inf) overflow.
 
-The peers are the ``peers`` extra (torchtune 0.6.1 with torchao 0.11.0) and two ``--no-deps``
-installs (liger-kernel 0.8.5, openrlhf 0.11.2) that ``make test`` attempts; every test skips
-with the reason when its peer is missing. The versions are pinned there; docs/kit.md records
+The peers are three ``--no-deps`` installs that ``make test`` attempts (torchtune 0.6.1,
+liger-kernel 0.8.5, openrlhf 0.11.2); every test skips with the reason when its peer is missing.
+torchtune's ``rlhf/loss/dpo.py`` is loaded by path as well: the package import needs torchao
+0.11.0, which peft >= 0.19 refuses to run beside (and the loss file needs torch only). The versions are pinned there; docs/kit.md records
 what the kit reports for each.
 """
 import ast
@@ -33,13 +34,20 @@ def _skip_reason(dist: str, how: str) -> str:
 
 @pytest.fixture(scope="module")
 def torchtune_loss():
-    pytest.importorskip("torchtune", reason=_skip_reason(
-        "torchtune", "pip install 'dpomath[peers]': torchtune==0.6.1 with torchao==0.11.0"))
+    """torchtune's ``rlhf/loss/dpo.py`` (``DPOLoss``, ``RSOLoss``) executed from the installed
+    distribution's file, without importing the ``torchtune`` package (whose ``__init__`` needs
+    torchao)."""
     try:
-        from torchtune.rlhf import loss
-    except ImportError as e:  # e.g. a torchao torchtune 0.6.1 cannot import
-        pytest.skip(f"torchtune.rlhf.loss does not import: {e}")
-    return loss
+        dist = importlib.metadata.distribution("torchtune")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip(_skip_reason("torchtune", "pip install --no-deps torchtune==0.6.1"))
+    path = Path(dist.locate_file("torchtune/rlhf/loss/dpo.py"))
+    if not path.is_file():
+        pytest.skip(f"torchtune {dist.version} has no rlhf/loss/dpo.py")
+    spec = importlib.util.spec_from_file_location("_peer_torchtune_dpo", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
