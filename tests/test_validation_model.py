@@ -246,6 +246,25 @@ def test_cli_validate_json_and_bad_arguments(env, capsys, monkeypatch):
     assert rc == 2 and err.startswith("dpomath validate: --persona-dir: ") and "\n" not in err
 
 
+def test_fine_tuning_claim_runs_in_the_ledger(env, tmp_path, monkeypatch):
+    """I-EMP-FT in quick mode (last-layer fine-tuning through the engine) on a small subset."""
+    from dpomath.validation import ftsweep as FS
+    from dpomath.verify import ledger
+
+    monkeypatch.setenv("DPOMATH_PERSONA_DIR", str(env.persona_dir))
+    monkeypatch.setenv("DPOMATH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DPOMATH_DEVICE", "cpu")
+    monkeypatch.setattr(FS, "QUICK_FT", dict(FS.QUICK_FT, per_persona=30))
+    FS._SWEEPS.clear()
+    r = ledger.get_claim("I-EMP-FT").run(seed=0, quick=True, figure_dir=tmp_path / "fig")
+    v = r.verdict
+    assert v.status.value not in ("ERROR", "SKIPPED"), (v.summary, v.details)
+    assert v.evidence["mode"] == "last-layer" and v.evidence["Ks"] == [1, 2, 4]
+    assert v.evidence["n_test"] == [3, 6, 12] and "fewer than 20 test pairs" in v.summary
+    assert v.scope.on.startswith("SmolLM2-135M-Instruct, last-layer fine-tuning")
+    assert all(Path(f).is_file() for f in v.figures) and len(v.figures) == 2
+
+
 def test_claims_run_in_the_ledger(env, tmp_path, monkeypatch):
     from dpomath.verify import ledger
 

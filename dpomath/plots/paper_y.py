@@ -297,3 +297,55 @@ def gradient_limits(path: str | Path, pi_plus: float = 0.5, alpha: float = 1.0,
     fig.suptitle(f"Paper Y, Corollary 2 as π− → 0 (π+ = {pi_plus:g}, α = {alpha:g})", fontsize=11)
     fig.tight_layout()
     return save(fig, path)
+
+
+def lm_logps_over_steps(panels: list[dict], path: str | Path, title: str = "") -> Path:
+    """Paper Y's properties on a real language model: the change since step 0 of the mean
+    log-probability of the chosen, rejected and unseen responses over training steps, one
+    column per panel (a model and training mode), sequence log π on top and per-token log π
+    below; thin lines are seeds, thick lines their mean.
+
+    Parameters
+    ----------
+    panels : list of dict
+        Each ``{"title": str, "steps": [int], "series": {name: {"seq": [[per seed values]],
+        "tok": [[...]]}}}`` with ``name`` among chosen, rejected, unseen would-say, unseen
+        would-not-say (values: change since step 0, nats, one list per seed over ``steps``).
+    path : str or Path
+        The PNG to write.
+
+    Returns
+    -------
+    Path
+    """
+    plt = pyplot()
+    colors = {"chosen": "tab:green", "rejected": "tab:red", "unseen would-say": "tab:blue",
+              "unseen would-not-say": "tab:purple", "greedy": "tab:gray"}
+    n = len(panels)
+    fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 6.4), squeeze=False, sharex="col")
+    for j, p in enumerate(panels):
+        x = np.asarray(p["steps"])
+        for row, key, ylabel in ((0, "seq", "Δ mean sequence log π (nats)"),
+                                 (1, "tok", "Δ mean per-token log π (nats)")):
+            ax = axes[row][j]
+            for name, ser in p["series"].items():
+                runs = np.asarray(ser.get(key) or [], float)
+                if runs.size == 0:
+                    continue
+                c = colors.get(name, "black")
+                for r in runs:
+                    ax.plot(x, r, color=c, lw=0.6, alpha=0.35)
+                ax.plot(x, runs.mean(axis=0), color=c, lw=2.0, label=name)
+            ax.axhline(0.0, color="black", lw=0.6)
+            ax.grid(alpha=0.3)
+            if j == 0:
+                ax.set_ylabel(ylabel)
+            if row == 0:
+                ax.set_title(p["title"], fontsize=10)
+            else:
+                ax.set_xlabel("update (step)")
+    axes[0][0].legend(fontsize=8, loc="best")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)

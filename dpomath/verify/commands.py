@@ -20,7 +20,8 @@ _PERSONA_HELP = ("persona data for the real-model claims (I-EMP-*, V-*): a copy 
                  "without either those claims are SKIPPED. A folder that does not exist or holds "
                  "no *.jsonl is an error")
 _ENV_HELP = ("Environment: DPOMATH_PERSONA_DIR (persona data, as --persona-dir), DPOMATH_MODEL "
-             "(a local model instead of SmolLM2-135M-Instruct), DPOMATH_DEVICE (auto|cpu|cuda), "
+             "(a local model instead of SmolLM2-135M-Instruct), DPOMATH_MODELS (as --models), "
+             "DPOMATH_DEVICE (auto|cpu|cuda), "
              "DPOMATH_CACHE_DIR (the feature cache; default .dpomath-cache in the current "
              "folder), DPOMATH_THREADS (torch threads).")
 
@@ -63,6 +64,32 @@ def _verify_arguments(v) -> None:
                         "running them")
     v.add_argument("--json", action="store_true",
                    help="print one JSON document on stdout (every field of every verdict)")
+    v.add_argument("--models", default=None, metavar="smollm2,gemma3-270m",
+                   help="real models the real-model claims run on, each decided on its own and "
+                        "shown side by side (default: $DPOMATH_MODELS, else SmolLM2 alone)")
+
+
+def _set_models(args) -> None:
+    if getattr(args, "models", None):
+        from .per_model import set_models
+
+        set_models(args.models)
+
+
+def _per_model_table(results) -> str:
+    """Claims decided on several models: one column per model (their statuses side by side)."""
+    multi = [r for r in results if len(r.verdict.models) > 1]
+    if not multi:
+        return ""
+    keys: list[str] = []
+    for r in multi:
+        keys += [m["key"] for m in r.verdict.models if m["key"] not in keys]
+    rows = [["ID", "status", *keys]]
+    for r in multi:
+        st = {m["key"]: m["status"] + (" (not testable)" if m.get("not_testable") else "")
+              for m in r.verdict.models}
+        rows.append([r.claim.id, r.verdict.status.value, *(st.get(k, "") for k in keys)])
+    return "per model:\n" + table(rows)
 
 
 def _short(text: str, n: int) -> str:
@@ -82,7 +109,8 @@ def _persona_setting(args, claims) -> None:
             return
         given, source = Path(env), "DPOMATH_PERSONA_DIR"
         # the environment may be set for other runs: check it only when a claim reads it
-        if not any(hasattr(c.check, "on_sweep") or getattr(c.check, "reads_persona_data", False)
+        if not any(hasattr(c.check, "on_sweep") or getattr(c.check, "per_model", False)
+                   or getattr(c.check, "reads_persona_data", False)
                    for c in claims):
             return
     from .._args import folder_problem
@@ -129,6 +157,7 @@ def _verify(args) -> int:
     for mod, err in ledger.discover().items():
         print(f"dpomath: warning: could not import {mod}: {err}", file=sys.stderr)
     claims = ledger.select(args.paper, args.claim)
+    _set_models(args)
     if args.list:
         if args.json:
             emit_json({"claims": [{"id": c.id, "paper": c.paper, "place": c.place,
@@ -146,6 +175,17 @@ def _verify(args) -> int:
         emit_json({"claims": [r.to_dict() for r in results]})
     else:
         print(_result_rows(results) if results else "no claims selected")
+        pm = _per_model_table(results)
+        if pm:
+            print("\n" + pm)
+        side = ledger.side_by_side([r.to_dict() for r in results])
+        if side:
+            print("\nside by side (one statement, several settings):")
+            for row in side:
+                text = "  |  ".join(
+                    f"{c['id']} {c['status']}" + (" (" + "; ".join(f"{k}: {st}" for k, st in c["models"]) + ")"
+                                                   if c["models"] else "") for c in row["claims"])
+                print(textwrap.fill(text, WIDTH, initial_indent="  ", subsequent_indent="    "))
         if results:
             print("\n" + _counts_text([r.to_dict() for r in results]))
         if args.quick and results:
@@ -160,6 +200,9 @@ def _report_arguments(r) -> None:
                         "listed in DIR/.dpomath-report, are replaced; nothing else in DIR is "
                         "touched; a folder holding other files is refused)")
     _common(r)
+    r.add_argument("--models", default=None, metavar="smollm2,gemma3-270m",
+                   help="real models the real-model claims run on, each decided on its own and "
+                        "shown side by side (default: $DPOMATH_MODELS, else SmolLM2 alone)")
 
 
 def _report(args) -> int:
@@ -167,6 +210,7 @@ def _report(args) -> int:
     from .folder import ReportFolder
     from .report import build_report
 
+    _set_models(args)
     ReportFolder(args.out).check()  # before anything runs
     ledger.discover()
     _persona_setting(args, ledger.select(args.paper, None))

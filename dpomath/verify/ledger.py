@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import inspect
 import math
 import pkgutil
 import time
@@ -44,7 +45,8 @@ from .fidelity import Control, Revision, Scope
 
 __all__ = [
     "Status", "Verdict", "Claim", "Context", "Skip", "claim", "registry", "get_claim",
-    "discover", "select", "run_claims", "Result", "Results", "PAPERS", "paper_letters", "OWN_CHECKS",
+    "discover", "select", "run_claims", "Result", "Results", "PAPERS", "side_by_side", "paper_letters",
+    "OWN_CHECKS",
     "is_own_check", "Scope", "Control", "Revision", "count_statuses",
 ]
 
@@ -187,6 +189,10 @@ class Verdict:
     readings: list[dict] = field(default_factory=list)   # Reading.to_dict(), headline first
     headline_reading: str = ""
     reading_rule: str = ""
+    # Real-model claims decided per model (dpomath.verify.per_model): one row per model and
+    # the rule that combined them.
+    models: list[dict] = field(default_factory=list)
+    model_rule: str = ""
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -260,7 +266,8 @@ class Verdict:
                 "revisions": [r.to_dict() for r in self.revisions],
                 "establishes": self.establishes, "not_testable": self.not_testable,
                 "readings": self.readings, "headline_reading": self.headline_reading,
-                "reading_rule": self.reading_rule}
+                "reading_rule": self.reading_rule,
+                "models": _jsonable(self.models), "model_rule": self.model_rule}
 
     def _repr_html_(self) -> str:  # Jupyter
         from .display import verdict_html
@@ -323,6 +330,7 @@ class Claim:
     module: str = ""
     source: str = ""
     scope: Scope | None = None  # the default scope of its verdicts (a verdict may give its own)
+    links: tuple = ()           # IDs of claims deciding the same statement in another setting
 
     def run(self, seed: int = 0, quick: bool = False, figure_dir: Path | None = None) -> "Result":
         ctx = Context(self.id, seed=seed, quick=quick, figure_dir=figure_dir)
@@ -375,6 +383,7 @@ class Result:
             "figures": v.figures, "details": v.details, "seed": self.seed,
             "duration_s": round(self.duration_s, 3),
             "kind": "own" if is_own_check(c.paper) else "paper", "summary_text": v.summary,
+            "links": list(c.links),
             **v.to_fields(),
         }
 
@@ -406,7 +415,8 @@ _ORDER_SEEN: list[str] = []  # registration order
 
 
 def claim(id: str, *, paper: str, place: str, statement: str, method: str,
-          latex: str = "", scope: Scope | None = None) -> Callable[[Callable[[Context], Verdict]], Callable[[Context], Verdict]]:
+          latex: str = "", scope: Scope | None = None, links: tuple = ()
+          ) -> Callable[[Callable[[Context], Verdict]], Callable[[Context], Verdict]]:
     """Register the decorated function as the check of claim ``id``.
 
     Parameters
@@ -423,12 +433,18 @@ def claim(id: str, *, paper: str, place: str, statement: str, method: str,
     scope : Scope, optional
         The default scope of the claim's verdicts (what the check covers); a verdict may give
         its own.
+    links : tuple of str, optional
+        IDs of claims that decide the same statement in another setting (paper Y's toy claim
+        beside its real-model claim): the report and ``dpomath verify`` show their verdicts
+        side by side (:func:`side_by_side`).
 
     Returns
     -------
     callable
         The decorator (it returns the function unchanged).
     """
+    if isinstance(links, str) or not all(isinstance(x, str) for x in links):
+        raise ValueError(f"links: must be a tuple of claim IDs, got {links!r}")
     if paper not in PAPERS:
         raise ValueError(f"paper: must be one of {sorted(PAPERS)}, got {paper!r}")
     if method not in METHODS:
@@ -441,7 +457,7 @@ def claim(id: str, *, paper: str, place: str, statement: str, method: str,
         if existing is not None and existing.module != fn.__module__:
             raise ValueError(f"claim {id} registered twice ({existing.module}, {fn.__module__})")
         _REGISTRY[id] = Claim(id, paper, place, statement, latex, method, fn, fn.__module__,
-                              source_of(fn), scope)
+                              source_of(fn), scope, tuple(links))
         if id not in _ORDER_SEEN:
             _ORDER_SEEN.append(id)
         return fn
@@ -463,7 +479,7 @@ def source_path(module: str) -> str:
 def source_of(fn: Callable) -> str:
     """``path:line`` of a check function: its module's repository path and the line of its
     first decorator (the ``@claim`` line)."""
-    code = getattr(fn, "__code__", None)
+    code = getattr(inspect.unwrap(fn), "__code__", None)  # the check itself, not a wrapper
     line = code.co_firstlineno if code is not None else 0
     return f"{source_path(fn.__module__)}:{line}"
 
@@ -639,3 +655,30 @@ def run_claims(claims: Iterable[Claim | str] | str | None = None, seed: int = 0,
             progress(c)
         results.append(c.run(seed=seed, quick=quick, figure_dir=figure_dir))
     return results
+
+
+def side_by_side(results: Iterable[dict]) -> list[dict]:
+    """Rows of linked claims (``links``) among result dicts (:meth:`Result.to_dict`): for each
+    claim that links to others present, one row — the statement, then each linked claim's ID,
+    status and scope, the claim's own last — with the per-model statuses where a claim has them.
+
+    >>> rows = side_by_side([{"id": "Y-P1", "status": "QUALIFIED", "scope": {"on": "toy"}, "links": []},
+    ...                      {"id": "Y-P1-LM", "status": "REFUTED", "scope": {"on": "LM"},
+    ...                       "links": ["Y-P1"], "statement": "s"}])
+    >>> [(c["id"], c["status"]) for c in rows[0]["claims"]]
+    [('Y-P1', 'QUALIFIED'), ('Y-P1-LM', 'REFUTED')]
+    """
+    by_id = {r["id"]: r for r in results}
+    out = []
+    for r in by_id.values():
+        linked = [by_id[x] for x in r.get("links") or () if x in by_id]
+        if not linked:
+            continue
+        cells = []
+        for c in linked + [r]:
+            models = [(m.get("key") or m.get("model"), m["status"]) for m in c.get("models") or []]
+            cells.append({"id": c["id"], "status": c["status"],
+                          "scope": (c.get("scope") or {}).get("on", ""),
+                          "models": models if len(models) > 1 else []})
+        out.append({"statement": r.get("statement", ""), "claims": cells})
+    return out

@@ -360,6 +360,15 @@ def _md_fidelity(c: dict) -> list[str]:
               f"{r.get('status', '')} | {_esc(t(r.get('why', '')))} | {_esc(t(r.get('summary', '')))} |"
               for r in c["readings"]]
         L.append("")
+    if len(c.get("models") or []) > 1:
+        L += [f"**Per model** (rule: {t(c.get('model_rule', ''))}).", "",
+              "| model | verdict | scope | summary |", "|---|---|---|---|"]
+        L += [f"| {_esc(m.get('model', ''))} | {m.get('status', '')}"
+              f"{' (not testable)' if m.get('not_testable') else ''} | "
+              f"{_esc(t((m.get('scope') or {}).get('on', '')))} | {_esc(t(m.get('summary', '')))}"
+              + (f" (enable with: {_esc(m['enable'])})" if m.get("enable") else "") + " |"
+              for m in c["models"]]
+        L.append("")
     if c.get("controls"):
         L += ["**Negative controls** (the same check on a deliberately false variant; "
               "*fails* = the check tells it apart).", "",
@@ -394,8 +403,9 @@ def to_markdown(doc: dict) -> str:
                       + ", ".join(f"{v} {k}" for k, v in counts.items()), ""]
     else:
         L += ["| status | claims |", "|---|---|"] + [f"| {k} | {v} |" for k, v in doc["counts"].items()]
-    L += ["", "Statuses: " + "; ".join(f"**{k}**: {m}" for k, m in _MEANING.items()) + ".", "",
-          "## Claims", "", "| ID | verdict | claim | result |", "|---|---|---|---|"]
+    L += ["", "Statuses: " + "; ".join(f"**{k}**: {m}" for k, m in _MEANING.items()) + "."]
+    L += _md_side_by_side(doc)
+    L += ["", "## Claims", "", "| ID | verdict | claim | result |", "|---|---|---|---|"]
     for c in doc["claims"]:
         notes = _table_notes(c)
         res = _summary_text(c) + (f" *({notes})*" if notes else "")
@@ -507,6 +517,8 @@ table.controls td:nth-child(2){width:5em}
  pre{font-size:6.5pt;padding:.3em}
  figure{display:inline-block;vertical-align:top;max-width:100%;margin:.3em .8em .3em 0;break-inside:avoid}
  figure.more{display:none} .print-only{display:block}
+ section.claim[data-skipped] p.statement,section.claim[data-skipped] .math,section.claim[data-skipped] p.muted{display:none}
+ section.claim[data-skipped]{margin-top:.5em}
  table.long tbody tr:nth-child(n+13){display:none} .ev>div.ev-long{display:none}
  td{overflow-wrap:break-word}
  img{width:calc(var(--w, 1000px) * .42);max-width:100%;height:auto;border:0}
@@ -607,6 +619,15 @@ def _html_fidelity(c: dict) -> str:
             [[e(str(r.get("rank", ""))), f"<b>{t(r.get('name', ''))}</b>: {t(r.get('text', ''))}",
               _badge(r.get("status", "")), t(r.get("why", "")), t(r.get("summary", ""))]
              for r in c["readings"]], "readings"))
+    if len(c.get("models") or []) > 1:
+        H.append(f'<h4>Per model</h4><p class="muted">Each model decided on its own; rule: '
+                 f'{t(c.get("model_rule", ""))}</p>')
+        H.append(_html_table(
+            ["model", "verdict", "scope", "summary"],
+            [[e(m.get("model", "")), _badge(m.get("status", "")) + (" (not testable)" if m.get("not_testable") else ""),
+              t((m.get("scope") or {}).get("on", "")),
+              t(m.get("summary", "")) + (f" (enable with: {e(m['enable'])})" if m.get("enable") else "")]
+             for m in c["models"]], "models"))
     if c.get("controls"):
         H.append('<h4>Negative controls</h4><p class="muted">The same check on a deliberately '
                  "false variant: <i>fails</i> means the check tells the variant apart.</p>")
@@ -639,6 +660,34 @@ def _png_size(path: Path) -> tuple[int, int] | None:
     return struct.unpack(">II", head[16:24])
 
 
+def _side_cell(c: dict) -> str:
+    per = "; ".join(f"{k}: {st}" for k, st in c["models"])
+    # the setting in a few words (the scope's opening, up to its first parenthesis or colon);
+    # the whole scope is in the claim's own section
+    setting = re.split(r"[(:;]", c["scope"] or "", maxsplit=1)[0].strip(" ,")
+    setting = setting if len(setting) <= 48 else setting[:45].rstrip() + "…"
+    return f"[{c['id']}](#{_anchor(c['id'])}) **{c['status']}**" + (f" ({per})" if per else "") + \
+        (f" — {setting}" if setting else "")
+
+
+def _md_side_by_side(doc: dict) -> list[str]:
+    """The claims that decide one statement in several settings (``links``: paper Y's toy and
+    real-model claims), one row each, verdicts side by side."""
+    rows = ledger.side_by_side(doc["claims"])
+    if not rows:
+        return []
+    width = max(len(r["claims"]) for r in rows)
+    head = ["linked claim"] * (width - 1) + ["claim"]
+    L = ["", "## Side by side", "",
+         "One statement decided in several settings (a toy model and a real language model): each "
+         "claim by its own rule, its verdict beside the others'.", "",
+         "| " + " | ".join(head) + " |", "|" + "---|" * width]
+    for r in rows:
+        cells = [_esc(_side_cell(c)) for c in r["claims"]]
+        L.append("| " + " | ".join([""] * (width - len(cells)) + cells) + " |")
+    return L
+
+
 def _html_counts(doc: dict) -> str:
     e = html.escape
 
@@ -669,6 +718,7 @@ def to_html(doc: dict, base: str | Path | None = None) -> str:
          "<h2>Summary</h2>" + _html_counts(doc),
          '<p class="muted legend">' + " · ".join(
              f"<b>{k}</b>: {e(_MEANING[k])}" for k in _ORDER if k in _MEANING) + "</p>",
+         _md_inline("\n".join(_md_side_by_side(doc))),
          '<h2>Claims</h2><table id="claims"><colgroup><col class="id"><col class="claim">'
          '<col class="result"></colgroup><thead><tr><th>ID · verdict</th><th>claim</th>'
          "<th>result</th></tr></thead><tbody>"]
@@ -684,10 +734,11 @@ def to_html(doc: dict, base: str | Path | None = None) -> str:
                  f'<span class="stmt">{t(c["statement"])}</span></td><td class="result">{t(_summary_text(c))}{scope}</td></tr>')
     H.append("</tbody></table>")
     for c in doc["claims"]:
-        H.append(f'<section class="claim" id="{_anchor(c["id"])}"><h3>{e(c["id"])} — {e(c["place"])} '
+        skipped = ' data-skipped=""' if c["status"] == "SKIPPED" else ""
+        H.append(f'<section class="claim" id="{_anchor(c["id"])}"{skipped}><h3>{e(c["id"])} — {e(c["place"])} '
                  f'<small>· paper {e(c["paper"])}: {e(PAPERS.get(c["paper"], ""))}</small>'
                  '<a class="up" href="#claims">↑ claims table</a></h3>')
-        H.append(f"<p><b>Statement.</b> {t(c['statement'])}</p>")
+        H.append(f"<p class=\"statement\"><b>Statement.</b> {t(c['statement'])}</p>")
         if c["latex"]:
             H.append(f'<div class="math" data-tex="{e(c["latex"])}">{e(c["latex"])}</div>')
         H.append(f"<p>{_badge(c['status'])} <i>{e(c['method'])}, seed {c['seed']}, "
