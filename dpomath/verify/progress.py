@@ -274,7 +274,8 @@ def claim_weights(claims: Sequence[Any], quick: bool) -> list[float]:
     out = []
     for c in claims:
         check = getattr(c, "check", None)
-        on_sweep = hasattr(check, "on_sweep") or getattr(check, "reads_persona_data", False)
+        on_sweep = (hasattr(check, "on_sweep") or getattr(check, "per_model", False)
+                    or getattr(check, "reads_persona_data", False))
         if on_sweep and not persona:
             out.append(0.05)
         else:
