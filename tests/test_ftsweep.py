@@ -151,7 +151,7 @@ def test_config_checks(tmp_path):
 def tiny(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from tests import train_helpers as H
+    import train_helpers as H
     from dpomath.validation.data import write_example_personas
 
     monkeypatch.setenv("DPOMATH_THREADS", "1")
@@ -205,3 +205,15 @@ def test_tiny_sweep_resumes_from_checkpoints(tiny, monkeypatch):
     resumed = FS.run_ft_sweep(cfg).runs[2]
     assert [h["step"] for h in resumed.history] == [1, 2, 3, 4]
     np.testing.assert_allclose(resumed.test_margins, full.test_margins, atol=1e-6)
+
+
+def test_verdict_inconclusive_when_training_has_not_moved_the_margins():
+    # the error would be REFUTED by the old rule (it falls with K), but the train margins did not
+    # grow: the test error is the starting model's, so nothing is decided, and the revision says so
+    zero = [0.0] * 5
+    v = ft_verdict(_sweep([0.45, 0.40, 0.30, 0.20, 0.05], zero, zero))
+    assert v.status is Status.INCONCLUSIVE and "did not measurably raise" in v.summary
+    assert [r.old_verdict for r in v.revisions] == ["REFUTED"]
+    # the same errors after training that moved the margins: decided (REFUTED), no revision
+    v = ft_verdict(_sweep([0.45, 0.40, 0.30, 0.20, 0.05], RATES_DOWN, RATES_DOWN))
+    assert v.status is Status.REFUTED and not v.revisions

@@ -452,6 +452,13 @@ CRIT_FT = ("fine-tuning K sweep (paper I's DPO_training.py protocol), two parts 
            "CONFIRMED if both parts are CONFIRMED; REFUTED if either part is REFUTED; QUALIFIED if "
            "one part is CONFIRMED and the other INCONCLUSIVE (naming which); INCONCLUSIVE otherwise")
 
+#: The rule since the lead's review of the quick runs (4 and 10 updates gave REFUTED and
+#: INCONCLUSIVE with margins growing 1e-6–2e-5 per update, i.e. decided on the starting model):
+#: CRIT_FT, decided only when the mean train margin's growth per update exceeds 2 SE at every K;
+#: otherwise INCONCLUSIVE. The old rule's verdict stays in the revision record.
+CRIT_FT_REVISED = (CRIT_FT + ". Revised: decided only when training measurably raised the train "
+                   "margins (growth per update > 2 SE at every K); otherwise INCONCLUSIVE")
+
 
 def _ft_sweep(ctx, model):
     """The fine-tuning sweep for a ledger context on one model (quick: last-layer smoke test)."""
@@ -603,6 +610,23 @@ def ft_verdict(sw, fdir: Path | None = None, ctx=None) -> Verdict:
     ev.update({"error_part": e_status, "error_part_why": e_why, "rate_part": r_status, "rate_part_why": r_why})
     s = f"error part {e_status} ({e_why}: {err_desc}); rate part {r_status} ({r_why})"
     parts = {e_status, r_status}
+    still = [k for k, r, se in zip(Ks, rates["train"], ses["train"]) if not r > 2 * se]
+    if still:
+        # Revised rule (CRIT_FT_REVISED): training that has not measurably raised the train margins
+        # leaves the starting model's test error and noise-level rates; neither part is decided.
+        old = ("CONFIRMED" if parts == {"CONFIRMED"} else "REFUTED" if "REFUTED" in parts else
+               "QUALIFIED" if parts == {"CONFIRMED", "INCONCLUSIVE"} else "INCONCLUSIVE")
+        ev["rule_revision"] = CRIT_FT_REVISED
+        ev["old_rule_verdict"] = old
+        moved = ", ".join(f"K={k}: {r:.3g} ± {se:.2g}" for k, r, se in zip(Ks, rates["train"], ses["train"]))
+        return Verdict.inconclusive(
+            f"training did not measurably raise the train margins at K = {', '.join(map(str, still))} "
+            f"(growth per update {moved}): the test error is still the starting model's, so neither part "
+            f"is decided (by the old rule: {s})", controls=controls,
+            revisions=[Revision(old_rule=CRIT_FT, old_verdict=old, new_rule=CRIT_FT_REVISED,
+                                reason="a K sweep whose training has not moved the margins cannot show "
+                                       "how training scales with K (the old rule decided on the "
+                                       "starting model's test error)")], **kw)
     if parts == {"CONFIRMED"}:
         return Verdict.confirmed(s, controls=controls, **kw)
     if "REFUTED" in parts:
