@@ -478,6 +478,14 @@ def _ft_sweep(ctx, model):
     problem = persona_dir_problem(pdir)
     if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
         raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
+    sweep = os.environ.get("DPOMATH_FT_SWEEP", "")
+    if sweep not in ("", "full", "off"):
+        raise BadValue(f"DPOMATH_FT_SWEEP: must be full or off (or unset), got {sweep!r}")
+    if not ctx.quick and sweep == "off":
+        raise Skip("the full fine-tuning K sweep was not run (DPOMATH_FT_SWEEP=off): paper I's protocol "
+                   "is 5 values of K × 60 updates of 32 pairs, about 3.8 h of training on a 2-core CPU "
+                   "(docs/paper-i-ft.md), minutes on a GPU",
+                   enable="unset DPOMATH_FT_SWEEP (or DPOMATH_FT_SWEEP=full), on a GPU where one is available")
     mode = dict(QUICK_FT) if ctx.quick else dict(FULL_FT, mode=ft_mode_for(model.key))
     cfg = ft_config(model=None if model.default else model.arg, persona_dir=pdir,
                     device=os.environ.get("DPOMATH_DEVICE", "auto"),

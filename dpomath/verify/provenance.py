@@ -212,6 +212,22 @@ def _md_has(name: str) -> bool:
         return False
 
 
+#: Environment variables that change the size of the real-model runs (see their claims).
+RUN_SIZE_VARIABLES = ("DPOMATH_Y_SWEEP", "DPOMATH_RS_BUDGET", "DPOMATH_FT_SWEEP")
+
+
+def _run_sizes() -> str:
+    """`` (NAME=value, ...)`` for the run-size variables that are set, else ``""``.
+
+    >>> import os
+    >>> os.environ.pop("DPOMATH_Y_SWEEP", None) and None
+    >>> _run_sizes() if not any(os.environ.get(v) for v in RUN_SIZE_VARIABLES) else ""
+    ''
+    """
+    set_ = [f"{v}={os.environ[v]}" for v in RUN_SIZE_VARIABLES if os.environ.get(v)]
+    return f" ({', '.join(set_)})" if set_ else ""
+
+
 def collect(*, seed: int, quick: bool, papers: Iterable[str] | None = None,
             persona_dir: str | Path | None = None, duration_s: float | None = None,
             now: _dt.datetime | None = None) -> dict[str, Any]:
@@ -252,7 +268,7 @@ def collect(*, seed: int, quick: bool, papers: Iterable[str] | None = None,
         "packages": package_versions(),
         "machine": machine(),
         "device": device,
-        "mode": "quick" if quick else "full",
+        "mode": ("quick" if quick else "full") + _run_sizes(),
         "seed": seed,
         "papers": [p.upper() for p in papers] if papers else "all",
         "model": model,
