@@ -11,7 +11,6 @@ date (a claim added, removed or re-run without regenerating).
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -103,11 +102,33 @@ def update_readme(readme: str | Path, doc: dict) -> bool:
     return new != text
 
 
+def portable_paths(text: str, root: str | Path, out: str | Path | None = None) -> str:
+    """``text`` with the checkout's absolute paths written relative to it, so that a committed
+    report names no one machine's folders: ``root/x`` → ``x``, ``root``'s parent ``/p/x`` →
+    ``../x``, and the report folder ``out/x`` → ``x`` (its files sit beside report.json).
+
+    >>> portable_paths('{"a": "/h/u/repo/figs/x.png", "b": "/h/u/shared/data", "c": "/r/o/f.png"}',
+    ...                "/h/u/repo", "/r/o")
+    '{"a": "figs/x.png", "b": "../shared/data", "c": "f.png"}'
+    """
+    root = Path(root).resolve()
+    pairs = [(str(root) + "/", ""), (str(root), "."), (str(root.parent) + "/", "../")]
+    if out is not None:
+        out = Path(out).resolve()
+        pairs.insert(0, (str(out) + "/", ""))
+    for old, new in pairs:
+        if old not in ("/", "./"):
+            text = text.replace(old, new)
+    return text
+
+
 def main(argv: list[str]) -> int:  # pragma: no cover - a thin command
     root = Path(__file__).resolve().parents[2]
     snap = root / SNAPSHOT
     if argv:
-        shutil.copyfile(argv[0], snap)
+        src = Path(argv[0])
+        snap.write_text(portable_paths(src.read_text(encoding="utf-8"), root, src.parent),
+                        encoding="utf-8")
     doc = json.loads(snap.read_text(encoding="utf-8"))
     print(f"README.md {'updated' if update_readme(root / 'README.md', doc) else 'unchanged'} "
           f"from {SNAPSHOT}")
