@@ -498,7 +498,7 @@ table.controls td:nth-child(2){width:5em}
 @media (max-width:700px){#claims col.id{width:6.5em}}
 @media print{
  @page{size:A4;margin:9mm 9mm 10mm}
- body{font-size:7.6pt;max-width:none;margin:0;padding:0;line-height:1.25}
+ body{font-size:7.4pt;max-width:none;margin:0;padding:0;line-height:1.22}
  h1{font-size:15pt} h2{font-size:11.5pt;margin-top:1em;break-after:avoid} h3{font-size:9.5pt;break-after:avoid}
  h4{break-after:avoid}
  a.up{display:none} a{color:inherit;text-decoration:none}
@@ -521,7 +521,7 @@ table.controls td:nth-child(2){width:5em}
  section.claim[data-skipped]{margin-top:.5em}
  table.long tbody tr:nth-child(n+13){display:none} .ev>div.ev-long{display:none}
  td{overflow-wrap:break-word}
- img{width:calc(var(--w, 1000px) * .42);max-width:100%;height:auto;border:0}
+ img{width:calc(var(--w, 1000px) * .40);max-width:100%;height:auto;border:0}
  .badge,th,.ev .k,tr:nth-child(even) td{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 }
 """
