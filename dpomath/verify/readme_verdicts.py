@@ -52,6 +52,9 @@ def verdicts_markdown(doc: dict) -> str:
     """
     counts = ledger.count_statuses(doc["claims"])
     mode = "quick mode" if doc.get("quick") else "full mode"
+    run_mode = (doc.get("run") or {}).get("mode", "")
+    if "(" in run_mode:  # run-size variables were set: say which
+        mode += " with " + run_mode[run_mode.index("(") + 1:run_mode.rindex(")")]
     L = [f"Verdicts of `make report` ({mode}, seed {doc.get('seed', 0)}, dpomath "
          f"{doc.get('dpomath_version', '?')}):", ""]
     for kind, c in counts.items():
