@@ -5,6 +5,7 @@ readable; evidence the text already shows is not printed twice."""
 import copy
 import json
 import re
+import pathlib
 
 import pytest
 
@@ -228,3 +229,12 @@ def test_build_report_runs_selected_papers(tmp_path):
     # the toy runs on torch: the run block names the device it used
     assert data["run"]["device"].startswith(("cpu", "cuda"))
     assert Result  # the run loop is ledger.run_claims (imported by the report)
+
+
+def test_side_by_side_is_html_in_the_page_and_markdown_in_the_md():
+    # the committed full report links the toy and real-model claims of paper Y
+    doc = json.loads((pathlib.Path(__file__).resolve().parents[1] / "docs" / "report.json").read_text(encoding="utf-8"))
+    page = to_html(doc)
+    assert '<section id="side-by-side">' in page and '<a href="#claim-y-p1-lm">Y-P1-LM</a>' in page
+    assert "## Side by side" not in page and "](#claim-" not in page
+    assert "## Side by side" in to_markdown(doc)

@@ -660,12 +660,16 @@ def _png_size(path: Path) -> tuple[int, int] | None:
     return struct.unpack(">II", head[16:24])
 
 
+def _setting_words(c: dict) -> str:
+    """A side-by-side claim's setting in a few words (the scope's opening, up to its first
+    parenthesis or colon); the whole scope is in the claim's own section."""
+    setting = re.split(r"[(:;]", c["scope"] or "", maxsplit=1)[0].strip(" ,")
+    return setting if len(setting) <= 48 else setting[:45].rstrip() + "…"
+
+
 def _side_cell(c: dict) -> str:
     per = "; ".join(f"{k}: {st}" for k, st in c["models"])
-    # the setting in a few words (the scope's opening, up to its first parenthesis or colon);
-    # the whole scope is in the claim's own section
-    setting = re.split(r"[(:;]", c["scope"] or "", maxsplit=1)[0].strip(" ,")
-    setting = setting if len(setting) <= 48 else setting[:45].rstrip() + "…"
+    setting = _setting_words(c)
     return f"[{c['id']}](#{_anchor(c['id'])}) **{c['status']}**" + (f" ({per})" if per else "") + \
         (f" — {setting}" if setting else "")
 
@@ -686,6 +690,27 @@ def _md_side_by_side(doc: dict) -> list[str]:
         cells = [_esc(_side_cell(c)) for c in r["claims"]]
         L.append("| " + " | ".join([""] * (width - len(cells)) + cells) + " |")
     return L
+
+
+def _html_side_by_side(doc: dict) -> str:
+    """:func:`_md_side_by_side` as HTML: each claim a link to its section and its badge."""
+    rows = ledger.side_by_side(doc["claims"])
+    if not rows:
+        return ""
+    e = html.escape
+    width = max(len(r["claims"]) for r in rows)
+
+    def cell(c: dict) -> str:
+        per = "; ".join(f"{k}: {st}" for k, st in c["models"])
+        setting = _setting_words(c)
+        return (f'<a href="#{_anchor(c["id"])}">{e(c["id"])}</a> {_badge(c["status"])}'
+                + (f" ({e(per)})" if per else "") + (f" — {e(setting)}" if setting else ""))
+
+    body = [[""] * (width - len(r["claims"])) + [cell(c) for c in r["claims"]] for r in rows]
+    return ('<section id="side-by-side"><h2>Side by side</h2><p>One statement decided in several '
+            "settings (a toy model and a real language model): each claim by its own rule, its verdict "
+            "beside the others'.</p>"
+            + _html_table(["linked claim"] * (width - 1) + ["claim"], body, "side") + "</section>")
 
 
 def _html_counts(doc: dict) -> str:
@@ -718,7 +743,7 @@ def to_html(doc: dict, base: str | Path | None = None) -> str:
          "<h2>Summary</h2>" + _html_counts(doc),
          '<p class="muted legend">' + " · ".join(
              f"<b>{k}</b>: {e(_MEANING[k])}" for k in _ORDER if k in _MEANING) + "</p>",
-         _md_inline("\n".join(_md_side_by_side(doc))),
+         _html_side_by_side(doc),
          '<h2>Claims</h2><table id="claims"><colgroup><col class="id"><col class="claim">'
          '<col class="result"></colgroup><thead><tr><th>ID · verdict</th><th>claim</th>'
          "<th>result</th></tr></thead><tbody>"]
