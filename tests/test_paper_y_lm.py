@@ -230,3 +230,35 @@ def test_onpolicy_pairs_are_samples_of_the_reference_with_the_same_unseen(tiny_s
     texts = [p.chosen[0]["content"] for p in on.train] + [p.rejected[0]["content"] for p in on.train]
     assert len(set(texts)) == 4 and all(t.strip() for t in texts)
     assert rec["drawn"] >= 4 and set(t for pair in rec["samples"] for t in pair) == set(texts)
+
+
+@pytest.mark.model
+def test_quick_real_model_claims_of_papers_y_and_i_on_smollm2(monkeypatch):
+    """What ``dpomath verify --quick --paper Y --paper I`` adds with persona data, on SmolLM2: each
+    Y-*-LM claim decided (or not testable, with its reason) beside its toy claim, and I-EMP-FT
+    decided by its rule (about six minutes on two loaded cores)."""
+    import os
+
+    from dpomath.verify.ledger import Status, get_claim
+
+    from conftest import SHARED_PERSONA
+
+    pdir = os.environ.get("DPOMATH_PERSONA_DIR") or str(SHARED_PERSONA)
+    if not os.path.isdir(pdir):
+        pytest.skip(f"persona data not found at {pdir}")
+    pytest.importorskip("gguf")
+    from dpomath.train.models import ModelUnavailable, resolve_model
+    try:
+        resolve_model(None)
+    except ModelUnavailable as e:
+        pytest.skip(str(e))
+    monkeypatch.setenv("DPOMATH_PERSONA_DIR", pdir)
+    for toy in ("Y-P1", "Y-P2", "Y-P3", "Y-ONPOL", "Y-FLEX", "Y-SFT"):
+        c = get_claim(toy + "-LM")
+        assert c.links == (toy,)
+        r = c.run(quick=True)
+        assert r.verdict.status not in (Status.ERROR, Status.SKIPPED), (c.id, r.verdict.summary)
+        assert r.verdict.scope is not None and "SmolLM2" in r.verdict.scope.on
+    r = get_claim("I-EMP-FT").run(quick=True)
+    assert r.verdict.status not in (Status.ERROR, Status.SKIPPED), r.verdict.summary
+    assert r.verdict.evidence["Ks"] == [1, 2, 4] and len(r.verdict.evidence["test_error"]) == 3
