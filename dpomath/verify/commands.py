@@ -23,7 +23,10 @@ _ENV_HELP = ("Environment: DPOMATH_PERSONA_DIR (persona data, as --persona-dir),
              "(a local model instead of SmolLM2-135M-Instruct), DPOMATH_MODELS (as --models), "
              "DPOMATH_DEVICE (auto|cpu|cuda), "
              "DPOMATH_CACHE_DIR (the feature cache; default .dpomath-cache in the current "
-             "folder), DPOMATH_THREADS (torch threads).")
+             "folder), DPOMATH_THREADS (torch threads). Sizes of the real-model runs without "
+             "--quick: DPOMATH_Y_SWEEP=full|cpu (paper Y on a real LM; cpu: the subset that fits a "
+             "2-core CPU), DPOMATH_RS_BUDGET=reduced (papers R and S), DPOMATH_FT_SWEEP=full|off "
+             "(I-EMP-FT; off: SKIPPED, about 3.8 h on a 2-core CPU).")
 
 
 def _papers() -> list[str]:
