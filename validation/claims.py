@@ -452,7 +452,7 @@ CRIT_FT = ("fine-tuning K sweep (paper I's DPO_training.py protocol), two parts 
            "CONFIRMED if both parts are CONFIRMED; REFUTED if either part is REFUTED; QUALIFIED if "
            "one part is CONFIRMED and the other INCONCLUSIVE (naming which); INCONCLUSIVE otherwise")
 
-#: The rule since the lead's review of the quick runs (4 and 10 updates gave REFUTED and
+#: The rule since a review of the quick runs (4 and 10 updates gave REFUTED and
 #: INCONCLUSIVE with margins growing 1e-6–2e-5 per update, i.e. decided on the starting model):
 #: CRIT_FT, decided only when the mean train margin's growth per update exceeds 2 SE at every K;
 #: otherwise INCONCLUSIVE. The old rule's verdict stays in the revision record.

@@ -105,7 +105,7 @@ CRIT_GEOM = (
     "'π(y⁺) fell over the first 5 SGD steps', and the median Spearman ρ over the vocabulary between "
     "<W_z, W_y⁺ − W_y⁻> and the first SGD step's Δ ln π(z)")
 
-#: The rule since the lead's review of the first real-model run: :data:`CRIT_GEOM`, except that an
+#: The rule since a review of the first real-model run: :data:`CRIT_GEOM`, except that an
 #: agreement >= 80% no higher than a constant prediction's (the majority sign of the full-model rate)
 #: is INCONCLUSIVE (not testable on that model) instead of CONFIRMED. The old rule and its verdict
 #: stay in the verdict's revision record.
