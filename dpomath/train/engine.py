@@ -44,6 +44,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -400,7 +401,10 @@ class _Run:
         lc = LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, lora_dropout=0.0,
                         target_modules=list(c.lora_targets) if c.lora_targets else None,
                         task_type="CAUSAL_LM")
-        self.model = get_peft_model(self.model, lc)
+        with warnings.catch_warnings():
+            # peft reads transformers' deprecated ``is_gradient_checkpointing`` while wrapping
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            self.model = get_peft_model(self.model, lc)
 
     def autocast(self):
         """bf16 autocast in ``bf16-mixed`` precision, nothing otherwise."""
