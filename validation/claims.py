@@ -31,11 +31,12 @@ from dpomath.verify.fidelity import REVIEW, Control, Revision, Scope, control
 from dpomath.verify.ledger import Skip, Verdict, claim, registry
 from dpomath.verify.per_model import per_model
 
+from .data import ENABLE_PERSONA_DATA
+
 __all__ = ["error_fits", "fit_errors", "pooled_persona_variance", "ft_verdict", "rate_verdict", "r2_verdict", "orth_verdict", "ode_verdict",
            "threed_verdict", "assume_verdict", "claim_sweep", "on_sweep", "sweep_checks"]
 
-_ENABLE_DATA = ("--persona-dir DIR (dpomath verify/report), DPOMATH_PERSONA_DIR=DIR, or make report "
-                "PERSONA_DIR=DIR; DIR a copy of github.com/anthropics/evals persona/")
+_ENABLE_DATA = ENABLE_PERSONA_DATA
 _ENABLE_FULL_DATA = ("DPOMATH_PERSONA_DIR=<a folder with at least 16 persona files, e.g. all of "
                      "github.com/anthropics/evals persona/>")
 _ENABLE_DEPS = "pip install 'dpomath[validation]'"
@@ -111,16 +112,11 @@ def claim_sweep(ctx, model=None):
     for mod in ("torch", "transformers"):
         if importlib.util.find_spec(mod) is None:
             raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
-    from .data import TooFewPersonas, persona_dir_problem
-    from .ksweep import FULL, QUICK, get_sweep, make_config, persona_dir_from_env
+    from .data import TooFewPersonas, configured_persona_dir
+    from .ksweep import FULL, QUICK, get_sweep, make_config
     from .model import ModelUnavailable, resolve_model
 
-    pdir = persona_dir_from_env()
-    if pdir is None:  # only an absent setting is a SKIP
-        raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
-    problem = persona_dir_problem(pdir)
-    if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
-        raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
+    pdir = configured_persona_dir()
     if model is None:
         model = os.environ.get("DPOMATH_MODEL") or None
     else:
@@ -467,17 +463,10 @@ def _ft_sweep(ctx, model):
             raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
     if not ctx.quick and importlib.util.find_spec("peft") is None:
         raise Skip("peft is not installed (LoRA runs)", enable="pip install 'dpomath[train]'")
+    from .data import configured_persona_dir
     from .ftsweep import FULL_FT, QUICK_FT, ft_config, ft_mode_for, get_ft_sweep
-    from .ksweep import persona_dir_from_env
 
-    pdir = persona_dir_from_env()
-    if pdir is None:
-        raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
-    from .data import persona_dir_problem
-
-    problem = persona_dir_problem(pdir)
-    if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
-        raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
+    pdir = configured_persona_dir()
     sweep = os.environ.get("DPOMATH_FT_SWEEP", "")
     if sweep not in ("", "full", "off"):
         raise BadValue(f"DPOMATH_FT_SWEEP: must be full or off (or unset), got {sweep!r}")

