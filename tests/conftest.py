@@ -25,3 +25,17 @@ def persona_dir_shared():
     if not SHARED_PERSONA.is_dir():
         pytest.skip(f"persona data not found at {SHARED_PERSONA}")
     return SHARED_PERSONA
+
+
+def use_real_model_and_persona_data(monkeypatch):
+    """Point the claims at the real persona data and check the offline model loads, or skip."""
+    pdir = os.environ.get("DPOMATH_PERSONA_DIR") or str(SHARED_PERSONA)
+    if not os.path.isdir(pdir):
+        pytest.skip(f"persona data not found at {pdir}")
+    pytest.importorskip("gguf")
+    from dpomath.train.models import ModelUnavailable, resolve_model
+    try:
+        resolve_model(None)
+    except ModelUnavailable as e:
+        pytest.skip(str(e))
+    monkeypatch.setenv("DPOMATH_PERSONA_DIR", pdir)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import train_helpers as H
-from conftest import SHARED_PERSONA
+from conftest import use_real_model_and_persona_data
 from dpomath.verify.ledger import Status, get_claim
 from dpomath.validation import claims_rs as C
 from dpomath.validation import persona_displacement as P
@@ -318,23 +318,10 @@ def test_sequence_pieces_on_a_tiny_model(tiny_lm, tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the real model, quick mode
 
-def _real_model_setting(monkeypatch):
-    pdir = os.environ.get("DPOMATH_PERSONA_DIR") or str(SHARED_PERSONA)
-    if not os.path.isdir(pdir):
-        pytest.skip(f"persona data not found at {pdir}")
-    pytest.importorskip("gguf")
-    from dpomath.train.models import ModelUnavailable, resolve_model
-    try:
-        resolve_model(None)
-    except ModelUnavailable as e:
-        pytest.skip(str(e))
-    monkeypatch.setenv("DPOMATH_PERSONA_DIR", pdir)
-
-
 @pytest.mark.model
 def test_quick_persona_claims_on_the_real_model(monkeypatch):
     """R-PERSONA and R-PERSONA-GEOM in quick mode (2 prompts x 6 steps, about a minute on 2 cores)."""
-    _real_model_setting(monkeypatch)
+    use_real_model_and_persona_data(monkeypatch)
     for cid in ("R-PERSONA", "R-PERSONA-GEOM"):
         r = get_claim(cid).run(quick=True)
         assert r.verdict.status is not Status.ERROR, (cid, r.verdict.summary, r.verdict.details)
@@ -348,7 +335,7 @@ def test_quick_sequence_claims_on_the_real_model(monkeypatch):
     the default suite (test_sequence_pieces_on_a_tiny_model)."""
     if os.environ.get("HYPOTHESIS_PROFILE") != "full":
         pytest.skip("several minutes of CPU: make test-full runs it")
-    _real_model_setting(monkeypatch)
+    use_real_model_and_persona_data(monkeypatch)
     for cid in ("R-CHES-RANK", "S-REAL"):
         r = get_claim(cid).run(quick=True)
         assert r.verdict.status is not Status.ERROR, (cid, r.verdict.summary, r.verdict.details)

@@ -237,22 +237,11 @@ def test_quick_real_model_claims_of_papers_y_and_i_on_smollm2(monkeypatch):
     """What ``dpomath verify --quick --paper Y --paper I`` adds with persona data, on SmolLM2: each
     Y-*-LM claim decided (or not testable, with its reason) beside its toy claim, and I-EMP-FT
     decided by its rule (about six minutes on two loaded cores)."""
-    import os
-
     from dpomath.verify.ledger import Status, get_claim
 
-    from conftest import SHARED_PERSONA
+    from conftest import use_real_model_and_persona_data
 
-    pdir = os.environ.get("DPOMATH_PERSONA_DIR") or str(SHARED_PERSONA)
-    if not os.path.isdir(pdir):
-        pytest.skip(f"persona data not found at {pdir}")
-    pytest.importorskip("gguf")
-    from dpomath.train.models import ModelUnavailable, resolve_model
-    try:
-        resolve_model(None)
-    except ModelUnavailable as e:
-        pytest.skip(str(e))
-    monkeypatch.setenv("DPOMATH_PERSONA_DIR", pdir)
+    use_real_model_and_persona_data(monkeypatch)
     for toy in ("Y-P1", "Y-P2", "Y-P3", "Y-ONPOL", "Y-FLEX", "Y-SFT"):
         c = get_claim(toy + "-LM")
         assert c.links == (toy,)
