@@ -112,9 +112,9 @@ def _persona_setting(args, claims) -> None:
             return
         given, source = Path(env), "DPOMATH_PERSONA_DIR"
         # the environment may be set for other runs: check it only when a claim reads it
-        if not any(hasattr(c.check, "on_sweep") or getattr(c.check, "per_model", False)
-                   or getattr(c.check, "reads_persona_data", False)
-                   for c in claims):
+        from .ledger import reads_persona_data
+
+        if not any(reads_persona_data(c) for c in claims):
             return
     from .._args import folder_problem
 

@@ -541,6 +541,14 @@ def registry() -> dict[str, Claim]:
     return {cid: _REGISTRY[cid] for cid in sorted(_REGISTRY, key=_id_key)}
 
 
+def reads_persona_data(claim: Any) -> bool:
+    """Whether a claim's check reads the persona data: a K-sweep claim (``on_sweep``), a per-model
+    real-model claim (``per_model``) or one marked ``reads_persona_data``."""
+    check = getattr(claim, "check", None)
+    return (hasattr(check, "on_sweep") or getattr(check, "per_model", False)
+            or getattr(check, "reads_persona_data", False))
+
+
 def get_claim(cid: str) -> Claim:
     """The claim ``cid`` (any case: ``f-t1`` is ``F-T1``); BadValue naming the known IDs (and
     any claim module that failed to import, which may be why the ID is unknown).

@@ -270,13 +270,12 @@ def claim_weights(claims: Sequence[Any], quick: bool) -> list[float]:
     mode = table.get("quick" if quick else "full", {})
     known = sorted(mode.values()) or [1.0]
     median = known[len(known) // 2]
+    from . import ledger
+
     persona = bool(os.environ.get("DPOMATH_PERSONA_DIR"))
     out = []
     for c in claims:
-        check = getattr(c, "check", None)
-        on_sweep = (hasattr(check, "on_sweep") or getattr(check, "per_model", False)
-                    or getattr(check, "reads_persona_data", False))
-        if on_sweep and not persona:
+        if ledger.reads_persona_data(c) and not persona:
             out.append(0.05)
         else:
             out.append(float(mode.get(getattr(c, "id", ""), median)))
