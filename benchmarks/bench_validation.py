@@ -27,18 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from _personas import persona_dir  # noqa: E402  (beside this script)
 
 
-def _persona_dir(arg):
-    for cand in (arg, os.environ.get("DPOMATH_PERSONA_DIR"), ROOT.parent / "shared" / "data" / "persona"):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    d = Path(tempfile.mkdtemp()) / "personas"
-    from dpomath.validation.data import write_example_personas
-
-    print(f"(no persona data found: using generated example personas in {d})")
-    return write_example_personas(d, n=200)
 
 
 def _timeit(fn, repeat: int, warmup: int = 1) -> float:
@@ -180,7 +171,7 @@ def main(argv=None) -> int:
         print(f"skipped: {e} (pip install 'dpomath[validation]')")
         return 0
     sections = set(args.sections.split(","))
-    pdir = _persona_dir(args.persona_dir)
+    pdir = persona_dir(args.persona_dir)
     try:
         spec = resolve_model(None)
     except ModelUnavailable as e:
