@@ -573,7 +573,9 @@ def ft_verdict(sw, fdir: Path | None = None, ctx=None) -> Verdict:
                                  {k: sw.runs[k].test_margins.mean(axis=1) for k in Ks}, p,
                                  sw.model_name, setting=f"DPO, {c.mode} fine-tuning",
                                  margin="β[log π/π_ref(y_w) − log π/π_ref(y_l)]"))
-    details = (_ft_table(sw) + "\n\nPaper I reports R² = 0.97 (Llama-3.1-8B), 0.95 (Mistral-7B-v0.3), "
+    details = (_ft_table(sw) + f"\n\nRuns computed on {ev['device'] or 'an unrecorded device'} in "
+               f"{ev['precision']} precision (cached runs are read back as they were computed).\n\n"
+               "Paper I reports R² = 0.97 (Llama-3.1-8B), 0.95 (Mistral-7B-v0.3), "
                "0.99 (Qwen3-8B-Base) for this protocol on 7–8B models; they are not used as expected "
                "values here. The setting differs from the paper's in the ways "
                "`dpomath.validation.ftsweep` lists (training pairs drawn up front, dpomath's batch "
