@@ -31,6 +31,16 @@ def test_verify_paper_f_json():
     assert claims["F-T1"]["status"] == "PROVED"
 
 
+def test_the_cli_module_runs_as_a_script_with_its_subcommands():
+    # `python -m dpomath.verify.cli` once found no subcommand (they register in the importable
+    # module, not in the __main__ copy)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "dpomath.verify.cli", "verify", "--claim", "F-C1", "--json"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["claims"][0]["id"] == "F-C1"
+
+
 def test_bad_argument_is_one_line_exit_2_no_traceback():
     out = run_cli("qstar", "--K", "0", "--eps", "0.1")
     assert out.returncode == 2

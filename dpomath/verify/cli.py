@@ -458,4 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    # `python -m dpomath.verify.cli`: the subcommands register themselves in the importable module
+    # dpomath.verify.cli, not in this __main__ copy, so run that module's main
+    from dpomath.verify.cli import main as _main
+
+    raise SystemExit(_main())
