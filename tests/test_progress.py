@@ -72,6 +72,25 @@ def test_claim_weights_cover_the_real_model_claims(monkeypatch):
     assert all(w > 0 for w in with_data.values())
 
 
+def test_claim_weights_follow_the_run_size_variables(monkeypatch):
+    # a report with DPOMATH_FT_SWEEP=off once showed an ETA of 19 h for a 14-minute run
+    from dpomath.verify import ledger
+
+    claims = [c for c in ledger.registry().values() if c.id in ("I-EMP-FT", "R-CHES-FILTER", "Y-P1-LM")]
+    monkeypatch.setenv("DPOMATH_PERSONA_DIR", "/somewhere")
+    for var in ("DPOMATH_FT_SWEEP", "DPOMATH_RS_BUDGET", "DPOMATH_Y_SWEEP"):
+        monkeypatch.delenv(var, raising=False)
+    big = dict(zip((c.id for c in claims), P.claim_weights(claims, quick=False)))
+    monkeypatch.setenv("DPOMATH_FT_SWEEP", "off")
+    monkeypatch.setenv("DPOMATH_RS_BUDGET", "reduced")
+    monkeypatch.setenv("DPOMATH_Y_SWEEP", "cpu")
+    small = dict(zip((c.id for c in claims), P.claim_weights(claims, quick=False)))
+    assert big["I-EMP-FT"] > 3600 and small["I-EMP-FT"] < 1
+    assert small["R-CHES-FILTER"] < 1 < big["R-CHES-FILTER"]
+    assert small["Y-P1-LM"] < big["Y-P1-LM"] / 3
+    assert P.claim_weights(claims, quick=True) == P.claim_weights(claims, quick=True)  # quick: no variants
+
+
 def test_quiet_and_terminal_modes_print_no_lines(monkeypatch, capsys):
     monkeypatch.setattr(P, "_QUIET", True)
     assert list(P.progress(range(3), desc="x")) == [0, 1, 2]

@@ -259,8 +259,9 @@ def stage(desc: str) -> Iterator[None]:
 def claim_weights(claims: Sequence[Any], quick: bool) -> list[float]:
     """Each claim's expected duration in seconds, from the durations of a reference run on two
     CPU cores (``timings.json`` beside this module); the real-model claims count only when
-    persona data is configured (without it they are skipped at once). A claim the table does
-    not know gets the median of those it knows."""
+    persona data is configured (without it they are skipped at once), at the sizes the run-size
+    variables (``DPOMATH_Y_SWEEP``, ``DPOMATH_RS_BUDGET``, ``DPOMATH_FT_SWEEP``) choose. A claim the
+    table does not know gets the median of those it knows."""
     import os
 
     try:
@@ -272,6 +273,12 @@ def claim_weights(claims: Sequence[Any], quick: bool) -> list[float]:
     median = known[len(known) // 2]
     from . import ledger
 
+    if not quick:  # the run-size variables replace some weights (timings.json "variants")
+        from .provenance import RUN_SIZE_VARIABLES
+
+        mode = dict(mode)
+        for var in RUN_SIZE_VARIABLES:
+            mode.update(table.get("variants", {}).get(f"{var}={os.environ.get(var, '')}", {}))
     persona = bool(os.environ.get("DPOMATH_PERSONA_DIR"))
     out = []
     for c in claims:
