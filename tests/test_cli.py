@@ -167,3 +167,22 @@ def test_simulate_loss_names_come_from_the_loss_table(capsys):
     assert main(["simulate", "--K", "1", "--Q", "2", "--loss", "ipo", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["parameters"]["loss"] == "ipo-margin"
     assert main(["simulate", "--K", "1", "--Q", "2", "--loss", "ipo-norm"]) == 2
+
+
+def test_validate_decides_v_ode_at_its_seed(monkeypatch):
+    # `dpomath validate --seed S` once split at S but drew V-ODE's samples at seed 0
+    from dpomath.validation import command as VC
+    from dpomath.validation import ksweep
+
+    seen = {}
+    monkeypatch.setattr(ksweep, "make_config", lambda **kw: seen.setdefault("config", kw))
+    monkeypatch.setattr(ksweep, "get_sweep", lambda config: "a sweep")
+
+    def evaluate_all(sweep, fdir=None, seed=0):
+        seen["seed"] = seed
+        raise KeyboardInterrupt  # stop before the table, which needs a real sweep
+
+    monkeypatch.setattr(VC, "evaluate_all", evaluate_all)
+    with pytest.raises(KeyboardInterrupt):
+        VC.validate_command(persona_dir="unused", seed=7)
+    assert seen["config"]["seed"] == 7 and seen["seed"] == 7

@@ -47,7 +47,7 @@ def validate_command(model=None, persona_dir=None, Ks: Iterable[int] = PAPER_KS,
                          device=device, seed=seed, nested=nested, **kw)
     sweep = get_sweep(config)
     fdir = Path(figure_dir) if figure_dir is not None else None
-    verdicts = evaluate_all(sweep, fdir)  # V-ODE at its default seed 0, as before
+    verdicts = evaluate_all(sweep, fdir, seed=seed)  # V-ODE's draws too, as `dpomath verify --seed`
 
     return {
         "model": sweep.bank.model.describe(),
@@ -85,7 +85,8 @@ def _arguments(a) -> None:
     a.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where the model runs (auto: cuda when available)")
     a.add_argument("--seed", type=int_at_least(0), default=0,
-                   help="seed of the train/test split of each persona")
+                   help="seed of the train/test split of each persona and of V-ODE's random draws "
+                        "(as dpomath verify --seed; once V-ODE used 0 whatever this said)")
     a.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
 
