@@ -177,6 +177,24 @@ def tiny_setup(tmp_path_factory):
     return model_dir(tmp / "model"), _persona_dir(tmp), tmp / "cache"
 
 
+def test_the_sweep_trains_in_float32_on_the_device_dpomath_device_names(monkeypatch):
+    pytest.importorskip("torch")
+    from dpomath.validation import ysweep
+
+    run = LMRun("smollm2", "lora")
+    monkeypatch.delenv("DPOMATH_DEVICE", raising=False)
+    cfg = ysweep._config(run, QUICK, 4)
+    assert (cfg.device, cfg.precision) == ("cpu", "float32")
+    monkeypatch.setenv("DPOMATH_DEVICE", "auto")
+    import torch
+
+    assert ysweep._config(run, QUICK, 4).device == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("DPOMATH_DEVICE", "cuda")
+        with pytest.raises(BadValue, match="DPOMATH_DEVICE: cuda requested"):
+            ysweep._config(run, QUICK, 4)
+
+
 def test_the_six_claims_decide_on_a_tiny_model_and_read_their_runs_back(tiny_setup, monkeypatch):
     from dpomath.validation import ysweep
     from dpomath.verify.ledger import Status, get_claim

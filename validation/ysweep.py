@@ -404,7 +404,21 @@ def _config(run: LMRun, spec: LMSpec, n_train: int):
                        loss_params=params, lora_r=spec.lora_r, eval_steps=tuple(spec.eval_steps),
                        eval_pairs=n_train, eval_unseen=10_000 if run.loss == "sigmoid" else 0,
                        greedy_prompts=8 if run.loss == "sigmoid" and spec.greedy_tokens else 0,
-                       greedy_tokens=spec.greedy_tokens, device="cpu")
+                       greedy_tokens=spec.greedy_tokens, device=sweep_device(), precision="float32")
+
+
+def sweep_device() -> str:
+    """Where the sweep trains: ``$DPOMATH_DEVICE`` (``cpu`` by default; ``auto`` or ``cuda`` for a
+    GPU). Always in float32, so that a GPU computes the CPU's numbers up to float noise (as another
+    thread count does) and the runs share their cache keys; bf16-mixed training learned far less per
+    update than float32 in the one comparison made (docs/train.md). The sampling of the on-policy
+    responses stays on the CPU either way (its random stream is the CPU's)."""
+    from dpomath.train.models import resolve_device
+
+    try:
+        return resolve_device(os.environ.get("DPOMATH_DEVICE") or "cpu")
+    except BadValue as e:
+        raise BadValue(f"DPOMATH_DEVICE: {str(e).removeprefix('device: ')}") from None
 
 
 class _Models:
