@@ -47,6 +47,19 @@ def test_failures_are_one_line_in_one_format(argv, start, capsys):
     assert line.startswith(start), line
 
 
+@pytest.mark.parametrize("var, value", [("DPOMATH_FT_SWEEP", "fast"), ("DPOMATH_Y_SWEEP", "half"),
+                                        ("DPOMATH_RS_BUDGET", "tiny"), ("DPOMATH_FT_PRECISION", "fp8")])
+@pytest.mark.parametrize("command", [["verify", "--claim", "F-C1"], ["report", "--out", "unused-folder"]])
+def test_a_bad_run_size_variable_is_refused_before_any_claim(var, value, command, monkeypatch, capsys, tmp_path):
+    # it used to become an ERROR verdict of the claims that read it, after the others had run
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(var, value)
+    assert main(command) == 2
+    line = one_line(capsys)
+    assert line.startswith(f"dpomath {command[0]}: {var}: must be ") and repr(value) in line, line
+    assert not (tmp_path / "unused-folder").exists()
+
+
 def test_no_arguments_hint_at_help(capsys):
     assert main([]) == 2
     assert one_line(capsys).endswith("see dpomath --help")

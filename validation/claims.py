@@ -475,9 +475,15 @@ def _ft_sweep(ctx, model):
                    "is 5 values of K × 60 updates of 32 pairs, about 3.8 h of training on a 2-core CPU "
                    "(docs/paper-i-ft.md), 6.5 min on one H200 GPU (measured)",
                    enable="unset DPOMATH_FT_SWEEP (or DPOMATH_FT_SWEEP=full), on a GPU where one is available")
+    from dpomath.verify.provenance import run_size_problem
+
+    if run_size_problem():  # the command line refuses these before any claim runs; the API here
+        raise BadValue(run_size_problem())
+    precision = os.environ.get("DPOMATH_FT_PRECISION") or "auto"
     mode = dict(QUICK_FT) if ctx.quick else dict(FULL_FT, mode=ft_mode_for(model.key))
     cfg = ft_config(model=None if model.default else model.arg, persona_dir=pdir,
                     device=os.environ.get("DPOMATH_DEVICE", "auto"),
+                    precision=precision,
                     cache_dir=os.environ.get("DPOMATH_CACHE_DIR") or None, **mode)
     return get_ft_sweep(cfg)
 
@@ -547,7 +553,8 @@ def ft_verdict(sw, fdir: Path | None = None, ctx=None) -> Verdict:
           "threads": [r.threads for r in runs], "device": runs[0].device if runs else "",
           # the engine's automatic precision on that device (FTConfig leaves it at "auto"):
           # bf16-mixed on a GPU (float32 master weights, bf16 autocast: paper I's bf16=True), float32 on the CPU
-          "precision": ("bf16-mixed" if runs and str(runs[0].device).startswith("cuda") else "float32")}
+          "precision": (c.precision if c.precision != "auto" else
+                        "bf16-mixed" if runs and str(runs[0].device).startswith("cuda") else "float32")}
     if len(Ks) >= 2:
         lin, lg = fit["linear"], fit["log_K"]
         ev.update({"slope": lin["b"], "slope_se": lin["se_b"], "intercept": lin["a"],

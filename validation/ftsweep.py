@@ -100,11 +100,16 @@ class FTConfig:
     lora_alpha: float = 16.0
     device: str = "auto"
     cache_dir: str | None = None
+    #: the engine's precision (``auto``: bf16-mixed on a GPU as paper I's ``bf16=True``, float32 on
+    #: the CPU); ``float32`` on a GPU for the comparison docs/paper-i-ft.md asks for
+    precision: str = "auto"
 
     def key(self) -> str:
         """A short hash of the settings that decide the numbers (the run directory's name)."""
         d = asdict(self)
         d.pop("cache_dir")
+        if d["precision"] == "auto":  # the key of every sweep made before the field existed
+            d.pop("precision")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def run_dir(self) -> Path:
@@ -132,6 +137,7 @@ def ft_config(*, model=None, persona_dir=None, Ks: Sequence[int] = PAPER_KS, mod
     if not Ks:
         raise BadValue("Ks: at least one K is required")
     _args.choice("mode", mode, ("last-layer", "lora", "full"))
+    _args.choice("precision", kw.get("precision", "auto"), ("auto", "float32", "bf16-mixed"))
     if per_persona is not None:
         per_persona = _args.integer("per_persona", per_persona, lo=10)
     cfg = FTConfig(None if model is None else str(model), str(pdir.resolve()), Ks, mode, per_persona,
@@ -306,7 +312,8 @@ def _run_k(cfg: FTConfig, K: int, personas: Sequence[str], files, out: Path) -> 
                      grad_accum=cfg.grad_accum, max_length=None, log_every=cfg.eval_every,
                      eval_pairs=len(te), eval_train_pairs=min(cfg.train_eval_pairs, len(used)),
                      eval_unseen=0, greedy_prompts=0, checkpoint_every=cfg.eval_every,
-                     lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, device=cfg.device)
+                     lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, device=cfg.device,
+                     precision=cfg.precision)
     from dpomath.train.checkpoint import list_checkpoints
 
     resume = bool(list_checkpoints(out / "checkpoints"))

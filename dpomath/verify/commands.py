@@ -26,7 +26,9 @@ _ENV_HELP = ("Environment: DPOMATH_PERSONA_DIR (persona data, as --persona-dir),
              "folder), DPOMATH_THREADS (torch threads). Sizes of the real-model runs without "
              "--quick: DPOMATH_Y_SWEEP=full|cpu (paper Y on a real LM; cpu: the subset that fits a "
              "2-core CPU), DPOMATH_RS_BUDGET=reduced (papers R and S), DPOMATH_FT_SWEEP=full|off "
-             "(I-EMP-FT; off: SKIPPED, about 3.8 h on a 2-core CPU).")
+             "(I-EMP-FT; off: SKIPPED, about 3.8 h on a 2-core CPU); DPOMATH_FT_PRECISION="
+             "auto|float32|bf16-mixed (I-EMP-FT's training; auto: bf16-mixed on a GPU, float32 on "
+             "the CPU).")
 
 
 def _papers() -> list[str]:
@@ -97,6 +99,16 @@ def _per_model_table(results) -> str:
 
 def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n - 3] + "..."
+
+
+def _run_size_setting() -> None:
+    """A run-size variable set to a value it does not allow is a usage error (exit 2) before any
+    claim runs, not an ERROR verdict after the others have."""
+    from .provenance import run_size_problem
+
+    problem = run_size_problem()
+    if problem:
+        raise BadValue(problem)
 
 
 def _persona_setting(args, claims) -> None:
@@ -172,6 +184,7 @@ def _verify(args) -> int:
             print(table(rows) if claims else "no claims selected")
         return 0
     _persona_setting(args, claims)
+    _run_size_setting()
     results = ledger.run_claims(progress(claims, desc="claims", weights=claim_weights(claims, args.quick)),
                                 seed=args.seed, quick=args.quick)
     if args.json:
@@ -217,6 +230,7 @@ def _report(args) -> int:
     ReportFolder(args.out).check()  # before anything runs
     ledger.discover()
     _persona_setting(args, ledger.select(args.paper, None))
+    _run_size_setting()
     out = build_report(args.out, seed=args.seed, quick=args.quick, papers=args.paper)
     print(f"wrote {out / 'index.html'}", file=sys.stderr)
     return 0

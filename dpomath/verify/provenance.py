@@ -212,8 +212,30 @@ def _md_has(name: str) -> bool:
         return False
 
 
-#: Environment variables that change the size of the real-model runs (see their claims).
-RUN_SIZE_VARIABLES = ("DPOMATH_Y_SWEEP", "DPOMATH_RS_BUDGET", "DPOMATH_FT_SWEEP")
+#: Environment variables that change the size (or, DPOMATH_FT_PRECISION, the numerics) of the
+#: real-model runs, with their allowed values (see their claims); the report's run block names
+#: those that are set, and the command line refuses any other value before a claim runs.
+RUN_SIZE_VALUES = {"DPOMATH_Y_SWEEP": ("full", "cpu"), "DPOMATH_RS_BUDGET": ("full", "reduced"),
+                   "DPOMATH_FT_SWEEP": ("full", "off"),
+                   "DPOMATH_FT_PRECISION": ("auto", "float32", "bf16-mixed")}
+RUN_SIZE_VARIABLES = tuple(RUN_SIZE_VALUES)
+
+
+def run_size_problem() -> str | None:
+    """``"NAME: must be ... (or unset), got 'x'"`` for the first run-size variable set to a value
+    it does not allow, else None.
+
+    >>> import os
+    >>> os.environ["DPOMATH_FT_SWEEP"] = "fast"
+    >>> run_size_problem()
+    "DPOMATH_FT_SWEEP: must be full or off (or unset), got 'fast'"
+    >>> del os.environ["DPOMATH_FT_SWEEP"]
+    """
+    for var, allowed in RUN_SIZE_VALUES.items():
+        v = os.environ.get(var)
+        if v and v not in allowed:
+            return f"{var}: must be {', '.join(allowed[:-1])} or {allowed[-1]} (or unset), got {v!r}"
+    return None
 
 
 def _run_sizes() -> str:
