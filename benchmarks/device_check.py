@@ -21,7 +21,7 @@ one GPU; nothing is downloaded).
    for LoRA, tokens as the prefix layout runs them).
 
 ``--dry-run`` runs every section on the CPU with a tiny model of the same family in place of
-the 8B one (to check the script where no GPU is lent); ``--skip smollm2`` leaves out section 2
+the 8B one (to check the script where no GPU is available); ``--skip smollm2`` leaves out section 2
 (the quick dry run the test suite makes: ``tests/test_train.py::test_device_check_dry_run``).
 
     python benchmarks/device_check.py [--out DIR] [--dry-run] [--skip smollm2|llama] [--budget-s 450]
