@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dpomath._args import BadValue
 from dpomath.lastlayer.theorem42 import L_B_RANGE, theorem42_conditions
 from dpomath.verify.fidelity import REVIEW, Control, Revision, Scope, control
 from dpomath.verify.ledger import Skip, Verdict, claim, registry
@@ -467,19 +466,15 @@ def _ft_sweep(ctx, model):
     from .ftsweep import FULL_FT, QUICK_FT, ft_config, ft_mode_for, get_ft_sweep
 
     pdir = configured_persona_dir()
-    sweep = os.environ.get("DPOMATH_FT_SWEEP", "")
-    if sweep not in ("", "full", "off"):
-        raise BadValue(f"DPOMATH_FT_SWEEP: must be full or off (or unset), got {sweep!r}")
+    from dpomath.verify.provenance import run_size
+
+    sweep = run_size("DPOMATH_FT_SWEEP")
     if not ctx.quick and sweep == "off":
         raise Skip("the full fine-tuning K sweep was not run (DPOMATH_FT_SWEEP=off): paper I's protocol "
                    "is 5 values of K × 60 updates of 32 pairs, about 3.8 h of training on a 2-core CPU "
                    "(docs/paper-i-ft.md), 6.5 min on one H200 GPU (measured)",
                    enable="unset DPOMATH_FT_SWEEP (or DPOMATH_FT_SWEEP=full), on a GPU where one is available")
-    from dpomath.verify.provenance import run_size_problem
-
-    if run_size_problem():  # the command line refuses these before any claim runs; the API here
-        raise BadValue(run_size_problem())
-    precision = os.environ.get("DPOMATH_FT_PRECISION") or "auto"
+    precision = run_size("DPOMATH_FT_PRECISION") or "auto"
     mode = dict(QUICK_FT) if ctx.quick else dict(FULL_FT, mode=ft_mode_for(model.key))
     cfg = ft_config(model=None if model.default else model.arg, persona_dir=pdir,
                     device=os.environ.get("DPOMATH_DEVICE", "auto"),
@@ -529,6 +524,8 @@ def _rate_part(Ks, rates: dict, ses: dict) -> tuple[str, str, list]:
 
 def ft_verdict(sw, fdir: Path | None = None, ctx=None) -> Verdict:
     """I-EMP-FT on a fine-tuning sweep (:class:`dpomath.validation.ftsweep.FTSweep`)."""
+    from dpomath.train.engine import resolved_precision
+
     c = sw.config
     Ks = sorted(sw.runs)
     runs = [sw.runs[k] for k in Ks]
@@ -551,10 +548,8 @@ def ft_verdict(sw, fdir: Path | None = None, ctx=None) -> Verdict:
           "seconds_total": sw.seconds, "seconds_by_K": [r.seconds for r in runs],
           "seconds_per_update_by_K": [r.step_seconds for r in runs],
           "threads": [r.threads for r in runs], "device": runs[0].device if runs else "",
-          # the engine's automatic precision on that device (FTConfig leaves it at "auto"):
-          # bf16-mixed on a GPU (float32 master weights, bf16 autocast: paper I's bf16=True), float32 on the CPU
-          "precision": (c.precision if c.precision != "auto" else
-                        "bf16-mixed" if runs and str(runs[0].device).startswith("cuda") else "float32")}
+          # bf16-mixed on a GPU by default (float32 master weights, bf16 autocast: paper I's bf16=True)
+          "precision": resolved_precision(c.precision, runs[0].device if runs else "cpu")}
     if len(Ks) >= 2:
         lin, lg = fit["linear"], fit["log_K"]
         ev.update({"slope": lin["b"], "slope_se": lin["se_b"], "intercept": lin["a"],

@@ -137,7 +137,9 @@ def ft_config(*, model=None, persona_dir=None, Ks: Sequence[int] = PAPER_KS, mod
     if not Ks:
         raise BadValue("Ks: at least one K is required")
     _args.choice("mode", mode, ("last-layer", "lora", "full"))
-    _args.choice("precision", kw.get("precision", "auto"), ("auto", "float32", "bf16-mixed"))
+    from dpomath.verify.provenance import RUN_SIZE_VALUES
+
+    _args.choice("precision", kw.get("precision", "auto"), RUN_SIZE_VALUES["DPOMATH_FT_PRECISION"])
     if per_persona is not None:
         per_persona = _args.integer("per_persona", per_persona, lo=10)
     cfg = FTConfig(None if model is None else str(model), str(pdir.resolve()), Ks, mode, per_persona,

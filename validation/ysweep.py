@@ -134,9 +134,9 @@ def spec_for(model_key: str, quick: bool, default_key: str = "smollm2") -> LMSpe
     """The sweep of one model: :data:`QUICK`; else :data:`FULL` on the default model (and on
     every model with ``DPOMATH_Y_SWEEP=full``), :data:`FULL_OTHER` on the others;
     ``DPOMATH_Y_SWEEP=cpu``: :data:`CPU` on the default model, :data:`CPU_OTHER` on the others."""
-    sweep = os.environ.get("DPOMATH_Y_SWEEP", "")
-    if sweep not in ("", "full", "cpu"):
-        raise BadValue(f"DPOMATH_Y_SWEEP: must be full or cpu (or unset), got {sweep!r}")
+    from dpomath.verify.provenance import run_size
+
+    sweep = run_size("DPOMATH_Y_SWEEP")
     if quick:
         base = QUICK
     elif sweep == "cpu":

@@ -56,7 +56,7 @@ from dpomath._args import BadValue
 
 from . import data as D
 
-__all__ = ["TrainConfig", "TrainResult", "train", "MODES", "OPTIMIZERS", "TRL_METRICS",
+__all__ = ["TrainConfig", "TrainResult", "train", "resolved_precision", "MODES", "OPTIMIZERS", "TRL_METRICS",
            "batch_schedule"]
 
 MODES = ("last-layer", "lora", "full")
@@ -69,6 +69,13 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop")
 #: The per-step metrics, TRL's names.
 TRL_METRICS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins",
                "rewards/accuracies", "logps/chosen", "logps/rejected")
+
+
+def resolved_precision(precision: str, device: str) -> str:
+    """``precision`` with ``auto`` resolved: bf16-mixed on a GPU, float32 on the CPU."""
+    if precision != "auto":
+        return precision
+    return "bf16-mixed" if str(device).startswith("cuda") else "float32"
 
 
 @dataclass(frozen=True)
@@ -379,8 +386,7 @@ class _Run:
         else:
             for p in model.parameters():
                 p.requires_grad_(True)
-        self.precision = cfg.precision if cfg.precision != "auto" else (
-            "bf16-mixed" if device.startswith("cuda") else "float32")
+        self.precision = resolved_precision(cfg.precision, device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         if self.precision == "bf16-mixed":  # float32 master copies of what is trained
             for p in self.params:
@@ -624,8 +630,7 @@ def _train(model, data, cfg, tokenizer, out, resume, keep_model, cache_root,
         run_info["model_identity"] = ""
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    precision = cfg.precision if cfg.precision != "auto" else (
-        "bf16-mixed" if device.startswith("cuda") else "float32")
+    precision = resolved_precision(cfg.precision, device)
     m.to(torch.float32 if precision == "float32" else torch.bfloat16)
     # ---- data
     if data is None:

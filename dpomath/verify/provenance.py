@@ -221,6 +221,24 @@ RUN_SIZE_VALUES = {"DPOMATH_Y_SWEEP": ("full", "cpu"), "DPOMATH_RS_BUDGET": ("fu
 RUN_SIZE_VARIABLES = tuple(RUN_SIZE_VALUES)
 
 
+def run_size(var: str) -> str:
+    """The value of the run-size variable ``var`` ("" when unset), checked against
+    :data:`RUN_SIZE_VALUES`: any other value is a ``BadValue`` naming the variable.
+
+    >>> import os
+    >>> os.environ.pop("DPOMATH_Y_SWEEP", None) and None
+    >>> run_size("DPOMATH_Y_SWEEP")
+    ''
+    """
+    from .._args import BadValue
+
+    allowed = RUN_SIZE_VALUES[var]
+    v = os.environ.get(var) or ""
+    if v and v not in allowed:
+        raise BadValue(f"{var}: must be {', '.join(allowed[:-1])} or {allowed[-1]} (or unset), got {v!r}")
+    return v
+
+
 def run_size_problem() -> str | None:
     """``"NAME: must be ... (or unset), got 'x'"`` for the first run-size variable set to a value
     it does not allow, else None.
@@ -231,10 +249,13 @@ def run_size_problem() -> str | None:
     "DPOMATH_FT_SWEEP: must be full or off (or unset), got 'fast'"
     >>> del os.environ["DPOMATH_FT_SWEEP"]
     """
-    for var, allowed in RUN_SIZE_VALUES.items():
-        v = os.environ.get(var)
-        if v and v not in allowed:
-            return f"{var}: must be {', '.join(allowed[:-1])} or {allowed[-1]} (or unset), got {v!r}"
+    from .._args import BadValue
+
+    for var in RUN_SIZE_VALUES:
+        try:
+            run_size(var)
+        except BadValue as e:
+            return str(e)
     return None
 
 
