@@ -2,6 +2,7 @@
 TRL's tokenisation, the chunked head, the layouts, the per-step rows, checkpoints (corrupted ones
 detected, not loaded), a run killed mid-way and resumed ending bitwise where an uninterrupted run
 ends (fixed thread count), and the command line."""
+import contextlib
 import json
 import math
 import os
@@ -195,6 +196,34 @@ def test_prefix_layout_equals_concat_layout_and_the_models_own_logits():
 
     for a, c in zip(grads("prefix"), grads("concat")):
         assert torch.allclose(a, c, rtol=1e-4, atol=1e-6)
+
+
+def test_layout_check_allows_the_rounding_of_bf16_logits_and_nothing_more():
+    """Under bf16 autocast the model's own logits are bf16 (each off by up to |z|·2^-9) while the
+    scorer's are float32: the check allows that rounding; a head that does not read the last
+    hidden state (its bias shifted per token) still fails, in float32 and under autocast."""
+    torch.manual_seed(1)
+    m = H.llama(40, seed=1)
+    with torch.no_grad():
+        m.get_output_embeddings().weight.mul_(40.0)  # logits of tens, as a trained LM's
+    rng = random.Random(0)
+    prompts = [[rng.randrange(3, 40) for _ in range(rng.randint(1, 6))] for _ in range(4)]
+    resp = [[[rng.randrange(3, 40) for _ in range(rng.randint(1, 5))] for _ in range(4)] for _ in range(2)]
+    b = LP.make_batch(prompts, resp, 0)
+    assert LP.check_layouts(m, b, rtol=1e-5)["rounding"] == 0.0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        d = LP.check_layouts(m, b, rtol=0.0)
+    assert 0.0 < d["concat"] <= d["rounding"]
+    head = m.get_output_embeddings()
+    real_forward = head.forward
+    shift = torch.linspace(0, 8, head.weight.shape[0])
+    head.forward = lambda x: real_forward(x) + shift.to(x.dtype)   # not what the scorer computes
+    try:
+        for ctx in (contextlib.nullcontext(), torch.autocast("cpu", dtype=torch.bfloat16)):
+            with ctx, pytest.raises(RuntimeError, match="not what its head reads"):
+                LP.check_layouts(m, b, rtol=5e-2)
+    finally:
+        head.forward = real_forward
 
 
 def test_batch_schedule_is_a_seeded_permutation_per_epoch():
