@@ -269,3 +269,25 @@ def test_quick_real_model_claims_of_papers_y_and_i_on_smollm2(monkeypatch):
     r = get_claim("I-EMP-FT").run(quick=True)
     assert r.verdict.status not in (Status.ERROR, Status.SKIPPED), r.verdict.summary
     assert r.verdict.evidence["Ks"] == [1, 2, 4] and len(r.verdict.evidence["test_error"]) == 3
+
+
+def test_a_model_that_does_not_finish_its_samples_is_skipped_not_an_error(tmp_path, monkeypatch):
+    """A base model rarely ends a persona statement with its end-of-sequence token within the
+    sampling budget: the on-policy pairs cannot be drawn, nothing is trained, and the claim is
+    SKIPPED on that model with the reason (it was an uncaught RuntimeError: an ERROR row)."""
+    pytest.importorskip("peft")
+    from dpomath.validation import paper_y as PY
+    from dpomath.validation import ysweep as YS
+    from dpomath.verify.ledger import Context, Skip
+    from dpomath.verify.per_model import model_choice
+
+    def short(*a, **k):
+        raise YS.SamplingShortfall("on-policy sampling: 4 finished responses of 8 for prompt 0")
+
+    (tmp_path / "agreeableness.jsonl").write_text("")
+    monkeypatch.setenv("DPOMATH_PERSONA_DIR", str(tmp_path))
+    monkeypatch.setenv("DPOMATH_Y_SWEEP", "full")
+    monkeypatch.setattr(YS, "get_result", short)
+    with pytest.raises(Skip, match="4 finished responses of 8") as e:
+        PY.lm_result(Context("Y-ONPOL-LM"), model_choice("gemma3-270m"), "onpolicy")
+    assert "end-of-turn" in e.value.verdict().evidence["enable"]

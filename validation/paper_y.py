@@ -280,7 +280,7 @@ def lm_result(ctx, model, needs: str = "properties"):
         if importlib.util.find_spec(mod) is None:
             raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
     source = _source()
-    from .ysweep import get_result, needed_runs, spec_for
+    from .ysweep import SamplingShortfall, get_result, needed_runs, spec_for
 
     spec = spec_for(model.key, ctx.quick).with_models((model.arg,))
     if (needs == "onpolicy" and not spec.onpolicy) or (needs == "sweep" and not spec.sweep_modes):
@@ -290,7 +290,11 @@ def lm_result(ctx, model, needs: str = "properties"):
                    f"not part of {why}",
                    enable="DPOMATH_Y_SWEEP=full dpomath verify --paper Y --models " + model.key)
     cache = os.environ.get("DPOMATH_CACHE_DIR") or None
-    return get_result(spec, source, cache, runs=needed_runs(spec, needs))
+    try:
+        return get_result(spec, source, cache, runs=needed_runs(spec, needs))
+    except SamplingShortfall as e:  # nothing trained: the on-policy pairs could not be drawn
+        raise Skip(f"{model.name}: {e}", enable="a model that ends its responses with an end-of-turn "
+                   "token (an instruct model with a chat template)") from None
 
 
 # ---------------------------------------------------------------------------------------------

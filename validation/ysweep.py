@@ -56,7 +56,7 @@ from dpomath._args import BadValue
 
 from .data import persona_dir_from_env
 
-__all__ = ["LMSpec", "LMRun", "QUICK", "FULL", "FULL_OTHER", "CPU", "CPU_OTHER", "spec_for", "LMResult", "NEEDS", "needed_runs",
+__all__ = ["LMSpec", "LMRun", "SamplingShortfall", "QUICK", "FULL", "FULL_OTHER", "CPU", "CPU_OTHER", "spec_for", "LMResult", "NEEDS", "needed_runs",
            "statement_data", "onpolicy_data", "summarise", "run_one", "get_result", "spec_runs",
            "lse_mean", "persona_dir_from_env"]
 
@@ -258,6 +258,12 @@ def onpolicy_data(spec: LMSpec, off, model, tok, model_name: str, seed: int):
         return _onpolicy_data(spec, off, model, tok, model_name, seed, torch, D)
 
 
+class SamplingShortfall(RuntimeError):
+    """The reference model did not finish enough distinct responses for the on-policy pairs
+    (a base model without an end-of-turn token rarely ends a statement within
+    ``LMSpec.sample_tokens``): nothing was trained, the on-policy runs cannot be made."""
+
+
 def _onpolicy_data(spec, off, model, tok, model_name, seed, torch, D):
     chat = off.train[0].conversational
     prompts = list(dict.fromkeys(json.dumps(p.prompt) for p in off.train))
@@ -293,8 +299,10 @@ def _onpolicy_data(spec, off, model, tok, model_name, seed, torch, D):
                 got.append(text)
         got = got[:need]
         if len(got) < need:
-            raise RuntimeError(f"on-policy sampling: {len(got)} finished responses of {need} for "
-                               f"prompt {pi} after 8 rounds of {2 * need} samples")
+            raise SamplingShortfall(f"on-policy sampling: {len(got)} finished responses of {need} for "
+                                    f"prompt {pi} after 8 rounds of {2 * need} samples (a response "
+                                    f"finishes at the end-of-sequence token within {spec.sample_tokens} "
+                                    f"tokens; {record['unfinished']} of {record['drawn']} drawn did not)")
         coin = random.Random(f"dpomath-onpolicy-coin-{model_name}-{seed}-{pi}")
         for j in range(per_prompt[key]):
             a, b = got[2 * j], got[2 * j + 1]
