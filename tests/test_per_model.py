@@ -64,6 +64,10 @@ def test_disagreement_names_where_it_holds():
     assert "persona data" in v.scope.on and v.scope.kind == "model"
     v = decide_models([(A, _v("INCONCLUSIVE")), (B, _v("REFUTED", model=B))])
     assert v.summary.startswith("refuted on Model-B")
+    # the first model's file, in parentheses after its name, is not part of the common scope
+    a = Verdict(Status.REFUTED, "x", scope=Scope(f"{A.name} (GGUF a.gguf), persona data, K ≤ 4", kind="model"))
+    v = decide_models([(A, a), (B, _v("REFUTED", model=B))])
+    assert v.scope.on == "Model-A, Model-B, each decided on its own (persona data, K ≤ 4)"
 
 
 def test_one_model_is_that_models_verdict():

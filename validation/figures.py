@@ -200,7 +200,7 @@ def persona_trajectories(runs: Mapping, path, model: str = "") -> Path:
         ax.set_xlabel("step")
         ax.set_ylabel("π(preferred token)")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"Persona DPO, one prompt per line (dotted: loss rose, excluded) {model}".strip(),
+    fig.suptitle("Persona DPO, one prompt per line (dotted: loss rose, excluded)" + (f" — {model}" if model else ""),
                  fontsize=9)
     return save(fig, path)
 
@@ -259,7 +259,7 @@ def ches_vs_displacement(ches: np.ndarray, delta: np.ndarray, quintile_means: Se
     axes[1].set_title("by CHES quintile", fontsize=9)
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle(f"CHES and likelihood displacement {model}".strip(), fontsize=9)
+    fig.suptitle("CHES and likelihood displacement" + (f" — {model}" if model else ""), fontsize=9)
     return save(fig, path)
 
 
@@ -276,7 +276,7 @@ def squeeze_changes(changes: Mapping[str, Sequence[float]], path, model: str = "
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xticks(np.arange(n_seeds) + 0.4 - width / 2, [f"seed {s}" for s in range(n_seeds)])
     ax.set_ylabel("mean Δ log π (nats)")
-    ax.set_title(f"Off-policy DPO: which responses gain {model}".strip(), fontsize=9)
+    ax.set_title("Off-policy DPO: which responses gain" + (f" — {model}" if model else ""), fontsize=9)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
     return save(fig, path)

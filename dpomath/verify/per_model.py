@@ -310,7 +310,11 @@ def decide_models(results: Sequence[tuple[ModelChoice, Verdict]], rule: str = MO
         head = f"{status.value} on every model run ({', '.join(m.name for m, _ in decided)})"
     m0, first = decided[0]
     common = first.scope.on if first.scope else ""
-    common = common[len(m0.name):].lstrip(" ,;") if common.startswith(m0.name) else common
+    if common.startswith(m0.name):  # the first model's name (and its file, in parentheses) off
+        common = common[len(m0.name):].lstrip()
+        if common.startswith("(") and ")" in common:
+            common = common[common.index(")") + 1:]
+        common = common.lstrip(" ,;")
     scope = Scope(f"{names}, each decided on its own" + (f" ({common})" if common else ""),
                   reading=first.scope.reading if first.scope else "", kind="model")
     controls = [Control(f"[{m.key}] {c.variant}", c.failed, c.measured) for m, v in decided for c in v.controls]
