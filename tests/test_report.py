@@ -126,6 +126,13 @@ def test_persona_data_in_the_run_block(tmp_path, monkeypatch):
     md = to_markdown(doc)
     assert f"3 JSONL files" in md and f"3 of {len(PAPER_BEHAVIOURS)}" in md
     assert f"{len(PAPER_BEHAVIOURS) - 3} missing" in md and p["sha256"][:16] in md
+    # several configured models: one record each, all of them named in the run block
+    from dpomath.verify.per_model import using_models
+    with using_models([str(tmp_path / "no-such-model"), str(tmp_path / "other-model")]):
+        run = provenance.collect(seed=0, quick=True)
+    assert [m["used"] for m in run["model"]["models"]] == [False, False]
+    md = to_markdown(write_report(_results(), tmp_path / "r2", seed=0, run=run))
+    assert "no-such-model" in md and "other-model" in md
 
 
 def _claim_doc(**fields) -> dict:

@@ -31,16 +31,32 @@ def persona_coverage(names: list[str]) -> dict:
     return out
 
 
-def model_info() -> dict:
-    """The model the real-model claims load (``DPOMATH_MODEL`` or the default), or why not."""
+def _one_model(arg) -> dict:
     from .model import resolve_model
 
     try:
-        spec = resolve_model(os.environ.get("DPOMATH_MODEL") or None)
+        spec = resolve_model(arg)
     except Exception as e:  # noqa: BLE001 - the claims say why they skipped
         return {"used": False, "note": f"not available: {e}".splitlines()[0]}
     return {"used": True, "name": spec.name, "source": spec.source,
             "file": spec.gguf_file or spec.path, "identity": spec.identity}
+
+
+def model_info() -> dict:
+    """The model the real-model claims load (the first configured model: ``--models``,
+    ``DPOMATH_MODELS``, ``DPOMATH_MODEL`` or the default), or why not; with several configured
+    models, ``models`` holds one such record per model, in the setting's order."""
+    from dpomath.verify.per_model import configured_models
+
+    try:
+        chosen = configured_models()
+    except Exception:  # noqa: BLE001 - a bad setting is reported by the command line itself
+        return _one_model(os.environ.get("DPOMATH_MODEL") or None)
+    records = [_one_model(None if m.default else m.arg) for m in chosen]
+    out = dict(records[0])
+    if len(records) > 1:
+        out["models"] = records
+    return out
 
 
 provenance.register("persona_coverage", persona_coverage)

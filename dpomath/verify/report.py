@@ -219,9 +219,12 @@ def _run_rows(run: dict | None) -> list[tuple[str, str]]:
                                 f"threads: {m.get('threads', '?')}"))
     rows.append(("device", str(run.get("device", "?"))))
     mo = run.get("model") or {}
-    rows.append(("model", f"{mo['name']} ({mo.get('source', '')}: {mo.get('file', '')}; "
-                          f"{mo.get('identity', '')[:40]})" if mo.get("used")
-                 else mo.get("note", "not used")))
+
+    def one(r):
+        return (f"{r['name']} ({r.get('source', '')}: {r.get('file', '')}; {r.get('identity', '')[:40]})"
+                if r.get("used") else r.get("note", "not used"))
+    rows.append(("models" if mo.get("models") else "model",
+                 "; ".join(one(r) for r in mo["models"]) if mo.get("models") else one(mo)))
     rows.append(("persona data", _persona_text(run.get("persona_data") or {})))
     if run.get("duration_s") is not None:
         s = float(run["duration_s"])
