@@ -36,19 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def _data(work: Path, batch: int):
-    from dpomath.train.data import persona_pairs
-
-    pdir = Path(os.environ.get("DPOMATH_PERSONA_DIR") or ROOT.parent / "shared" / "data" / "persona")
-    if not pdir.is_dir():
-        from dpomath.validation.data import write_example_personas
-
-        pdir = write_example_personas(work / "personas", personas=["agreeableness", "narcissism"], n=60)
-    names = sorted(p.stem for p in pdir.glob("*.jsonl"))[:2]
-    return persona_pairs(pdir, personas=names, pairs_per_persona=batch, heldout_per_persona=1,
-                         unseen_per_persona=2)
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from device_check import smollm2_pairs  # noqa: E402  (beside this script: the same data)
 
 
 def visibility(initial: dict, trained) -> dict:
@@ -93,7 +82,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(int(os.environ.get("DPOMATH_THREADS", "1")))
     lrs = [float(x) for x in a.lrs.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bf16-updates-"))
-    data = _data(work, a.batch)
+    pdir = os.environ.get("DPOMATH_PERSONA_DIR")
+    data = smollm2_pairs(work, a.batch, Path(pdir) if pdir else None)
     spec = resolve_model(None)
     local = ModelSpec(spec.name, "local", str(plain_model_dir(spec)), identity=spec.identity)
     out = {"lrs": lrs, "steps": a.steps, "batch": a.batch, "runs": []}

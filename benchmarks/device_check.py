@@ -79,9 +79,24 @@ def matmul_rate(device: str, n: int, reps: int = 20) -> float:
     return 2.0 * n ** 3 * reps / (time.perf_counter() - t0)
 
 
+def smollm2_pairs(work: Path, batch: int, persona_dir: Path | None = None):
+    """The SmolLM2 section's data: the first two persona files (``persona_dir``, else the
+    shared persona data beside the repository, else two example personas written under
+    ``work``), ``batch`` training pairs each, one held-out pair and two unseen statements."""
+    from dpomath.train.data import persona_pairs
+
+    pdir = Path(persona_dir) if persona_dir else ROOT.parent / "shared" / "data" / "persona"
+    if not pdir.is_dir():
+        from dpomath.validation.data import write_example_personas
+
+        pdir = write_example_personas(work / "personas", personas=["agreeableness", "narcissism"], n=60)
+    names = sorted(p.stem for p in pdir.glob("*.jsonl"))[:2]
+    return persona_pairs(pdir, personas=names, pairs_per_persona=batch, heldout_per_persona=1,
+                         unseen_per_persona=2)
+
+
 def smollm2_section(device: str, steps: int, batch: int, work: Path) -> dict:
     """The CUDA path end to end on SmolLM2, compared with the CPU run."""
-    from dpomath.train.data import persona_pairs
     from dpomath.train.engine import TrainConfig, train
     from dpomath.train.models import ModelUnavailable, resolve_model
 
@@ -89,14 +104,7 @@ def smollm2_section(device: str, steps: int, batch: int, work: Path) -> dict:
         resolve_model(None)
     except ModelUnavailable as e:
         return {"status": "SKIPPED", "why": str(e)}
-    pdir = ROOT.parent / "shared" / "data" / "persona"
-    if not pdir.is_dir():
-        from dpomath.validation.data import write_example_personas
-
-        pdir = write_example_personas(work / "personas", personas=["agreeableness", "narcissism"], n=60)
-    names = sorted(p.stem for p in pdir.glob("*.jsonl"))[:2]
-    data = persona_pairs(pdir, personas=names, pairs_per_persona=batch, heldout_per_persona=1,
-                         unseen_per_persona=2)
+    data = smollm2_pairs(work, batch)
     hp = dict(mode="full", loss="sigmoid", beta=0.1, lr=1e-5, steps=steps, batch_size=batch, seed=0,
               log_every=steps, greedy_prompts=1, greedy_tokens=8, eval_pairs=8, eval_unseen=4)
     runs = {}

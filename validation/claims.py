@@ -119,7 +119,7 @@ def claim_sweep(ctx, model=None):
     if model is None:
         model = os.environ.get("DPOMATH_MODEL") or None
     else:
-        model = None if model.default else model.arg
+        model = model.load_arg
     try:
         resolve_model(model)
     except ModelUnavailable as e:
@@ -476,7 +476,7 @@ def _ft_sweep(ctx, model):
                    enable="unset DPOMATH_FT_SWEEP (or DPOMATH_FT_SWEEP=full), on a GPU where one is available")
     precision = run_size("DPOMATH_FT_PRECISION") or "auto"
     mode = dict(QUICK_FT) if ctx.quick else dict(FULL_FT, mode=ft_mode_for(model.key))
-    cfg = ft_config(model=None if model.default else model.arg, persona_dir=pdir,
+    cfg = ft_config(model=model.load_arg, persona_dir=pdir,
                     device=os.environ.get("DPOMATH_DEVICE", "auto"),
                     precision=precision,
                     cache_dir=os.environ.get("DPOMATH_CACHE_DIR") or None, **mode)

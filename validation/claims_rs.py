@@ -67,7 +67,7 @@ def _environment(model):
     from .data import configured_persona_dir
 
     pdir = configured_persona_dir(_ENABLE_DATA)
-    return pdir, None if model.default else model.arg
+    return pdir, model.load_arg
 
 
 def _prompt_format(lm) -> str:

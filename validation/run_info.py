@@ -52,7 +52,7 @@ def model_info() -> dict:
         chosen = configured_models()
     except Exception:  # noqa: BLE001 - a bad setting is reported by the command line itself
         return _one_model(os.environ.get("DPOMATH_MODEL") or None)
-    records = [_one_model(None if m.default else m.arg) for m in chosen]
+    records = [_one_model(m.load_arg) for m in chosen]
     out = dict(records[0])
     if len(records) > 1:
         out["models"] = records

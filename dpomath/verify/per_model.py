@@ -91,6 +91,13 @@ class ModelChoice:
     install: str = ""
     default: bool = False
 
+    @property
+    def load_arg(self) -> str | None:
+        """What a loader that treats None as the default model takes: None for the default
+        model (so its cache keys and names stay those of an unset ``DPOMATH_MODEL``), else
+        :attr:`arg`."""
+        return None if self.default else self.arg
+
 
 def model_choice(text: str) -> ModelChoice:
     """The :class:`ModelChoice` of a short name, path or hub name.
