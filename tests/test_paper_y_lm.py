@@ -291,3 +291,44 @@ def test_a_model_that_does_not_finish_its_samples_is_skipped_not_an_error(tmp_pa
     with pytest.raises(Skip, match="4 finished responses of 8") as e:
         PY.lm_result(Context("Y-ONPOL-LM"), model_choice("gemma3-270m"), "onpolicy")
     assert "end-of-turn" in e.value.verdict().evidence["enable"]
+
+
+def _flex_result(shift_above: float):
+    """A synthetic paper-Y result: DPO and Flex-DPO (β₋ = 0.02 below β₊, 0.12 above) on the same
+    three seeds; each seed draws its own data, so DPO's rejected log π differs a lot between seeds
+    (-60, -50, -40) and the seed-shift placebo 'moderates' in 2 of 3 comparisons by the data alone.
+    β₋ = 0.02 keeps the rejected 1 nat higher than DPO's; β₋ = 0.12 moves it by ``shift_above``."""
+    from dpomath.validation.ysweep import LMResult, LMSpec
+
+    spec = LMSpec("synthetic", models=("m",), modes=("lora",), seeds=3, steps=12,
+                  flex_beta_minus=(0.02, 0.12), sweep_modes=("lora",), onpolicy=False)
+    records = {}
+    for seed, base in enumerate((-60.0, -50.0, -40.0)):
+        for bm, shift in ((None, 0.0), (0.02, 1.0), (0.12, shift_above)):
+            run = LMRun("m", "lora", loss="sigmoid" if bm is None else "flex", beta_minus=bm, seed=seed)
+            steps = [{"step": t, "loss": 0.69 - 0.01 * t, "seq_rejected": [base - 0.5 * t + shift * (t > 0)] * 2,
+                      "tok_rejected": [(base - 0.5 * t + shift * (t > 0)) / 10] * 2}
+                     for t in (0, 1, 3, 6, 9, 12)]
+            records[run] = {"model": "m", "steps": steps,
+                            "data": {"source": "synthetic", "counts": {"train": 2, "unseen": 0}}}
+    return LMResult(spec, records)
+
+
+@pytest.mark.parametrize("shift_above, fails", [(-1.0, True), (1.0, False)])
+def test_flex_lm_reversed_control_fails_only_when_beta_above_does_not_moderate(monkeypatch, shift_above, fails):
+    """Y-FLEX-LM's reversed control (β₋ > β₊ in place of β₋ < β₊, same seeds and data) fails when
+    β₋ = 0.12 lowers the rejected as Flex-DPO's theory says, and passes when it too 'moderates';
+    the seed-shift placebo passes on this data either way (it is decided by the seeds' data), and
+    the revision that added the reversed control is disclosed."""
+    from dpomath.validation import paper_y as PY
+    from dpomath.verify.ledger import Context, Status
+    from dpomath.verify.per_model import model_choice
+
+    res = _flex_result(shift_above)
+    monkeypatch.setattr(PY, "lm_result", lambda ctx, model, needs="properties": res)
+    v = PY.check_flex_lm.__wrapped__(Context("Y-FLEX-LM"), model_choice("smollm2"))
+    assert v.status is Status.CONFIRMED
+    head = {c.variant: c for c in v.controls if not c.variant.startswith("[")}
+    assert head[PY.CONTROLS["Y-FLEX-LM"]["placebo"]].failed is False
+    assert head[PY.CONTROLS["Y-FLEX-LM"]["reversed"]].failed is fails
+    assert v.revisions == [PY.FLEX_CONTROL_REVISION]

@@ -37,7 +37,8 @@ import numpy as np
 from dpomath._args import BadValue
 from dpomath.toys.analysis import (KAPPA, MAJORITY, TIE_TOL, UNSEEN_RISE, Cell, compare,
                                    decide_cells, frac_str, seed_shift)
-from dpomath.verify.fidelity import READING_RULE, Control, Reading, Scope, control, decide_readings
+from dpomath.verify.fidelity import (READING_RULE, Control, Reading, Revision, Scope, control,
+                                     decide_readings)
 from dpomath.verify.ledger import Skip, Status, Verdict, claim
 from dpomath.verify.per_model import per_model
 
@@ -145,8 +146,8 @@ CRITERIA = {
                    "cell holds, REFUTED iff none, else QUALIFIED"),
     "Y-FLEX-LM": ("per (model × mode, checkpoint): holds when, for every swept β₋ < β₊, > 50 % of "
                   "the seeds have a moderated drop; CONFIRMED iff every cell holds, REFUTED iff "
-                  "none, else QUALIFIED. β₋ > β₊ is reported, not decided; the paper's 'best near "
-                  "0.08' is a task-quality statement not measured here"),
+                  "none, else QUALIFIED. β₋ > β₊ is not decided: it is the reversed negative control; the "
+                  "paper's 'best near 0.08' is a task-quality statement not measured here"),
     "Y-SFT-LM": ("per (informative setting, γ, checkpoint): holds when SFT-DPO prevents (reduces, "
                  "keeps the mean — by reading) the degradation in > 50 % of the paired seeds whose "
                  "DPO run degrades; CONFIRMED iff every such cell holds, REFUTED iff none, "
@@ -233,7 +234,9 @@ CONTROLS = {
                             "the vocabulary readings) in place of the reading's responses"},
     "Y-ONPOL-LM": {"placebo": "the off-policy run against the off-policy run at another seed: "
                               "'milder' by chance"},
-    "Y-FLEX-LM": {"placebo": "DPO against DPO at another seed: 'moderated' by chance"},
+    "Y-FLEX-LM": {"placebo": "DPO against DPO at another seed: 'moderated' by chance",
+                  "reversed": "the swept β₋ > β₊ in place of β₋ < β₊ (the same seeds and data): "
+                              "'moderated' by any change of β₋"},
     "Y-SFT-LM": {"placebo": "plain DPO at another seed in place of SFT-DPO: 'kept' by chance"},
 }
 
@@ -248,9 +251,29 @@ ESTABLISHES = {
                              "tell the responses in no pair from those DPO pushes down",
     ("Y-ONPOL-LM", "placebo"): "a run is 'milder' than another of the same data in a majority of "
                                "seeds: the comparison is met by chance",
-    ("Y-FLEX-LM", "placebo"): "DPO is 'moderated' against itself at another seed: met by chance",
+    ("Y-FLEX-LM", "placebo"): "DPO is 'moderated' against itself at another seed: met by chance "
+                              "(the seeds draw different statements, so this comparison is decided "
+                              "by the data, not a 50/50 null)",
+    ("Y-FLEX-LM", "reversed"): "β₋ > β₊ 'moderates' the drop as well: the comparison does not tell "
+                               "the direction of β₋ from any change of it",
     ("Y-SFT-LM", "placebo"): "plain DPO at another seed 'keeps' the chosen as often: met by chance",
 }
+
+#: Y-FLEX-LM's second control, added after its first was seen to have no power (disclosed in
+#: every verdict that uses it; the status rule is unchanged).
+FLEX_CONTROL_REVISION = Revision(
+    old_rule="negative control: DPO against DPO at another seed ('moderated' by chance) only",
+    old_verdict="CONFIRMED on SmolLM2-135M-Instruct and Gemma-3-270M with the headline reading's "
+                "only control passing (0.67 [0.30, 0.93] of comparisons on both): no control "
+                "with power on the headline reading",
+    new_rule="the same status rule; controls: the seed-shift placebo (kept, reported) and the "
+             "reversed control — the swept β₋ > β₊ (0.12, 0.14) decided by the same rule in place "
+             "of β₋ < β₊, on the same seeds and data; it must fail",
+    reason="own finding (2026-12-01): the seeds draw different persona statements, so 'DPO at "
+           "another seed' is decided by which seed's rejected statements are longer, not by "
+           "chance; the reversed control compares runs on identical data. Its numbers were "
+           "already in the evidence when it was added (moderated fraction for β₋ > β₊: 0.00 "
+           "[0.00, 0.46] at every step on SmolLM2)")
 
 _ENABLE_DATA = ENABLE_PERSONA_DATA + " (or DPOMATH_Y_DATA=pairs.jsonl, a preference JSONL)"
 _ENABLE_DEPS = "pip install 'dpomath[train]'"
@@ -767,6 +790,8 @@ def check_flex_lm(ctx, model) -> Verdict:
     for name, text, rank, why in READINGS["Y-FLEX-LM"]:
         cells = _flex_cells(res, keys, name, below)
         ctrl = {"placebo": lambda n=name: _flex_cells(res, keys, n, below, placebo=True)}
+        if above:
+            ctrl["reversed"] = lambda n=name: _flex_cells(res, keys, n, above)
         readings.append(_reading("Y-FLEX-LM", name, _decided(
             "Y-FLEX-LM", name, cells, res, ctrl, f"β₊ = {sp.flex_beta_plus:g}, β₋ ∈ "
             f"{{{', '.join(f'{b:g}' for b in below)}}} vs DPO paired by seed; ")))
@@ -788,7 +813,10 @@ def check_flex_lm(ctx, model) -> Verdict:
                                     for s in keys for bm in bms])
                 ev[f"moderated_fraction_beta_minus_{label}_at_step_{t}"] = frac_str(x)
     details = "**Rejected mean log π by β₋** (mean over seeds, 95 % t-interval):\n\n" + "\n".join(f"- {r}" for r in sweep)
-    return _assemble("Y-FLEX-LM", readings, ev, details)
+    head = _assemble("Y-FLEX-LM", readings, ev, details)
+    if above:
+        head.revisions.append(FLEX_CONTROL_REVISION)
+    return head
 
 
 # ---------------------------------------------------------------------------------------------
