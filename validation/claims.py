@@ -18,7 +18,6 @@ the evidence as ``criterion``.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from dpomath.lastlayer.theorem42 import L_B_RANGE, theorem42_conditions
 from dpomath.verify.fidelity import REVIEW, Control, Revision, Scope, control
-from dpomath.verify.ledger import Skip, Verdict, claim, registry
+from dpomath.verify.ledger import Skip, require_installed, Verdict, claim, registry
 from dpomath.verify.per_model import per_model
 
 from .data import ENABLE_PERSONA_DATA
@@ -108,9 +107,7 @@ def claim_sweep(ctx, model=None):
     """The sweep for a ledger context on one model (a
     :class:`dpomath.verify.per_model.ModelChoice`; None: ``$DPOMATH_MODEL`` or the default), or
     Skip with the command that enables it."""
-    for mod in ("torch", "transformers"):
-        if importlib.util.find_spec(mod) is None:
-            raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
+    require_installed("torch", "transformers", enable=_ENABLE_DEPS)
     from .data import TooFewPersonas, configured_persona_dir
     from .ksweep import FULL, QUICK, get_sweep, make_config
     from .model import ModelUnavailable, resolve_model
@@ -457,11 +454,9 @@ CRIT_FT_REVISED = (CRIT_FT + ". Revised: decided only when training measurably r
 
 def _ft_sweep(ctx, model):
     """The fine-tuning sweep for a ledger context on one model (quick: last-layer smoke test)."""
-    for mod in ("torch", "transformers"):
-        if importlib.util.find_spec(mod) is None:
-            raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
-    if not ctx.quick and importlib.util.find_spec("peft") is None:
-        raise Skip("peft is not installed (LoRA runs)", enable="pip install 'dpomath[train]'")
+    require_installed("torch", "transformers", enable=_ENABLE_DEPS)
+    if not ctx.quick:
+        require_installed("peft", enable="pip install 'dpomath[train]'", why="LoRA runs")
     from .data import configured_persona_dir
     from .ftsweep import FULL_FT, QUICK_FT, ft_config, ft_mode_for, get_ft_sweep
 

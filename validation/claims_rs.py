@@ -19,12 +19,11 @@ docs/paper-s.md before phase B ran anything.
 """
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 
 from dpomath.verify.fidelity import Control, Revision, Scope
-from dpomath.verify.ledger import Skip, Verdict, claim
+from dpomath.verify.ledger import Skip, require_installed, Verdict, claim
 from dpomath.verify.per_model import per_model
 
 from .data import ENABLE_PERSONA_DATA
@@ -61,9 +60,7 @@ def _environment(model):
     """(persona dir, the model's argument for ``load``: None for the default model) for one
     configured model (a :class:`dpomath.verify.per_model.ModelChoice`; whether it is installed
     was checked by ``per_model``), or Skip with the command that enables the check."""
-    for mod in ("torch", "transformers"):
-        if importlib.util.find_spec(mod) is None:
-            raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
+    require_installed("torch", "transformers", enable=_ENABLE_DEPS)
     from .data import configured_persona_dir
 
     pdir = configured_persona_dir(_ENABLE_DATA)

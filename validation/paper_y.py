@@ -27,7 +27,6 @@ on other models (``DPOMATH_Y_SWEEP=full``: the whole sweep on every model;
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 from pathlib import Path
@@ -39,7 +38,7 @@ from dpomath.toys.analysis import (KAPPA, MAJORITY, TIE_TOL, UNSEEN_RISE, Cell, 
                                    decide_cells, frac_str, seed_shift)
 from dpomath.verify.fidelity import (READING_RULE, Control, Reading, Revision, Scope, control,
                                      decide_readings)
-from dpomath.verify.ledger import Skip, Status, Verdict, claim
+from dpomath.verify.ledger import Skip, require_installed, Status, Verdict, claim
 from dpomath.verify.per_model import per_model
 
 from .data import ENABLE_PERSONA_DATA
@@ -299,9 +298,7 @@ def lm_result(ctx, model, needs: str = "properties"):
     enables them. ``needs`` (:data:`~dpomath.validation.ysweep.NEEDS`): the runs the claim
     reads; the on-policy runs and the Flex-DPO/SFT-DPO sweep are part of the documented sweep on
     the default model only."""
-    for mod in ("torch", "transformers", "peft"):
-        if importlib.util.find_spec(mod) is None:
-            raise Skip(f"{mod} is not installed", enable=_ENABLE_DEPS)
+    require_installed("torch", "transformers", "peft", enable=_ENABLE_DEPS)
     source = _source()
     from .ysweep import SamplingShortfall, get_result, needed_runs, spec_for
 

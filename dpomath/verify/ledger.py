@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import importlib.util
 import inspect
 import math
 import pkgutil
@@ -44,7 +45,7 @@ from .._optional import hint, missing_optional
 from .fidelity import Control, Revision, Scope
 
 __all__ = [
-    "Status", "Verdict", "Claim", "Context", "Skip", "claim", "registry", "get_claim",
+    "Status", "Verdict", "Claim", "Context", "Skip", "require_installed", "claim", "registry", "get_claim",
     "discover", "select", "run_claims", "Result", "Results", "PAPERS", "side_by_side", "paper_letters",
     "OWN_CHECKS",
     "is_own_check", "Scope", "Control", "Revision", "count_statuses",
@@ -137,6 +138,35 @@ class Skip(Exception):
         """The SKIPPED verdict: the reason and the command that enables the check."""
         summary = self.reason + (f" (enable with: {self.enable})" if self.enable else "")
         return Verdict(Status.SKIPPED, summary, evidence={"enable": self.enable or ""})
+
+
+def require_installed(*modules: str, enable: str | None = None, why: str = "") -> None:
+    """Raise :class:`Skip` naming the first of ``modules`` that is not installed.
+
+    Parameters
+    ----------
+    *modules : str
+        Top-level module names (``"torch"``, ``"peft"``), checked in order.
+    enable : str, optional
+        The command that installs what the check needs (``"pip install 'dpomath[train]'"``, when
+        it needs more than the missing module's own extra); default: the missing module's extra
+        (:func:`dpomath._optional.hint`).
+    why : str, optional
+        Appended to the reason in parentheses (``"LoRA runs"``).
+
+    Examples
+    --------
+    >>> require_installed("numpy")
+    >>> try:
+    ...     require_installed("numpy", "no_such_module_xyz", enable="pip install xyz", why="demo")
+    ... except Skip as s:
+    ...     print(s.verdict().summary)
+    no_such_module_xyz is not installed (demo) (enable with: pip install xyz)
+    """
+    for mod in modules:
+        if importlib.util.find_spec(mod) is None:
+            raise Skip(f"{mod} is not installed" + (f" ({why})" if why else ""),
+                       enable=enable or hint(mod))
 
 
 def _jsonable(value: Any) -> Any:
