@@ -332,3 +332,36 @@ def test_flex_lm_reversed_control_fails_only_when_beta_above_does_not_moderate(m
     assert head[PY.CONTROLS["Y-FLEX-LM"]["placebo"]].failed is False
     assert head[PY.CONTROLS["Y-FLEX-LM"]["reversed"]].failed is fails
     assert v.revisions == [PY.FLEX_CONTROL_REVISION]
+
+
+def test_the_sweep_command_skips_a_models_on_policy_runs_when_sampling_falls_short(monkeypatch, capsys, tmp_path):
+    """``python -m dpomath.validation.ysweep --needs all`` went down with the model whose samples do
+    not end (Gemma-3-270M, a base model); it now says so and runs that model's other runs, as the
+    claims do (SKIPPED on-policy, the rest decided)."""
+    from dpomath.validation import ysweep as YS
+
+    asked = []
+
+    def fake(spec, source, cache_root=None, runs=None, progress=None):
+        asked.append(list(runs))
+        if any(r.data == "onpolicy" for r in runs):
+            raise YS.SamplingShortfall("on-policy sampling: 4 finished responses of 8 for prompt 0")
+        return YS.LMResult(spec)
+
+    monkeypatch.setattr(YS, "get_result", fake)
+    monkeypatch.setenv("DPOMATH_PERSONA_DIR", str(tmp_path))
+    assert YS.main(["--quick", "--models", "smollm2", "--needs", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "on-policy runs are skipped (on-policy sampling: 4 finished responses of 8" in out
+    assert len(asked) == 2 and asked[1] == [r for r in asked[0] if r.data != "onpolicy"] and asked[1]
+
+
+def test_the_sweep_command_without_data_is_a_usage_error(monkeypatch, capsys):
+    from dpomath.validation import ysweep as YS
+
+    monkeypatch.delenv("DPOMATH_PERSONA_DIR", raising=False)
+    monkeypatch.delenv("DPOMATH_Y_DATA", raising=False)
+    with pytest.raises(SystemExit) as e:
+        YS.main(["--quick"])
+    assert e.value.code == 2
+    assert "no data: set DPOMATH_PERSONA_DIR" in capsys.readouterr().err
