@@ -38,7 +38,7 @@ __all__ = ["Statement", "BadRecord", "PersonaFile", "read_persona_file", "list_p
            "PAPER_BEHAVIOURS", "PAPER_SEED", "PAPER_KS", "Selection", "select_personas",
            "split_indices", "DEFAULT_TEMPLATE", "render_prompt", "check_template",
            "write_example_personas", "TooFewPersonas", "DataWarning", "bad_records_summary",
-           "persona_dir_problem"]
+           "persona_dir_problem", "sweep_arguments"]
 
 #: The 135 behaviours of anthropics/evals ``persona/`` in sorted (byte) order: the list paper
 #: I's persona selection indexes into.
@@ -245,6 +245,29 @@ def configured_persona_dir(enable: str = ENABLE_PERSONA_DATA) -> Path:
     return pdir
 
 
+def sweep_arguments(persona_dir, Ks: Iterable[int]) -> tuple[Path, tuple[int, ...]]:
+    """The checked persona folder (``persona_dir``, else ``$DPOMATH_PERSONA_DIR``) and the sorted
+    distinct values of K (each an integer >= 1, at least one) of a K sweep's configuration.
+
+    >>> sweep_arguments("/nonexistent/persona", [1])
+    Traceback (most recent call last):
+    ...
+    dpomath.BadValue: persona_dir: not a directory: /nonexistent/persona
+    """
+    if persona_dir is None:
+        persona_dir = persona_dir_from_env()
+    if persona_dir is None:
+        raise BadValue("persona_dir: not given; pass --persona-dir DIR (a copy of "
+                       "anthropics/evals persona/) or set DPOMATH_PERSONA_DIR")
+    pdir = Path(persona_dir).expanduser()
+    if not pdir.is_dir():
+        raise BadValue(f"persona_dir: not a directory: {pdir}")
+    Ks = tuple(sorted({_args.integer("Ks", k, lo=1) for k in Ks}))
+    if not Ks:
+        raise BadValue("Ks: at least one K is required")
+    return pdir, Ks
+
+
 def persona_dir_problem(persona_dir: str | Path) -> str | None:
     """What is wrong with a persona folder the user gave (it does not exist, is not a folder,
     holds no ``*.jsonl``), or None when it can be read.
@@ -385,8 +408,8 @@ def select_personas(available: Iterable[str], Ks: Iterable[int], *, nested: bool
         base = base[:min(16, len(available))]
         if Ks[-1] > len(base):
             base = _fill(list(base), Ks[-1], available, random.Random(f"dpomath-nest-{seed}"))
-            sel.notes.append(f"K>16: the nested order is extended with a seeded draw from the "
-                             f"personas present")
+            sel.notes.append("K>16: the nested order is extended with a seeded draw from the "
+                             "personas present")
         for k in Ks:
             sel.sets[k] = tuple(base[:k])
     return sel

@@ -123,19 +123,9 @@ def ft_config(*, model=None, persona_dir=None, Ks: Sequence[int] = PAPER_KS, mod
               per_persona: int | None = None, device: str = "auto", cache_dir=None,
               **kw) -> FTConfig:
     """A checked :class:`FTConfig` (``persona_dir`` falls back to ``$DPOMATH_PERSONA_DIR``)."""
-    from .ksweep import persona_dir_from_env
+    from .data import sweep_arguments
 
-    if persona_dir is None:
-        persona_dir = persona_dir_from_env()
-    if persona_dir is None:
-        raise BadValue("persona_dir: not given; set DPOMATH_PERSONA_DIR to a copy of "
-                       "anthropics/evals persona/")
-    pdir = Path(persona_dir).expanduser()
-    if not pdir.is_dir():
-        raise BadValue(f"persona_dir: not a directory: {pdir}")
-    Ks = tuple(sorted({_args.integer("Ks", k, lo=1) for k in Ks}))
-    if not Ks:
-        raise BadValue("Ks: at least one K is required")
+    pdir, Ks = sweep_arguments(persona_dir, Ks)
     _args.choice("mode", mode, ("last-layer", "lora", "full"))
     from dpomath.verify.provenance import RUN_SIZE_VALUES
 

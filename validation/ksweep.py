@@ -22,7 +22,7 @@ from dpomath._args import BadValue
 
 from .data import (DEFAULT_TEMPLATE, PAPER_KS, PAPER_SEED, DataWarning, PersonaFile, Selection,
                    bad_records_summary, list_personas, persona_dir_from_env,
-                   read_persona_file, select_personas, split_indices)
+                   read_persona_file, select_personas, split_indices, sweep_arguments)
 
 __all__ = ["SweepConfig", "KRun", "Sweep", "run_sweep", "train_all", "get_sweep", "make_config",
            "persona_dir_from_env", "growth_rate", "QUICK", "FULL"]
@@ -201,17 +201,7 @@ def make_config(*, model=None, persona_dir=None, Ks: Iterable[int] = PAPER_KS,
                 lr: float = 1e-3, steps: int = 100, optimizer: str = "adam", cache_dir=None,
                 selection_seed: int = PAPER_SEED, batch_size: int | None = None) -> SweepConfig:
     """A checked :class:`SweepConfig` (persona_dir falls back to ``$DPOMATH_PERSONA_DIR``)."""
-    if persona_dir is None:
-        persona_dir = persona_dir_from_env()
-    if persona_dir is None:
-        raise BadValue("persona_dir: not given; pass --persona-dir DIR (a copy of "
-                       "anthropics/evals persona/) or set DPOMATH_PERSONA_DIR")
-    pdir = Path(persona_dir).expanduser()
-    if not pdir.is_dir():
-        raise BadValue(f"persona_dir: not a directory: {pdir}")
-    Ks = tuple(sorted({_args.integer("Ks", k, lo=1) for k in Ks}))
-    if not Ks:
-        raise BadValue("Ks: at least one K is required")
+    pdir, Ks = sweep_arguments(persona_dir, Ks)
     if per_persona is not None:
         per_persona = _args.integer("per_persona", per_persona, lo=2)
     _args.choice("device", device, ("auto", "cpu", "cuda"))
