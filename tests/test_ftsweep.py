@@ -142,7 +142,7 @@ def test_config_checks(tmp_path):
         FS.ft_config(persona_dir=tmp_path, mode="half")
     a = FS.ft_config(persona_dir=tmp_path, Ks=[4, 1, 2])
     assert a.Ks == (1, 2, 4) and a.key() != FS.ft_config(persona_dir=tmp_path, mode="lora").key()
-    assert FS.ft_mode_for("gemma3-270m") == "lora" and FS.ft_mode_for("smollm2") == "full"
+    assert "mode" not in FS.FULL_FT and FS.ft_config(persona_dir=tmp_path, **FS.FULL_FT).mode == "full"
 
 
 # ------------------------------------------------------------------ end to end, tiny model

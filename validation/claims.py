@@ -455,10 +455,8 @@ CRIT_FT_REVISED = (CRIT_FT + ". Revised: decided only when training measurably r
 def _ft_sweep(ctx, model):
     """The fine-tuning sweep for a ledger context on one model (quick: last-layer smoke test)."""
     require_installed("torch", "transformers", enable=_ENABLE_DEPS)
-    if not ctx.quick:
-        require_installed("peft", enable="pip install 'dpomath[train]'", why="LoRA runs")
     from .data import configured_persona_dir
-    from .ftsweep import FULL_FT, QUICK_FT, ft_config, ft_mode_for, get_ft_sweep
+    from .ftsweep import FULL_FT, QUICK_FT, ft_config, get_ft_sweep
 
     pdir = configured_persona_dir()
     from dpomath.verify.provenance import run_size
@@ -470,7 +468,7 @@ def _ft_sweep(ctx, model):
                    "(docs/paper-i-ft.md), 6.5 min on one H200 GPU (measured)",
                    enable="unset DPOMATH_FT_SWEEP (or DPOMATH_FT_SWEEP=full), on a GPU where one is available")
     precision = run_size("DPOMATH_FT_PRECISION") or "auto"
-    mode = dict(QUICK_FT) if ctx.quick else dict(FULL_FT, mode=ft_mode_for(model.key))
+    mode = dict(QUICK_FT) if ctx.quick else dict(FULL_FT)
     cfg = ft_config(model=model.load_arg, persona_dir=pdir,
                     device=os.environ.get("DPOMATH_DEVICE", "auto"),
                     precision=precision,

@@ -66,16 +66,11 @@ PAPER_FT = {"beta": 0.01, "lr": 10 ** -5.5, "steps": 60, "batch_size": 32}
 QUICK_FT = {"Ks": (1, 2, 4), "per_persona": 200, "mode": "last-layer", "steps": 4, "eval_every": 2,
             "train_eval_pairs": 32}
 #: The ledger's full run: paper I's protocol with every statement, evaluated after 0, 30 and 60
-#: updates (every test pair; 128 training pairs); ``mode`` per model (:func:`ft_mode_for`).
+#: updates (every test pair; 128 training pairs); full fine-tuning on every model, as paper I.
+#: (Gemma-3-270M ran LoRA until 2026-12: chosen for cost on a first measurement, 2.7x SmolLM2's
+#: full update; benchmarks/bench_ft_modes.py then measured its LoRA and full updates at the same
+#: cost, 1.22x and 1.23x, and LoRA at paper I's learning rate 10^-5.5 barely moves the margins.)
 FULL_FT = {"Ks": PAPER_KS, "per_persona": None, "eval_every": 30, "train_eval_pairs": 128}
-
-
-def ft_mode_for(model_key: str | None) -> str:
-    """The full run's mode for a model: full fine-tuning for SmolLM2-135M; LoRA for
-    Gemma-3-270M (its 262k-token embedding would get a gradient and two Adam moments; chosen
-    when a first measurement put its full update at about 2.7× SmolLM2's — the benchmark in
-    docs/paper-i-ft.md later measured 1.23× for full and 1.22× for LoRA on a loaded CPU)."""
-    return "lora" if model_key == "gemma3-270m" else "full"
 
 
 @dataclass(frozen=True)
