@@ -245,3 +245,36 @@ def test_side_by_side_is_html_in_the_page_and_markdown_in_the_md():
     assert '<section id="side-by-side">' in page and '<a href="#claim-y-p1-lm">Y-P1-LM</a>' in page
     assert "## Side by side" not in page and "](#claim-" not in page
     assert "## Side by side" in to_markdown(doc)
+
+
+def test_each_models_figures_are_paths_inside_the_report(tmp_path):
+    """A per-model claim's rows (``models``) carry each model's figures; they were left as the
+    absolute paths of the folder the report is built in (a staging folder, renamed after), so
+    report.json named files that no longer existed and a machine's paths."""
+    from dpomath.verify.fidelity import Control, Scope
+    from dpomath.verify.ledger import Status
+    from dpomath.verify.per_model import per_model, using_models
+
+    out = tmp_path / "rep"
+
+    @per_model
+    def check(ctx, model):
+        p = ctx.figure_path("fig.png")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"png")
+        return Verdict(Status.CONFIRMED, "ran", figures=[str(p)], controls=[Control("v", failed=True)],
+                       scope=Scope(f"{model.name}, fake", kind="model"))
+
+    models = []
+    for i in range(2):
+        (tmp_path / f"m{i}").mkdir()
+        (tmp_path / f"m{i}" / "config.json").write_text("{}")
+        models.append(str(tmp_path / f"m{i}"))
+    c = Claim("V-X3", "V", "a check", "a statement", "", "empirical", check, __name__, source_of(check))
+    with using_models(models):
+        r = c.run(seed=0, figure_dir=out / "figures")
+    doc = write_report([r], out, seed=0)
+    rows = doc["claims"][0]["models"]
+    assert [row["figures"] for row in rows] == [["figures/m0_fig.png"], ["figures/m1_fig.png"]]
+    assert sorted(doc["claims"][0]["figures"]) == ["figures/m0_fig.png", "figures/m1_fig.png"]
+    assert str(out) not in (out / "report.json").read_text()

@@ -115,12 +115,16 @@ def build_report(out: str | Path, seed: int = 0, quick: bool = False,
 
 def _doc(results: list[ledger.Result], out: Path, seed: int, quick: bool,
          import_errors: dict[str, str], run: dict) -> dict:
+    def relative(figures):  # the report's own figures as paths inside it (POSIX, portable)
+        return [Path(os.path.relpath(f, out) if os.path.isabs(f) or Path(f).exists() else f).as_posix()
+                for f in figures]
+
     claims = []
     for r in results:
         d = r.to_dict()
-        d["figures"] = [os.path.relpath(f, out) if os.path.isabs(f) or Path(f).exists() else f
-                        for f in d["figures"]]
-        d["figures"] = [Path(f).as_posix() for f in d["figures"]]
+        d["figures"] = relative(d["figures"])
+        for row in d.get("models") or []:  # each model's own figures (per_model rows)
+            row["figures"] = relative(row.get("figures", []))
         claims.append(d)
     counts = {s: sum(c["status"] == s for c in claims) for s in _ORDER}
     doc = {"dpomath_version": __version__, "seed": seed, "quick": quick, "run": run,
