@@ -348,9 +348,12 @@ def test_the_sweep_command_skips_a_models_on_policy_runs_when_sampling_falls_sho
             raise YS.SamplingShortfall("on-policy sampling: 4 finished responses of 8 for prompt 0")
         return YS.LMResult(spec)
 
+    from dpomath.verify.per_model import using_models
+
     monkeypatch.setattr(YS, "get_result", fake)
     monkeypatch.setenv("DPOMATH_PERSONA_DIR", str(tmp_path))
-    assert YS.main(["--quick", "--models", "smollm2", "--needs", "all"]) == 0
+    with using_models("smollm2"):  # main's --models sets this process's models: restored after
+        assert YS.main(["--quick", "--models", "smollm2", "--needs", "all"]) == 0
     out = capsys.readouterr().out
     assert "on-policy runs are skipped (on-policy sampling: 4 finished responses of 8" in out
     assert len(asked) == 2 and asked[1] == [r for r in asked[0] if r.data != "onpolicy"] and asked[1]

@@ -26,7 +26,7 @@ import numpy as np
 
 from dpomath.lastlayer.theorem42 import L_B_RANGE, theorem42_conditions
 from dpomath.verify.fidelity import REVIEW, Control, Revision, Scope, control
-from dpomath.verify.ledger import Skip, require_installed, Verdict, claim, registry
+from dpomath.verify.ledger import Skip, Verdict, claim, registry, require_installed
 from dpomath.verify.per_model import per_model
 
 from .data import ENABLE_PERSONA_DATA

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from dpomath.verify.fidelity import Control, Revision, Scope
-from dpomath.verify.ledger import Skip, require_installed, Verdict, claim
+from dpomath.verify.ledger import Skip, Verdict, claim, require_installed
 from dpomath.verify.per_model import per_model
 
 from .data import ENABLE_PERSONA_DATA

@@ -36,9 +36,9 @@ import numpy as np
 from dpomath._args import BadValue
 from dpomath.toys.analysis import (KAPPA, MAJORITY, TIE_TOL, UNSEEN_RISE, Cell, compare,
                                    decide_cells, frac_str, seed_shift)
-from dpomath.verify.fidelity import (READING_RULE, Control, Reading, Revision, Scope, control,
+from dpomath.verify.fidelity import (Control, Reading, Revision, Scope, control,
                                      decide_readings)
-from dpomath.verify.ledger import Skip, require_installed, Status, Verdict, claim
+from dpomath.verify.ledger import Skip, Status, Verdict, claim, require_installed
 from dpomath.verify.per_model import per_model
 
 from .data import ENABLE_PERSONA_DATA
@@ -424,15 +424,11 @@ def _assemble(cid, readings, ev, details) -> Verdict:
                      "headline_reading": head.headline_reading, "time_rule": TIME_RULE[cid][0],
                      "time_rule_why": TIME_RULE[cid][1], "toy_claim": TOY_OF[cid],
                      "transfer": TRANSFER[cid]}
-    table = "\n".join(["| reading | verdict |", "|---|---|"] +
-                      [f"| {r.name} (rank {r.rank}) | {r.verdict.status.value}: {r.verdict.evidence.get('cells', '')} |"
-                       for r in sorted(readings, key=lambda r: r.rank)])
-    ctrl = "\n".join(f"- {c.variant}: {c.outcome} ({c.measured})" for c in head.controls)
+    # the readings side by side and the negative controls are the verdict's own tables (report)
     head.details = (f"**Toy claim.** {TOY_OF[cid]} (the same statement on paper Y's toy).\n\n"
                     f"**What transfers.** {TRANSFER[cid]}.\n\n**Definition.** {DEFINITIONS[cid]}.\n\n"
                     f"**Decision rule.** {CRITERIA[cid]}.\n\n**Time rule.** {TIME_RULE[cid][0]}: "
-                    f"{TIME_RULE[cid][1]}.\n\n{details}\n\n**Readings, side by side** ({READING_RULE}).\n\n"
-                    f"{table}" + (f"\n\n**Negative controls.**\n\n{ctrl}" if ctrl else ""))
+                    f"{TIME_RULE[cid][1]}.\n\n{details}")
     head.establishes = "; ".join(r.verdict.establishes for r in readings if r.verdict.establishes)
     return head
 

@@ -582,8 +582,12 @@ def _md_table(lines: list[str]) -> str:
 
 
 def _md_inline(text: str) -> str:
-    """Escape, then render `code` spans, **bold**, pipe tables and blank-line paragraphs
-    (enough for our details); numbers and SymPy sets made readable outside code."""
+    """Escape, then render `code` spans, **bold**, pipe tables, "- " lists and blank-line
+    paragraphs (enough for our details); numbers and SymPy sets made readable outside code.
+
+    >>> _md_inline("**Runs:**\\n\\n- a\\n- b `c`\\n\\nend")
+    '<p><b>Runs:</b></p><ul><li>a</li><li>b <code>c</code></li></ul><p>end</p>'
+    """
     parts = text.split("```")
     out = []
     for i, p in enumerate(parts):
@@ -598,10 +602,13 @@ def _md_inline(text: str) -> str:
             lines = [ln for ln in para.strip().splitlines() if ln.strip()]
             if not lines:
                 continue
-            # runs of lines starting with "|" are tables, other runs are text
-            for is_table, run in itertools.groupby(lines, key=lambda ln: ln.lstrip().startswith("|")):
+            # runs of lines starting with "|" are tables, with "- " lists, other runs are text
+            kind = lambda ln: "table" if ln.lstrip().startswith("|") else "list" if ln.lstrip().startswith("- ") else "text"
+            for k, run in itertools.groupby(lines, key=kind):
                 run = list(run)
-                out.append(_md_table(run) if is_table else f"<p>{' '.join(run)}</p>")
+                out.append(_md_table(run) if k == "table" else
+                           "<ul>" + "".join(f"<li>{ln.lstrip()[2:]}</li>" for ln in run) + "</ul>"
+                           if k == "list" else f"<p>{' '.join(run)}</p>")
     return "".join(out)
 
 
