@@ -3,6 +3,7 @@ language model needed): data meeting the assumptions CONFIRMS V-ASSUME and share
 REFUTE it; gradient descent slows with K (I-EMP-RATE); orthogonal persona directions pass
 I-EMP-ORTH and correlated ones fail; missing data/dependencies SKIP with the enabling
 command; the modules import neither torch nor transformers."""
+import importlib.util
 import subprocess
 import sys
 import types
@@ -139,16 +140,16 @@ def test_claims_skip_without_data(monkeypatch):
 def test_claims_skip_without_torch_or_model_and_a_wrong_folder_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("DPOMATH_PERSONA_DIR", str(tmp_path))
     r = ledger.get_claim("I-EMP-R2").run(quick=True)
-    if C.importlib.util.find_spec("torch") and C.importlib.util.find_spec("transformers"):
+    if importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"):
         # a folder the user named that holds no persona files: an error, not a quiet SKIP
         # (the command line stops with exit 2 before running anything)
         assert r.verdict.status is Status.ERROR and "no persona *.jsonl files" in r.verdict.summary
     (tmp_path / "a.jsonl").write_text("")
-    real = C.importlib.util.find_spec
-    monkeypatch.setattr(C.importlib.util, "find_spec", lambda n: None if n == "torch" else real(n))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n: None if n == "torch" else real(n))
     r = ledger.get_claim("I-EMP-R2").run(quick=True)
     assert r.verdict.status is Status.SKIPPED and "validation" in r.verdict.evidence["enable"]
-    monkeypatch.setattr(C.importlib.util, "find_spec", real)
+    monkeypatch.setattr(importlib.util, "find_spec", real)
     from dpomath.validation import model as M
 
     def missing(name=None):
