@@ -19,7 +19,6 @@ docs/paper-s.md before phase B ran anything.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from dpomath.verify.fidelity import Control, Revision, Scope
