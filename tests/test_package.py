@@ -15,8 +15,11 @@ def test_import_does_no_symbolic_work():
 
 
 def test_wheel_installs_proofs_and_validation_under_dpomath(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-                   check=True, capture_output=True)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path),
+                            str(ROOT)], check=True, capture_output=True, text=True)
+    # setuptools warns when a folder of package data is importable but not a listed package, and
+    # says a later version may stop installing it (the report's KaTeX)
+    assert "absent from the `packages` configuration" not in built.stdout + built.stderr
     (wheel,) = tmp_path.glob("dpomath-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for folder in ("proofs", "validation"):
@@ -26,3 +29,7 @@ def test_wheel_installs_proofs_and_validation_under_dpomath(tmp_path):
             assert f"dpomath/{folder}/{name}" in names, (folder, name)
     assert not any(n.startswith(("proofs/", "validation/")) for n in names), \
         "generic top-level packages must not land in site-packages"
+    katex = ROOT / "dpomath" / "verify" / "assets" / "katex"
+    vendored = sorted(str(p.relative_to(ROOT)) for p in katex.rglob("*") if p.is_file())
+    assert vendored and set(vendored) <= set(names), set(vendored) - set(names)
+    assert "dpomath/verify/timings.json" in names
