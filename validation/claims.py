@@ -397,7 +397,8 @@ def r2_verdict(sweep, fdir: Path | None = None, ctx=None) -> Verdict:
         from .figures import error_vs_k
 
         figs.append(error_vs_k(fits["K"], fits["test_error"], ev.get("test_error_se", fits["test_error_se"]),
-                               (lin["a"], lin["b"], lin["r2"]), (lg["a"], lg["b"], lg["r2"]), p))
+                               (lin["a"], lin["b"], lin["r2"]), (lg["a"], lg["b"], lg["r2"]), p,
+                               setting=f"{sweep.bank.model.name}, last-layer DPO"))
     desc = (f"test error {', '.join(f'K={k}: {e:.3f}' for k, e in zip(fits['K'], fits['test_error']))}; "
             f"linear fit slope {lin['b']:.4g}/K, R² = {lin['r2']:.3f} (log K fit R² = {lg['r2']:.3f})"
             + (f"; between-persona SD σ_b = {re_fit['sigma_b']:.3f}" if re_fit else ""))
@@ -558,7 +559,8 @@ def ft_verdict(sw, fdir: Path | None = None, ctx=None) -> Verdict:
 
         figs.append(error_vs_k(Ks, fits["test_error"], ev.get("test_error_se", fits["test_error_se"]),
                                (fit["linear"]["a"], fit["linear"]["b"], fit["linear"]["r2"]),
-                               (fit["log_K"]["a"], fit["log_K"]["b"], fit["log_K"]["r2"]), p))
+                               (fit["log_K"]["a"], fit["log_K"]["b"], fit["log_K"]["r2"]), p,
+                               setting=f"{sw.model_name}, {c.mode} fine-tuning, {ev['precision']}"))
     p = _fig(fdir, "validation_ft_margins_by_k.png", ctx)
     if p is not None:
         from .figures import margins_by_k

@@ -44,8 +44,10 @@ def margins_by_k(steps: Mapping[int, np.ndarray], train: Mapping[int, np.ndarray
 
 
 def error_vs_k(Ks: Sequence[int], err: Sequence[float], se: Sequence[float],
-               lin: tuple[float, float, float], logfit: tuple[float, float, float], path) -> Path:
-    """Final test error against K with the linear fit (a + bK) and the fit against log K."""
+               lin: tuple[float, float, float], logfit: tuple[float, float, float], path,
+               setting: str | None = None) -> Path:
+    """Final test error against K with the linear fit (a + bK) and the fit against log K;
+    ``setting`` (the model and how it was trained) is the title's second line."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     Ks = np.asarray(Ks, dtype=float)
@@ -57,7 +59,8 @@ def error_vs_k(Ks: Sequence[int], err: Sequence[float], se: Sequence[float],
     ax.plot(x, a2 + b2 * np.log(x), "--", label=f"linear in log K: R² = {r22:.3f}")
     ax.set_xlabel("K (number of personas)")
     ax.set_ylabel("test error (fraction, margin ≤ 0)")
-    ax.set_title("Test error against the number of values K")
+    ax.set_title("Test error against the number of values K" + (f"\n{setting}" if setting else ""),
+                 fontsize=11 if setting else None)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save(fig, path)
