@@ -568,7 +568,7 @@ def ft_verdict(sw, fdir: Path | None = None, ctx=None) -> Verdict:
         figs.append(margins_by_k({k: np.asarray(sw.runs[k].steps_logged) for k in Ks},
                                  {k: sw.runs[k].train_margins.mean(axis=1) for k in Ks},
                                  {k: sw.runs[k].test_margins.mean(axis=1) for k in Ks}, p,
-                                 sw.model_name, setting=f"DPO, {c.mode} fine-tuning",
+                                 sw.model_name, setting=f"DPO, {c.mode} fine-tuning, {ev['precision']},",
                                  margin="β[log π/π_ref(y_w) − log π/π_ref(y_l)]"))
     details = (_ft_table(sw) + f"\n\nRuns computed on {ev['device'] or 'an unrecorded device'} in "
                f"{ev['precision']} precision (cached runs are read back as they were computed).\n\n"
