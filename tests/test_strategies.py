@@ -58,7 +58,7 @@ def test_free_logit_prompts(prompt):
     (lambda: S.logps(1.0), "min_value"), (lambda: S.probabilities(0.0), "min_value"),
     (lambda: S.preference_batches(0), "min_size"), (lambda: S.theorem42_params(max_K=0), "max_K"),
     (lambda: S.theorem42_params(break_condition="Q"), "break_condition"),
-    (lambda: S.free_logit_prompts(2).example(), "min_responses"),
+    (lambda: S.free_logit_prompts(2), "min_responses"),
 ])
 def test_bad_bounds_name_the_parameter(make, name):
     with pytest.raises((BadValue, BadType)) as e:
@@ -66,9 +66,10 @@ def test_bad_bounds_name_the_parameter(make, name):
     assert str(e.value).startswith(name)
 
 
-def test_a_strategy_can_draw_outside_when_asked():
+@given(S.theorem42_params(break_condition="v"))
+@settings(max_examples=10, deadline=None)
+def test_a_strategy_can_draw_outside_when_asked(p):
     """Negative control of test_theorem42_params_inside: the breaking strategy breaks."""
-    p = S.theorem42_params(break_condition="v").example()
     c = theorem42_conditions(p["K"], p["Q"], p["d"], p["v"], p["l_b"], p["Z"])
     assert not c["v"]["holds"]
     assert st  # hypothesis strategies module in scope for readers
