@@ -15,20 +15,30 @@ DOC = {"dpomath_version": "0.1.0", "seed": 0, "quick": True, "counts": {"PROVED"
        "import_errors": {},
        "claims": [{"id": "F-T1", "paper": "F", "place": "Theorem 1", "statement": "s", "latex": "",
                    "method": "symbolic", "status": "PROVED", "summary": "holds",
-                   "evidence": {"x": 0.1, "ode_seconds": 1.0}, "counterexample": None,
+                   "evidence": {"x": 0.1, "ode_seconds": 1.0, "seconds_total": 3.0,
+                                "sweep_seconds_this_process": 4.0, "secondsx": 5.0},
+                   "counterexample": None,
                    "figures": [], "details": "", "seed": 0, "duration_s": 1.0}]}
 
 
 def test_same_apart_from_timings_and_source():
     b = copy.deepcopy(DOC)
     b["claims"][0].update(duration_s=9.0, source="proofs/paper_f.py:31")
-    b["claims"][0]["evidence"]["ode_seconds"] = 2.0
+    b["claims"][0]["evidence"].update(ode_seconds=2.0, seconds_total=6.0, sweep_seconds_this_process=1.0)
     lines, ok = cr.compare(DOC, b)
     assert ok and "1/1 claims identical" in lines[-1]
 
 
+def test_a_key_that_only_contains_the_letters_is_a_result():
+    b = copy.deepcopy(DOC)
+    b["claims"][0]["evidence"]["secondsx"] = 6.0
+    lines, ok = cr.compare(DOC, b)
+    assert not ok
+
+
 @pytest.mark.parametrize("path, value", [("status", "REFUTED"), ("summary", "fails"),
-                                          ("evidence", {"x": 0.1 + 1e-16, "ode_seconds": 1.0})])
+                                          ("evidence", {"x": 0.1 + 1e-16, "ode_seconds": 1.0, "seconds_total": 3.0,
+                                                       "sweep_seconds_this_process": 4.0, "secondsx": 5.0})])
 def test_a_changed_result_is_found(path, value):
     b = copy.deepcopy(DOC)
     b["claims"][0][path] = value

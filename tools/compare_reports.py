@@ -1,5 +1,5 @@
 """Compare two ``report.json`` files of ``dpomath report``: the same claims, statuses, summaries
-and evidence, apart from timings (``duration_s``, evidence keys ending in ``seconds``) and the fields one of
+and evidence, apart from timings (``duration_s``, evidence keys with the word ``seconds``) and the fields one of
 them lacks (``source``, added when claims learned where they are defined). The run block
 (``run``: versions, commit, machine, persona data) is listed where it differs, apart from its
 date and wall time, but never fails the comparison.
@@ -21,13 +21,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: Fields that differ between runs by design: timings (also inside the evidence, any key that
-#: ends in "seconds").
+#: Fields that differ between runs by design: timings (also inside the evidence, any key with
+#: "seconds" as one of its underscore-separated words: ode_seconds, seconds_total,
+#: sweep_seconds_this_process).
 IGNORED = {"duration_s"}
 
 
 def _ignored(key: str) -> bool:
-    return key in IGNORED or key.endswith("seconds")
+    return key in IGNORED or "seconds" in key.split("_")
 #: Fields of the run block (``run``) that change from run to run by nature.
 RUN_SPECIFIC = {"date", "duration_s"}
 #: Fields added after a report was written (present on one side only: not a difference).
@@ -129,7 +130,7 @@ def compare(before: dict, after: dict, rtol: float = 0.0) -> tuple[list[str], bo
             lines.append(f"{mark} {path}: {what}")
             ok &= tol or text
     lines.append(f"{n_same}/{len(ids_a)} claims identical apart from timings "
-                 f"({', '.join(sorted(IGNORED))}, *seconds) and new fields ({', '.join(sorted(NEW_FIELDS))}); "
+                 f"({', '.join(sorted(IGNORED))}, *seconds*) and new fields ({', '.join(sorted(NEW_FIELDS))}); "
                  f"{'SAME results' if ok else 'DIFFERENT results'}"
                  + (f" (numbers within relative {rtol:g})" if rtol else " (numbers compared exactly)"))
     return lines, ok
